@@ -1,0 +1,6 @@
+"""pixmake: make for AI-generated images."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

@@ -1,0 +1,472 @@
+"""The library API: every command is a function here; `cli.py` only parses and prints.
+
+```python
+from pixmake import api
+plan = api.status(Path("."))            # what is stale, and why
+result = api.build(Path("."), provider="placeholder")
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import json
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pixmake import planner
+from pixmake.errors import PixmakeError, UsageError
+from pixmake.executor import BuildOptions, BuildResult, Executor
+from pixmake.hashing import FileHasher, derive_key, key_material
+from pixmake.lockfile import LOCK_NAME, Lock, make_entry, read_lock, write_lock
+from pixmake.project import SPEC_NAME, Project, load_project
+from pixmake.providers.base import RequestReference
+from pixmake.store import STATE_DIR, Store
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pixmake.lockfile import DerivedRecord, OutputRecord
+    from pixmake.planner import Plan
+    from pixmake.providers.base import ImageProvider
+    from pixmake.report import Reporter
+
+
+class BudgetError(PixmakeError):
+    """The plan costs more than --max-cost allows."""
+
+    exit_code = 1
+
+
+@dataclass(slots=True)
+class Session:
+    """A loaded project with its lock (journal applied), store and file hasher."""
+
+    project: Project
+    lock: Lock
+    store: Store
+    hasher: FileHasher
+    journal_pending: int = 0
+    committed: Lock = field(default_factory=Lock)
+
+    @property
+    def root(self) -> Path:
+        return self.project.root
+
+    def plan(self, force: bool = False) -> Plan:
+        return planner.plan(self.project, self.lock, self.store, self.hasher, force=force)
+
+    def save_stats(self) -> None:
+        if self.hasher.dirty and self.store.dir.is_dir():
+            self.store.save_stats(self.hasher.cache)
+            self.hasher.dirty.clear()
+
+
+def open_session(root: Path, *, profile: str | None = None, provider: str | None = None) -> Session:
+    project = load_project(root, profile=profile, provider=provider)
+    store = Store(root)
+    committed = read_lock(root)
+    lock = Lock(dict(committed.entries))
+    pending = 0
+    for event in store.read_journal():
+        if event.get("t") == "done":
+            lock.entries[event["id"]] = event["entry"]
+            pending += 1
+    hasher = FileHasher(root, store.load_stats())
+    return Session(project, lock, store, hasher, pending, committed)
+
+
+def compact(session: Session) -> bool:
+    """Write the lockfile from the journal; keep only unfinished paid tasks in the journal."""
+    events = session.store.read_journal()
+    finished = {e["entry"]["key"] for e in events if e.get("t") == "done"}
+    keep = [e for e in events if e.get("t") == "task" and e.get("key") not in finished]
+    wrote = write_lock(session.root, session.lock)
+    if events:
+        session.store.rewrite_journal(keep)
+    session.journal_pending = 0
+    return wrote
+
+
+# -- reading commands ----------------------------------------------------------------------
+
+
+def status(
+    root: Path, *, profile: str | None = None, provider: str | None = None, save: bool = True
+) -> Plan:
+    session = open_session(root, profile=profile, provider=provider)
+    result = session.plan()
+    if save:
+        session.save_stats()
+    return result
+
+
+def check(root: Path, *, profile: str | None = None, provider: str | None = None) -> list[str]:
+    """What is not up to date, as lines; empty when everything is. Writes nothing."""
+    session = open_session(root, profile=profile, provider=provider)
+    session.lock = session.committed  # CI checks the committed lockfile, not the local journal
+    problems = [
+        f"{p.state}: {p.id}: {'; '.join(p.reasons)}"
+        for p in session.plan().assets.values()
+        if p.state != "fresh"
+    ]
+    if session.journal_pending:
+        problems.append(
+            f"{LOCK_NAME} is behind {STATE_DIR}/journal.jsonl ({session.journal_pending} "
+            "finished assets not yet written); run `pixmake build` to write them"
+        )
+    return problems
+
+
+def explain(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:
+    session = open_session(root, **kw)
+    result = session.plan()
+    item = result.assets.get(asset_id)
+    if item is None:
+        raise UsageError(f"no asset `{asset_id}`; `pixmake status --all` lists the ids")
+    session.save_stats()
+    entry = session.lock.entries.get(asset_id)
+    return {
+        **item.to_json(),
+        "key": item.key,
+        "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in item.changes],
+        "request": _request_view(session, asset_id),
+        "lock": entry,
+    }
+
+
+def _request_view(session: Session, asset_id: str) -> dict[str, Any] | None:
+    asset = session.project.assets.get(asset_id)
+    if asset is None:
+        return None
+    view = asset.settings()
+    view["references"] = [r.text() for r in asset.references]
+    view["outputs"] = list(asset.all_outputs())
+    return view
+
+
+def render(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:
+    """The exact Runware task that would be sent for this asset (every field but taskUUID)."""
+    from pixmake.providers.runware import data_uri, inference_task
+
+    session = open_session(root, **kw)
+    asset = session.project.assets.get(asset_id)
+    if asset is None:
+        raise UsageError(f"no asset `{asset_id}`; `pixmake status --all` lists the ids")
+    result = session.plan()
+    references: list[str] = []
+    request_refs: list[RequestReference] = []
+    for ref in asset.references:
+        if ref.kind == "url":
+            references.append(ref.value)
+            continue
+        path = session.project.assets[ref.value].outputs[0] if ref.kind == "asset" else ref.value
+        if ref.kind == "asset" and result.assets[ref.value].action != "none":
+            raise UsageError(
+                f"`{asset_id}` references `{ref.value}`, which is not built yet; "
+                f"run `pixmake build {ref.value}` first"
+            )
+        reference = RequestReference("file", path, None, session.root / path)
+        request_refs.append(reference)
+        references.append(data_uri(reference))
+    from pixmake.providers.base import GenerationRequest
+
+    request = GenerationRequest(
+        asset_id=asset.id, key=result.assets[asset_id].key or "", model=asset.model,
+        prompt=asset.prompt, width=asset.width, height=asset.height, quality=asset.quality,
+        background=asset.background, format=asset.format, output_quality=asset.output_quality,
+        results=asset.results, references=tuple(request_refs),
+    )  # fmt: skip
+    return inference_task(request, references)
+
+
+def key_of(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:
+    """The request key of an asset and the canonical material it hashes."""
+    session = open_session(root, **kw)
+    item = session.plan().assets.get(asset_id)
+    asset = session.project.assets.get(asset_id)
+    if item is None or asset is None:
+        raise UsageError(f"no asset `{asset_id}`; `pixmake status --all` lists the ids")
+    if item.ref_hashes is None or item.key is None:
+        return {"key": None, "material": None}
+    return {"key": item.key, "material": key_material(asset, item.ref_hashes)}
+
+
+def graph_dot(root: Path, **kw: Any) -> str:
+    project = load_project(root, **kw)
+    lines = ["digraph pixmake {", "  rankdir=LR;", "  node [shape=box];"]
+    for asset_id in project.graph.order:
+        asset = project.assets[asset_id]
+        lines.append(f"  {json.dumps(asset_id)};")
+        for ref in asset.references:
+            if ref.kind == "asset":
+                lines.append(f"  {json.dumps(ref.value)} -> {json.dumps(asset_id)};")
+            elif ref.kind == "file":
+                lines.append(f"  {json.dumps(ref.value)} [shape=note];")
+                lines.append(f"  {json.dumps(ref.value)} -> {json.dumps(asset_id)};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+# -- build ---------------------------------------------------------------------------------
+
+
+def build(
+    root: Path,
+    targets: list[str] | None = None,
+    *,
+    options: BuildOptions | None = None,
+    reporter: Reporter,
+    profile: str | None = None,
+    provider: str | None = None,
+    force: bool = False,
+    provider_factory: Any = None,
+) -> BuildResult:
+    """Build what is stale among the targets (all assets when none are given).
+
+    Raises SpecError/UsageError before doing anything; per-asset failures are in the result.
+    A KeyboardInterrupt propagates after everything finished has been written to the lock.
+    """
+    from pixmake.providers import make_provider
+
+    options = options or BuildOptions()
+    factory = provider_factory or make_provider
+    store = Store(root)
+    with store.exclusive():
+        session = open_session(root, profile=profile, provider=provider)
+        session.store = store
+        if session.journal_pending:
+            compact(session)  # recover what a crashed or killed run finished
+        plan = session.plan(force=force)
+        selected = session.project.graph.select(targets) if targets else set(plan.order)
+        selected &= set(session.project.assets)
+        needed = sorted(
+            {
+                session.project.assets[i].provider
+                for i in selected
+                if plan.assets[i].action not in ("none", "blocked")
+            }
+        )
+        providers: dict[str, ImageProvider] = {name: factory(name) for name in needed}
+        estimate = plan.estimated_cost({i for i in selected if plan.assets[i].action == "generate"})
+        if options.max_cost is not None and estimate > options.max_cost:
+            raise BudgetError(
+                f"the plan is estimated at {estimate:.4f} USD, more than --max-cost "
+                f"{options.max_cost:.4f}\n  fix: raise --max-cost, build fewer targets, "
+                "or use --max-new N"
+            )
+        executor = Executor(
+            session.project, plan, session.lock, store, session.hasher, providers,
+            _JournalTasks(store), reporter, options,
+        )  # fmt: skip
+        try:
+            result = asyncio.run(_run(executor, selected, providers))
+        except KeyboardInterrupt:
+            executor.result.interrupted = True
+            reporter.summary(executor.result)
+            raise
+        finally:
+            compact(session)
+            session.save_stats()
+        reporter.summary(result)
+        return result
+
+
+async def _run(
+    executor: Executor, selected: set[str], providers: dict[str, ImageProvider]
+) -> BuildResult:
+    try:
+        return await executor.run(selected)
+    finally:
+        for provider in providers.values():
+            await provider.aclose()
+
+
+class _JournalTasks:
+    """The executor's TaskJournal: paid tasks recorded in the store's journal, durably."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._open: dict[str, dict[str, Any]] = {}
+        for event in store.read_journal():
+            if event.get("t") == "task":
+                self._open[event["key"]] = event["task"]
+            elif event.get("t") == "done":
+                self._open.pop(event["entry"]["key"], None)
+
+    def submitted(self, key: str) -> dict[str, Any] | None:
+        return self._open.get(key)
+
+    def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
+        self.store.append_journal({"t": "task", "key": key, "id": asset_id, "task": task}, True)
+        self._open[key] = task
+
+
+# -- writing commands ----------------------------------------------------------------------
+
+
+def accept(root: Path, patterns: list[str], **kw: Any) -> list[str]:
+    """Record the files on disk as the outputs of these assets. Returns the ids accepted."""
+    store = Store(root)
+    with store.exclusive():
+        session = open_session(root, **kw)
+        session.store = store
+        result = session.plan()
+        ids = _match(session.project, patterns)
+        for asset_id in ids:
+            item = result.assets[asset_id]
+            if item.key is None or item.ref_hashes is None:
+                raise UsageError(f"`{asset_id}` waits on an upstream asset; build that first")
+            asset = session.project.assets[asset_id]
+            missing = [p for p in asset.all_outputs() if session.hasher.hash(p) is None]
+            if missing:
+                raise UsageError(
+                    f"cannot accept `{asset_id}`: {', '.join(missing)} missing; "
+                    "`pixmake build` restores or generates it"
+                )
+            outputs: list[OutputRecord] = [_adopt(session, path) for path in asset.outputs]
+            derived: list[DerivedRecord] = []
+            for step in asset.derived:
+                record = _adopt(session, step.path)
+                dkey = derive_key(outputs[step.source]["hash"], step.params())
+                derived.append({**record, "source": step.source, "step": step.params(), "key": dkey})
+            old = session.lock.entries.get(asset_id)
+            provider = dict(old["record"]) if old else {"provider": "manual", "placeholder": False}
+            provider["accepted"] = True
+            session.lock.entries[asset_id] = make_entry(
+                asset, item.key, item.ref_hashes, outputs, derived, provider
+            )
+            cached = [{k: v for k, v in o.items() if k != "path"} for o in outputs]
+            store.put_action(item.key, {"outputs": cached, "record": provider})
+        compact(session)
+        session.save_stats()
+        return ids
+
+
+def _adopt(session: Session, path: str) -> OutputRecord:
+    """Keep a project file in the store and describe it as an output record."""
+    from pixmake.imaging import dimensions
+
+    digest, size = session.hasher.hash(path) or ("", 0)
+    session.store.put_file(session.root / path, digest)
+    width, height = dimensions(session.store.read_object(digest))
+    return {"path": path, "hash": digest, "bytes": size, "width": width, "height": height}
+
+
+def prune(root: Path, *, dry_run: bool = False, **kw: Any) -> list[str]:
+    """Drop lock entries of assets gone from the spec, and their unedited outputs."""
+    store = Store(root)
+    with store.exclusive():
+        session = open_session(root, **kw)
+        session.store = store
+        orphans = sorted(set(session.lock.entries) - set(session.project.assets))
+        if dry_run:
+            return orphans
+        claimed = {p for a in session.project.assets.values() for p in a.all_outputs()}
+        for asset_id in orphans:
+            entry = session.lock.entries.pop(asset_id)
+            for record in [*entry["outputs"], *entry.get("derived", [])]:
+                path = record["path"]
+                found = session.hasher.hash(path)
+                if path in claimed or found is None or found[0] != record["hash"]:
+                    continue
+                store.put_file(root / path, found[0])
+                os.unlink(root / path)
+        compact(session)
+        session.save_stats()
+        return orphans
+
+
+@dataclass(slots=True)
+class GcResult:
+    objects: int = 0
+    bytes: int = 0
+    actions: int = 0
+
+
+def gc(root: Path, *, dry_run: bool = False) -> GcResult:
+    """Remove from the store every image the lockfile does not use."""
+    store = Store(root)
+    result = GcResult()
+    if not store.dir.is_dir():
+        return result
+    with store.exclusive():
+        lock = read_lock(root)
+        for event in store.read_journal():
+            if event.get("t") == "done":
+                lock.entries[event["id"]] = event["entry"]
+        keep = {
+            r["hash"]
+            for entry in lock.entries.values()
+            for r in [*entry["outputs"], *entry.get("derived", [])]
+        }
+        for path in list(store.objects()):
+            if path.name not in keep:
+                result.objects += 1
+                result.bytes += path.stat().st_size
+                if not dry_run:
+                    path.unlink()
+        for path, value in list(store.actions()):
+            hashes = {o.get("hash") for o in value.get("outputs", [])}
+            if not hashes or not hashes <= keep:
+                result.actions += 1
+                if not dry_run:
+                    path.unlink()
+        stats = store.load_stats()
+        alive = {p: e for p, e in stats.items() if (root / p).exists()}
+        if len(alive) != len(stats) and not dry_run:
+            store.save_stats(alive)
+    return result
+
+
+def _match(project: Project, patterns: list[str]) -> list[str]:
+    ids: list[str] = []
+    for pattern in patterns:
+        found = [i for i in project.graph.order if fnmatch.fnmatchcase(i, pattern)]
+        if not found:
+            raise UsageError(f"no asset matches `{pattern}`")
+        ids += [i for i in found if i not in ids]
+    return ids
+
+
+# -- init ----------------------------------------------------------------------------------
+
+STARTER = """\
+# pixmake.yaml: the images of this project. `pixmake build` makes what changed.
+version: 1
+defaults:
+  model: gpt-image-1-mini     # or gpt-image-1
+  size: 1024x1024             # 1024x1024, 1536x1024 or 1024x1536
+  quality: medium             # low | medium | high | auto
+  format: png                 # png | jpg | webp
+vars:
+  style: flat vector illustration, soft light
+assets:
+  logo:
+    prompt: "A friendly robot mascot holding a paintbrush, {{ style }}"
+    background: transparent
+    out: images/logo.png
+"""
+
+
+def init(root: Path) -> list[str]:
+    """Create a starter pixmake.yaml (if none) and ignore .pixmake/ in git. Returns what it did."""
+    done = []
+    spec = root / SPEC_NAME
+    if not spec.exists():
+        spec.write_text(STARTER, encoding="utf-8")
+        done.append(f"created {SPEC_NAME}")
+    ignore = root / ".gitignore"
+    text = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
+    if not any(line.strip() in (STATE_DIR, f"{STATE_DIR}/", f"/{STATE_DIR}/") for line in text.splitlines()):
+        with ignore.open("a", encoding="utf-8") as handle:
+            if text and not text.endswith("\n"):
+                handle.write("\n")
+            handle.write(f"{STATE_DIR}/\n")
+        done.append(f"added {STATE_DIR}/ to .gitignore")
+    with contextlib.suppress(FileExistsError):
+        (root / STATE_DIR).mkdir()
+    return done

@@ -1,0 +1,326 @@
+"""The command line: parse, call `pixmake.api`, print. No logic lives here.
+
+Exit codes: 0 ok; 1 assets failed, were skipped, or `check` found work; 2 spec or usage error;
+130 interrupted. Tracebacks only with --verbose (and for bugs, which are reported as such).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pixmake import __version__
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pixmake.planner import Plan
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    root = Path(args.directory).resolve()
+    if not root.is_dir():
+        print(f"error: -C {args.directory}: no such directory", file=sys.stderr)
+        return EXIT_USAGE
+    from pixmake.errors import PixmakeError
+
+    try:
+        code: int = args.handler(root, args)
+        return code
+    except PixmakeError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: everything finished is kept in pixmake.lock", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception:
+        traceback.print_exc()
+        print(
+            "error: this is a bug in pixmake; please report it with the traceback above",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pixmake",
+        description="make for AI-generated images: build only the images whose request changed.",
+        epilog="exit codes: 0 ok, 1 assets failed or check found work, 2 spec or usage error, "
+        "130 interrupted",
+    )
+    parser.add_argument("--version", action="version", version=f"pixmake {__version__}")
+    parser.add_argument("-C", dest="directory", default=".", metavar="DIR", help="run in DIR")
+    parser.add_argument("-v", "--verbose", action="store_true", help="tracebacks on errors")
+    parser.set_defaults(command=None)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, handler: Any, help: str, spec: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(command=name, handler=handler)
+        if spec:
+            p.add_argument("--profile", help="apply a profile from pixmake.yaml (e.g. draft)")
+            p.add_argument("--provider", choices=["runware", "placeholder"], help="override")
+        return p
+
+    command("init", _init, "create a starter pixmake.yaml and ignore .pixmake/", spec=False)
+    p = command("plan", _plan, "what a build would do, why, and what it would cost (dry run)")
+    p.add_argument("targets", nargs="*", metavar="TARGET", help="ids or globs (icon-*)")
+    p.add_argument("--json", action="store_true")
+    p = command("build", _build, "generate, restore or derive what is not up to date")
+    p.add_argument("targets", nargs="*", metavar="TARGET", help="ids or globs; upstream included")
+    p.add_argument("-j", "--jobs", type=_positive, default=4, help="parallel jobs (default 4)")
+    p.add_argument("-k", "--keep-going", action="store_true", help="the default: go on past failures")
+    p.add_argument("--fail-fast", action="store_true", help="start nothing new after a failure")
+    p.add_argument("-n", "--dry-run", action="store_true", help="same as `pixmake plan`")
+    p.add_argument("--force", action="store_true", help="overwrite hand-edited or untracked outputs")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="refuse or stop past this spend")
+    p.add_argument("--max-new", type=int, metavar="N", help="generate at most N assets")
+    p.add_argument("--json", action="store_true", help="JSON lines; the summary is the last")
+    p = command("status", _status, "each asset's state and the reasons for it")
+    p.add_argument("--all", action="store_true", help="list fresh assets too")
+    p.add_argument("--json", action="store_true")
+    p = command("check", _check, "exit 1 unless every asset is fresh (for CI; no network, no writes)")
+    p = command("explain", _explain, "why an asset is in its state: old and new values, the key")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p = command("accept", _accept, "record the files on disk as these assets' outputs")
+    p.add_argument("ids", nargs="+", metavar="ID", help="ids or globs")
+    p = command("render", _render, "the resolved request of an asset")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="the exact Runware task (taskUUID aside)")
+    command("graph", _graph, "the asset graph in Graphviz dot")
+    p = command("prune", _prune, "drop lock entries (and unedited outputs) of removed assets")
+    p.add_argument("--dry-run", action="store_true")
+    p = command("gc", _gc, "remove stored images the lockfile no longer uses", spec=False)
+    p.add_argument("--dry-run", action="store_true")
+    command("schema", _schema, "print the JSON Schema of pixmake.yaml", spec=False)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _spec_kw(args: argparse.Namespace) -> dict[str, Any]:
+    return {"profile": args.profile, "provider": args.provider}
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+# -- handlers --------------------------------------------------------------------------------
+
+
+def _init(root: Path, args: argparse.Namespace) -> int:
+    from pixmake import api
+
+    done = api.init(root)
+    _out("\n".join(done) if done else "nothing to do: pixmake.yaml and .gitignore are set up")
+    return EXIT_OK
+
+
+def _status(root: Path, args: argparse.Namespace) -> int:
+    from pixmake import api
+
+    plan = api.status(root, **_spec_kw(args))
+    if args.json:
+        assets = [{"id": p.id, "state": p.state, "reasons": p.reasons} for p in _items(plan)]
+        _out(json.dumps({"assets": assets, "counts": plan.counts()}, indent=2))
+        return EXIT_OK
+    width = max((len(p.id) for p in plan.assets.values()), default=0)
+    for item in _items(plan):
+        if item.state == "fresh" and not args.all:
+            continue
+        reasons = "; ".join(item.reasons)
+        _out(f"{item.state:<17}{item.id:<{width}}  {reasons}".rstrip())
+    _out(_counts_line(plan))
+    return EXIT_OK
+
+
+def _items(plan: Plan) -> list[Any]:
+    return [plan.assets[i] for i in plan.order]
+
+
+def _counts_line(plan: Plan) -> str:
+    counts = {k: v for k, v in plan.counts().items() if v}
+    total = sum(counts.values())
+    detail = ", ".join(f"{v} {k}" for k, v in counts.items())
+    return f"{total} asset{'s' if total != 1 else ''}: {detail or 'none declared'}"
+
+
+def _plan(root: Path, args: argparse.Namespace) -> int:
+    from pixmake import api
+
+    session = api.open_session(root, **_spec_kw(args))
+    plan = session.plan()
+    session.save_stats()
+    selected = session.project.graph.select(args.targets) if args.targets else set(plan.order)
+    items = [p for p in _items(plan) if p.id in selected]
+    total = sum(p.estimate_usd for p in items)
+    if args.json:
+        document = {
+            "assets": [p.to_json() for p in items],
+            "estimated_cost_usd": round(total, 6),
+            "counts": plan.counts(),
+        }
+        _out(json.dumps(document, indent=2))
+        return EXIT_OK
+    work = [p for p in items if p.action != "none"]
+    width = max((len(p.id) for p in work), default=0)
+    for item in work:
+        cost = f"~{item.estimate_usd:.3f} USD" if item.estimate_usd else ""
+        _out(f"{item.action:<9}{item.id:<{width}}  {cost:>13}  {'; '.join(item.reasons)}")
+    generate = sum(1 for p in work if p.action == "generate")
+    _out(
+        f"{len(work)} to do ({generate} to generate), {len(items) - len(work)} fresh; "
+        f"estimated cost {total:.4f} USD"
+    )
+    return EXIT_OK
+
+
+def _build(root: Path, args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return _plan(root, args)
+    from pixmake import api
+    from pixmake.executor import BuildOptions
+    from pixmake.report import ConsoleReporter, JsonReporter
+
+    options = BuildOptions(
+        jobs=args.jobs, fail_fast=args.fail_fast, max_cost=args.max_cost, max_new=args.max_new
+    )
+    reporter = JsonReporter() if args.json else ConsoleReporter()
+    result = api.build(
+        root, args.targets, options=options, reporter=reporter, force=args.force,
+        **_spec_kw(args),
+    )  # fmt: skip
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _check(root: Path, args: argparse.Namespace) -> int:
+    from pixmake import api
+
+    problems = api.check(root, **_spec_kw(args))
+    for line in problems:
+        _out(line)
+    if problems:
+        _out(f"check: {len(problems)} not up to date")
+        return EXIT_FAILED
+    _out("check: every asset is fresh")
+    return EXIT_OK
+
+
+def _explain(root: Path, args: argparse.Namespace) -> int:
+    from pixmake import api
+
+    info = api.explain(root, args.id, **_spec_kw(args))
+    if args.json:
+        _out(json.dumps(info, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    _out(f"{info['id']}: {info['state']} (action: {info['action']})")
+    for reason in info["reasons"]:
+        _out(f"  - {reason}")
+    for change in info["changes"]:
+        _out(f"  {change['field']}:")
+        _out(f"    old: {change['old']}")
+        _out(f"    new: {change['new']}")
+    if info["key"]:
+        _out(f"  key: {info['key']}")
+    if info["estimated_cost_usd"]:
+        _out(f"  estimated cost: {info['estimated_cost_usd']:.4f} USD")
+    request = info["request"]
+    if request:
+        for name in ("provider", "model", "quality", "background", "format", "results"):
+            _out(f"  {name}: {request[name]}")
+        _out(f"  size: {request['width']}x{request['height']}")
+        _out(f"  prompt: {request['prompt']}")
+        for ref in request["references"]:
+            _out(f"  reference: {ref}")
+        for path in request["outputs"]:
+            _out(f"  output: {path}")
+    lock = info["lock"]
+    if lock:
+        record = lock.get("record", {})
+        cost = record.get("cost_usd")
+        _out(f"  locked key: {lock['key']}" + (f" (cost {cost} USD)" if cost else ""))
+    return EXIT_OK
+
+
+def _accept(root: Path, args: argparse.Namespace) -> int:
+    from pixmake import api
+
+    for asset_id in api.accept(root, args.ids, **_spec_kw(args)):
+        _out(f"accepted {asset_id}")
+    return EXIT_OK
+
+
+def _render(root: Path, args: argparse.Namespace) -> int:
+    from pixmake import api
+
+    if args.json:
+        _out(json.dumps(api.render(root, args.id, **_spec_kw(args)), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    info = api.key_of(root, args.id, **_spec_kw(args))
+    _out(json.dumps(info, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _graph(root: Path, args: argparse.Namespace) -> int:
+    from pixmake import api
+
+    _out(api.graph_dot(root, **_spec_kw(args)))
+    return EXIT_OK
+
+
+def _prune(root: Path, args: argparse.Namespace) -> int:
+    from pixmake import api
+
+    removed = api.prune(root, dry_run=args.dry_run, **_spec_kw(args))
+    verb = "would prune" if args.dry_run else "pruned"
+    for asset_id in removed:
+        _out(f"{verb} {asset_id}")
+    if not removed:
+        _out("nothing to prune")
+    return EXIT_OK
+
+
+def _gc(root: Path, args: argparse.Namespace) -> int:
+    from pixmake import api
+
+    result = api.gc(root, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    _out(
+        f"{verb} {result.objects} images ({result.bytes / 1e6:.1f} MB) and "
+        f"{result.actions} cache entries"
+    )
+    return EXIT_OK
+
+
+def _schema(root: Path, args: argparse.Namespace) -> int:
+    from pixmake.spec.models import json_schema
+
+    _out(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

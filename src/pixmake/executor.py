@@ -1,0 +1,370 @@
+"""Executing a plan: asyncio, `-j N`, keep-going by default, budgets, interrupts.
+
+For each asset, in dependency order but concurrently where the graph allows:
+
+```
+upstream done? ──no──▶ skipped ("because X failed")
+      │ yes
+key known? ──no──▶ compute it from the upstream's new output; the store may have it
+      │
+restore (free) | generate (provider, paid) | derive (local)
+      │
+images ──▶ store (objects/) ──▶ output files (atomic) ──▶ journal ──▶ lock (in memory)
+```
+The lockfile is compacted from the journal when the run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pixmake import imaging
+from pixmake.errors import ProviderError, ProviderQuotaError
+from pixmake.hashing import derive_key, request_key
+from pixmake.lockfile import make_entry
+from pixmake.providers.base import GenerationRequest, RequestReference
+
+if TYPE_CHECKING:
+    from pixmake.hashing import FileHasher
+    from pixmake.lockfile import DerivedRecord, Lock, LockEntry, OutputRecord
+    from pixmake.planner import AssetPlan, Plan
+    from pixmake.project import Project
+    from pixmake.providers.base import GenerationResult, ImageProvider, TaskJournal
+    from pixmake.report import Reporter
+    from pixmake.spec.asset import Asset
+    from pixmake.store import Store
+
+
+@dataclass(slots=True)
+class BuildOptions:
+    jobs: int = 4
+    fail_fast: bool = False
+    max_cost: float | None = None
+    max_new: int | None = None
+
+
+@dataclass(slots=True)
+class BuildResult:
+    generated: int = 0
+    restored: int = 0
+    derived: int = 0
+    fresh: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cost_usd: float = 0.0
+    failures: dict[str, str] = field(default_factory=dict)
+    skips: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "generated": self.generated,
+            "restored": self.restored,
+            "derived": self.derived,
+            "fresh": self.fresh,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "cost_usd": round(self.cost_usd, 6),
+            "interrupted": self.interrupted,
+        }
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failed or self.skipped or self.interrupted)
+
+
+class _Skip(Exception):
+    """This asset is not built, for a reason that is not its own failure."""
+
+
+@dataclass(slots=True)
+class Executor:
+    project: Project
+    plan: Plan
+    lock: Lock
+    store: Store
+    hasher: FileHasher
+    providers: dict[str, ImageProvider]
+    tasks: TaskJournal
+    reporter: Reporter
+    options: BuildOptions
+    result: BuildResult = field(default_factory=BuildResult)
+    _outcome: dict[str, asyncio.Future[str | None]] = field(default_factory=dict)
+    _output_hash: dict[str, str | None] = field(default_factory=dict)
+    _jobs: asyncio.Semaphore = field(init=False)
+    _per_provider: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    _started: int = 0
+    _in_flight_usd: float = 0.0
+    _stop: str | None = None
+    _claimed: set[str] | None = None
+
+    async def run(self, selected: set[str]) -> BuildResult:
+        """Build the selected assets. Cancelling this coroutine keeps everything finished."""
+        self._jobs = asyncio.Semaphore(max(1, self.options.jobs))
+        for name in self.providers:
+            limit = self.project.concurrency(name)
+            if limit is not None:
+                self._per_provider[name] = asyncio.Semaphore(limit)
+        order = [i for i in self.project.graph.order if i in selected]
+        loop = asyncio.get_running_loop()
+        for asset_id in order:
+            self._outcome[asset_id] = loop.create_future()
+            self._output_hash[asset_id] = self.plan.assets[asset_id].output_hash
+        work = [p for p in (self.plan.assets[i] for i in order) if p.action != "none"]
+        self.result.fresh = len(order) - len(work)
+        for asset_id in order:
+            if self.plan.assets[asset_id].action == "none":
+                self._outcome[asset_id].set_result(None)
+        self.reporter.start(len(work), self.plan.estimated_cost({p.id for p in work}))
+        await asyncio.gather(*(self._asset(p) for p in work))
+        return self.result
+
+    # -- one asset --------------------------------------------------------------------------
+
+    async def _asset(self, plan: AssetPlan) -> None:
+        asset = self.project.assets[plan.id]
+        outcome = self._outcome[plan.id]
+        try:
+            for up in self.project.graph.upstream[plan.id]:
+                failure = await self._outcome[up] if up in self._outcome else None
+                if failure is not None:
+                    raise _Skip(f"upstream `{up}` {failure}")
+            if plan.action == "blocked":
+                raise _Skip(plan.reasons[-1] if plan.reasons else "blocked")
+            async with self._jobs:
+                if self._stop is not None:
+                    raise _Skip(self._stop)
+                action = await self._build(asset, plan)
+            self.reporter.finished(plan.id, action)
+            outcome.set_result(None)
+        except _Skip as exc:
+            self.result.skipped += 1
+            self.result.skips[plan.id] = str(exc)
+            self.reporter.skipped(plan.id, str(exc))
+            outcome.set_result("was skipped")
+        except ProviderError as exc:
+            self.result.failed += 1
+            self.result.failures[plan.id] = str(exc)
+            self.reporter.failed(plan.id, str(exc))
+            outcome.set_result("failed")
+            if isinstance(exc, ProviderQuotaError):
+                self._stop = f"not submitted: the account is out of credit ({plan.id} failed)"
+            elif self.options.fail_fast and self._stop is None:
+                self._stop = f"not started: --fail-fast after `{plan.id}` failed"
+        except asyncio.CancelledError:
+            outcome.cancel()
+            raise
+
+    async def _build(self, asset: Asset, plan: AssetPlan) -> str:
+        key, cached, action = plan.key, plan.cached, plan.action
+        ref_hashes = self._ref_hashes(asset)
+        if key is None:
+            key = request_key(asset, ref_hashes)
+            cached = self.store.get_action(key)
+            action = "restore" if cached is not None else "generate"
+        entry = self.lock.entries.get(asset.id)
+        if action == "generate":
+            outputs, record = await self._generate(asset, key, ref_hashes)
+            self.result.generated += 1
+        else:
+            if cached is None:
+                cached = self._cached_from_lock(entry, key)
+            outputs, record = self._restore(asset, cached)
+            if action == "restore":
+                self.result.restored += 1
+        derived = await self._derive(asset, outputs)
+        if action == "derive":
+            self.result.derived += 1
+        self._commit(asset, make_entry(asset, key, ref_hashes, outputs, derived, record), entry)
+        return action
+
+    def _ref_hashes(self, asset: Asset) -> list[str | None]:
+        hashes: list[str | None] = []
+        for ref in asset.references:
+            if ref.kind == "url":
+                hashes.append(None)
+            elif ref.kind == "asset":
+                hashes.append(self._output_hash[ref.value])
+            else:
+                found = self.hasher.hash(ref.value)
+                hashes.append(found[0] if found else None)
+        return hashes
+
+    # -- generate ---------------------------------------------------------------------------
+
+    async def _generate(
+        self, asset: Asset, key: str, ref_hashes: list[str | None]
+    ) -> tuple[list[OutputRecord], dict[str, Any]]:
+        provider = self.providers[asset.provider]
+        estimate = self.plan.assets[asset.id].estimate_usd
+        self._check_budget(estimate)
+        self._started += 1
+        self._in_flight_usd += estimate
+        self.reporter.started(asset.id, "generate")
+        request = self._request(asset, key, ref_hashes)
+        try:
+            limit = self._per_provider.get(asset.provider)
+            if limit is None:
+                result = await provider.generate(request, self.tasks)
+            else:
+                async with limit:
+                    result = await provider.generate(request, self.tasks)
+        finally:
+            self._in_flight_usd -= estimate
+        self.result.cost_usd += result.cost_usd
+        if not provider.trusted:
+            await asyncio.to_thread(self._check_images, asset, result)
+        outputs: list[OutputRecord] = []
+        for path, data in zip(asset.outputs, result.images, strict=True):
+            digest = self.store.put_bytes(data)
+            self._materialize(path, digest, data)
+            outputs.append(
+                {"path": path, "hash": digest, "bytes": len(data),
+                 "width": asset.width, "height": asset.height}  # fmt: skip
+            )
+        record = {"provider": provider.name, "placeholder": not provider.paid, **result.record}
+        record["cost_usd"] = round(result.cost_usd, 6)
+        cache = {"outputs": [{k: v for k, v in o.items() if k != "path"} for o in outputs]}
+        self.store.put_action(key, {**cache, "record": record})
+        return outputs, record
+
+    def _check_budget(self, estimate: float) -> None:
+        max_new, max_cost = self.options.max_new, self.options.max_cost
+        if max_new is not None and self._started >= max_new:
+            raise _Skip(f"not generated: --max-new {max_new} reached")
+        if max_cost is not None and self.result.cost_usd + self._in_flight_usd + estimate > max_cost:
+            raise _Skip(
+                f"not generated: --max-cost {max_cost:.2f} USD would be exceeded "
+                f"({self.result.cost_usd:.4f} USD spent so far)"
+            )
+
+    def _request(self, asset: Asset, key: str, ref_hashes: list[str | None]) -> GenerationRequest:
+        refs = []
+        for ref, digest in zip(asset.references, ref_hashes, strict=True):
+            if ref.kind == "url":
+                refs.append(RequestReference("url", ref.value))
+            else:
+                path = ref.value
+                if ref.kind == "asset":
+                    path = self.project.assets[ref.value].outputs[0]
+                refs.append(RequestReference("file", path, digest, self.project.root / path))
+        return GenerationRequest(
+            asset_id=asset.id, key=key, model=asset.model, prompt=asset.prompt,
+            width=asset.width, height=asset.height, quality=asset.quality,
+            background=asset.background, format=asset.format,
+            output_quality=asset.output_quality, results=asset.results, references=tuple(refs),
+        )  # fmt: skip
+
+    def _check_images(self, asset: Asset, result: GenerationResult) -> None:
+        if len(result.images) != asset.results:
+            raise ProviderError(f"asked for {asset.results} images, got {len(result.images)}")
+        for data in result.images:
+            imaging.check_image(data, asset.format, asset.width, asset.height)
+
+    # -- restore and derive -----------------------------------------------------------------
+
+    def _cached_from_lock(self, entry: LockEntry | None, key: str) -> dict[str, Any]:
+        assert entry is not None and entry["key"] == key, "restore needs a cache hit or the lock"
+        return {"outputs": entry["outputs"], "record": entry.get("record", {})}
+
+    def _restore(
+        self, asset: Asset, cached: dict[str, Any]
+    ) -> tuple[list[OutputRecord], dict[str, Any]]:
+        outputs: list[OutputRecord] = []
+        for path, out in zip(asset.outputs, cached["outputs"], strict=True):
+            self._materialize(path, out["hash"], None)
+            outputs.append(
+                {"path": path, "hash": out["hash"], "bytes": out["bytes"],
+                 "width": out["width"], "height": out["height"]}  # fmt: skip
+            )
+        return outputs, dict(cached.get("record", {}))
+
+    async def _derive(self, asset: Asset, outputs: list[OutputRecord]) -> list[DerivedRecord]:
+        records: list[DerivedRecord] = []
+        for step in asset.derived:
+            source = outputs[step.source]["hash"]
+            dkey = derive_key(source, step.params())
+            cached = self.store.get_action(dkey)
+            if cached is not None:
+                out = cached["outputs"][0]
+                digest, size, width, height = out["hash"], out["bytes"], out["width"], out["height"]
+                self._materialize(step.path, digest, None)
+            else:
+                data = self.store.read_object(source)
+                derived, width, height = await asyncio.to_thread(imaging.derive, data, step)
+                digest, size = self.store.put_bytes(derived), len(derived)
+                self._materialize(step.path, digest, derived)
+                out = {"hash": digest, "bytes": size, "width": width, "height": height}
+                self.store.put_action(dkey, {"outputs": [out]})
+            records.append(
+                {"path": step.path, "source": step.source, "step": step.params(), "key": dkey,
+                 "hash": digest, "bytes": size, "width": width, "height": height}  # fmt: skip
+            )
+        return records
+
+    # -- files and the journal ---------------------------------------------------------------
+
+    def _materialize(self, rel: str, digest: str, data: bytes | None) -> None:
+        """Make the project file `rel` hold object `digest`, keeping whatever it replaces."""
+        current = self.hasher.hash(rel)
+        if current is not None and current[0] == digest:
+            return
+        dest = self.project.root / rel
+        if current is not None:
+            self.store.put_file(dest, current[0])
+        if data is None:
+            st = self.store.restore(digest, dest)
+        else:
+            st = _write_file(dest, data)
+        self.hasher.remember(rel, st, digest)
+
+    def _commit(self, asset: Asset, entry: LockEntry, old: LockEntry | None) -> None:
+        self.store.append_journal(
+            {"t": "done", "id": asset.id, "entry": entry}, durable=self.providers_paid(asset)
+        )
+        self.lock.entries[asset.id] = entry
+        self._output_hash[asset.id] = entry["outputs"][0]["hash"] if entry["outputs"] else None
+        if old is not None:
+            self._remove_moved(asset, old)
+
+    def providers_paid(self, asset: Asset) -> bool:
+        provider = self.providers.get(asset.provider)
+        return bool(provider is not None and provider.paid)
+
+    def _remove_moved(self, asset: Asset, old: LockEntry) -> None:
+        """Outputs the asset no longer writes are removed if unedited and kept in the store."""
+        if self._claimed is None:
+            self._claimed = {p for a in self.project.assets.values() for p in a.all_outputs()}
+        claimed = self._claimed
+        records: list[OutputRecord] = [*old["outputs"], *old.get("derived", [])]
+        for record in records:
+            path = record["path"]
+            if path in claimed:
+                continue
+            found = self.hasher.hash(path)
+            if found is not None and found[0] == record["hash"]:
+                self.store.put_file(self.project.root / path, found[0])
+                os.unlink(self.project.root / path)
+                self.hasher.forget(path)
+
+
+def _write_file(dest: os.PathLike[str] | str, data: bytes) -> os.stat_result:
+    directory = os.path.dirname(dest)
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pixmake-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, dest)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return os.stat(dest)
+

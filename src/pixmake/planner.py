@@ -1,0 +1,388 @@
+"""Planning is pure: spec x lock x store -> what each asset needs, and why. No network, no writes.
+
+States (DESIGN §5): fresh, new, changed, upstream-changed, missing, modified, orphaned.
+Actions: none, generate (paid), restore (from the store, free), derive (local, free),
+blocked (a hand-edited or untracked file would be overwritten; needs --force or `accept`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pixmake import catalog
+from pixmake.hashing import derive_key, request_key
+
+if TYPE_CHECKING:
+    from pixmake.hashing import FileHasher
+    from pixmake.lockfile import Lock, LockEntry
+    from pixmake.project import Project
+    from pixmake.spec.asset import Asset
+    from pixmake.store import Store
+
+STATES = ("fresh", "new", "changed", "upstream-changed", "missing", "modified", "orphaned")
+_COMPARED = ("provider", "model", "size", "quality", "background", "format", "output_quality",
+             "results", "prompt")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One field whose value differs from the lock: `old` and `new` as recorded."""
+
+    field: str
+    old: Any
+    new: Any
+
+    def text(self) -> str:
+        if self.field == "prompt":
+            return f"prompt changed: {prompt_diff(str(self.old), str(self.new))}"
+        return f"{self.field}: {_short(self.old)} -> {_short(self.new)}"
+
+
+@dataclass(slots=True)
+class AssetPlan:
+    """What one asset needs. `key` is None while an upstream asset is still to be generated."""
+
+    id: str
+    state: str
+    action: str
+    reasons: list[str] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    key: str | None = None
+    ref_hashes: list[str | None] | None = None
+    cached: dict[str, Any] | None = None
+    estimate_usd: float = 0.0
+    output_hash: str | None = None  # the first output's hash once planned, for downstream keys
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "action": self.action,
+            "reasons": self.reasons,
+            "estimated_cost_usd": round(self.estimate_usd, 6),
+        }
+
+
+@dataclass(slots=True)
+class Plan:
+    assets: dict[str, AssetPlan]
+    order: list[str]
+
+    def work(self) -> list[AssetPlan]:
+        return [p for p in (self.assets[i] for i in self.order) if p.action != "none"]
+
+    def estimated_cost(self, ids: set[str] | None = None) -> float:
+        return sum(p.estimate_usd for p in self.assets.values() if ids is None or p.id in ids)
+
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for p in self.assets.values():
+            counts[p.state] += 1
+        return counts
+
+
+def plan(
+    project: Project, lock: Lock, store: Store, hasher: FileHasher, *, force: bool = False
+) -> Plan:
+    """Compare every asset's current request with the lock and the files on disk."""
+    planner = _Planner(project, lock, store, hasher, force)
+    result: dict[str, AssetPlan] = {}
+    for asset_id in project.graph.order:
+        result[asset_id] = planner.asset(project.assets[asset_id], result)
+    order = list(project.graph.order)
+    for asset_id in sorted(set(lock.entries) - set(project.assets)):
+        result[asset_id] = AssetPlan(
+            asset_id,
+            "orphaned",
+            "none",
+            ["in pixmake.lock but no longer in the spec; `pixmake prune` removes it"],
+        )
+        order.append(asset_id)
+    return Plan(result, order)
+
+
+@dataclass(slots=True)
+class _Planner:
+    project: Project
+    lock: Lock
+    store: Store
+    hasher: FileHasher
+    force: bool
+
+    def asset(self, asset: Asset, done: dict[str, AssetPlan]) -> AssetPlan:
+        entry = self.lock.entries.get(asset.id)
+        ref_hashes, pending = self._ref_hashes(asset, done)
+        if pending:
+            return self._upstream_pending(asset, entry, pending)
+        key = request_key(asset, ref_hashes)
+        if entry is None:
+            result = self._new(asset, key)
+        elif entry["key"] != key:
+            result = self._changed(asset, entry, key, ref_hashes)
+        else:
+            result = self._same_key(asset, entry, key)
+        result.ref_hashes = ref_hashes
+        return result
+
+    # -- references -------------------------------------------------------------------------
+
+    def _ref_hashes(
+        self, asset: Asset, done: dict[str, AssetPlan]
+    ) -> tuple[list[str | None], list[str]]:
+        hashes: list[str | None] = []
+        pending: list[str] = []
+        for ref in asset.references:
+            if ref.kind == "url":
+                hashes.append(None)
+            elif ref.kind == "file":
+                found = self.hasher.hash(ref.value)
+                hashes.append(found[0] if found else "missing")
+            else:
+                upstream = done[ref.value]
+                if upstream.output_hash is None:
+                    pending.append(ref.value)
+                hashes.append(upstream.output_hash)
+        return hashes, pending
+
+    # -- the cases --------------------------------------------------------------------------
+
+    def _upstream_pending(
+        self, asset: Asset, entry: LockEntry | None, pending: list[str]
+    ) -> AssetPlan:
+        names = ", ".join(f"`{p}`" for p in pending)
+        reason = f"upstream {names} will be regenerated first"
+        if entry is None:
+            result = AssetPlan(asset.id, "new", "generate", ["not in pixmake.lock yet", reason])
+        else:
+            changes = _setting_changes(entry, asset)
+            state = "changed" if changes else "upstream-changed"
+            result = AssetPlan(
+                asset.id, state, "generate", [c.text() for c in changes] + [reason], changes
+            )
+        result.estimate_usd = self._estimate(asset)
+        return self._guard_outputs(asset, entry, result)
+
+    def _new(self, asset: Asset, key: str) -> AssetPlan:
+        cached = self.store.get_action(key)
+        if cached is not None:
+            result = AssetPlan(asset.id, "new", "restore", ["not in pixmake.lock yet"], key=key)
+            result.reasons.append("the store has this exact request: restored at no cost")
+            result.cached = cached
+            result.output_hash = cached["outputs"][0]["hash"]
+        else:
+            result = AssetPlan(asset.id, "new", "generate", ["not in pixmake.lock yet"], key=key)
+            result.estimate_usd = self._estimate(asset)
+        return self._guard_outputs(asset, None, result)
+
+    def _changed(
+        self, asset: Asset, entry: LockEntry, key: str, ref_hashes: list[str | None]
+    ) -> AssetPlan:
+        changes = _setting_changes(entry, asset)
+        upstream, ref_reasons = _reference_changes(entry, asset, ref_hashes)
+        state = "upstream-changed" if upstream and not changes and not ref_reasons else "changed"
+        reasons = [c.text() for c in changes] + ref_reasons
+        reasons += [f"upstream `{u}` changed its output" for u in upstream]
+        if not reasons:
+            reasons.append("the request key changed (a newer key scheme)")
+        result = AssetPlan(asset.id, state, "generate", reasons, changes, key=key)
+        cached = self.store.get_action(key)
+        if cached is not None:
+            result.action = "restore"
+            result.cached = cached
+            result.output_hash = cached["outputs"][0]["hash"]
+            result.reasons.append("the store has this exact request: restored at no cost")
+        else:
+            result.estimate_usd = self._estimate(asset)
+        return self._guard_outputs(asset, entry, result)
+
+    def _same_key(self, asset: Asset, entry: LockEntry, key: str) -> AssetPlan:
+        result = AssetPlan(asset.id, "fresh", "none", key=key)
+        result.output_hash = entry["outputs"][0]["hash"] if entry["outputs"] else None
+        missing: list[str] = []
+        modified: list[str] = []
+        locked = {o["path"]: o["hash"] for o in entry["outputs"]}
+        moved = [p for p in asset.outputs if p not in locked]
+        for out in entry["outputs"]:
+            if out["path"] not in asset.outputs:
+                continue
+            self._check_file(out["path"], out["hash"], missing, modified)
+        derive_reasons = self._derive_changes(asset, entry, missing, modified)
+        if modified:
+            result.state = "modified"
+            result.action = "blocked"
+            result.reasons = [f"`{p}` was edited by hand" for p in modified]
+            if self.force:
+                result.action = "restore"
+                result.reasons.append("--force: restored to the locked output")
+            else:
+                result.reasons.append("`pixmake accept` keeps it, --force restores the locked one")
+            disk = self.hasher.hash(entry["outputs"][0]["path"]) if entry["outputs"] else None
+            if disk is not None and not self.force:
+                result.output_hash = disk[0]
+            return self._guard_outputs(asset, entry, result)
+        if moved:
+            result.state = "changed"
+            old = [p for p in locked if p not in asset.outputs]
+            result.reasons.append(f"output moved: {', '.join(old)} -> {', '.join(moved)}")
+            result.changes.append(Change("outputs", old, moved))
+            result.action = "restore"
+        if missing:
+            if result.state == "fresh":
+                result.state = "missing"
+            result.reasons += [f"`{p}` is missing" for p in missing]
+            result.action = "restore"
+        if derive_reasons:
+            if result.state == "fresh":
+                result.state = "changed"
+            result.reasons += derive_reasons
+            if result.action == "none":
+                result.action = "derive"
+        if result.action == "restore" and not all(
+            self.store.has_object(o["hash"]) for o in entry["outputs"]
+        ):
+            result.action = "generate"
+            result.reasons.append("the store does not have it: it must be generated again")
+            result.estimate_usd = self._estimate(asset)
+        return self._guard_outputs(asset, entry, result)
+
+    # -- outputs ----------------------------------------------------------------------------
+
+    def _check_file(
+        self, path: str, locked_hash: str, missing: list[str], modified: list[str]
+    ) -> None:
+        found = self.hasher.hash(path)
+        if found is None:
+            missing.append(path)
+        elif found[0] != locked_hash:
+            modified.append(path)
+
+    def _derive_changes(
+        self, asset: Asset, entry: LockEntry, missing: list[str], modified: list[str]
+    ) -> list[str]:
+        locked = {d["path"]: d for d in entry.get("derived", [])}
+        sources = [o["hash"] for o in entry["outputs"]]
+        reasons = []
+        for derived in asset.derived:
+            record = locked.get(derived.path)
+            if record is None:
+                reasons.append(f"new derived output `{derived.path}`")
+            elif record["step"] != derived.params() or record["source"] != derived.source:
+                reasons.append(
+                    f"derive step for `{derived.path}`: {_step_text(record['step'])} -> "
+                    f"{_step_text(derived.params())}"
+                )
+            elif record.get("key") != derive_key(sources[derived.source], derived.params()):
+                reasons.append(f"`{derived.path}` was made from an earlier image")
+            else:
+                self._check_file(derived.path, record["hash"], missing, modified)
+        return reasons
+
+    def _guard_outputs(self, asset: Asset, entry: LockEntry | None, result: AssetPlan) -> AssetPlan:
+        """Never overwrite a file pixmake did not write: block on untracked existing outputs."""
+        if result.action in ("none", "blocked"):
+            return result
+        tracked = set()
+        if entry is not None:
+            tracked = {o["path"] for o in entry["outputs"]}
+            tracked |= {d["path"] for d in entry.get("derived", [])}
+        known = {o["hash"] for o in (result.cached or {}).get("outputs", [])}
+        if entry is not None:
+            known |= {o["hash"] for o in entry["outputs"]}
+            known |= {d["hash"] for d in entry.get("derived", [])}
+        untracked = []
+        for path in asset.all_outputs():
+            if path in tracked:
+                continue
+            found = self.hasher.hash(path)
+            if found is not None and found[0] not in known:
+                untracked.append(path)
+        if untracked and not self.force:
+            result.reasons += [f"`{p}` exists and pixmake did not write it" for p in untracked]
+            result.reasons.append(
+                "`pixmake accept` adopts it as this asset's output, --force replaces it "
+                "(its content is kept in the store)"
+            )
+            if result.state in ("fresh", "missing"):
+                result.state = "modified"
+            result.action = "blocked"
+            result.estimate_usd = 0.0
+        return result
+
+    def _estimate(self, asset: Asset) -> float:
+        if asset.provider == "placeholder":
+            return 0.0
+        model = catalog.resolve_model(asset.model)
+        price = model.price(asset.quality, (asset.width, asset.height)) if model else None
+        return (price or 0.0) * asset.results
+
+
+# -- comparing with the lock ------------------------------------------------------------------
+
+
+def _setting_changes(entry: LockEntry, asset: Asset) -> list[Change]:
+    old = entry["request"]
+    new = asset.settings()
+    changes = []
+    for name in _COMPARED:
+        if name == "size":
+            before = f"{old.get('width')}x{old.get('height')}"
+            after = f"{new['width']}x{new['height']}"
+        else:
+            before, after = old.get(name), new[name]
+        if before != after:
+            changes.append(Change(name, before, after))
+    return changes
+
+
+def _reference_changes(
+    entry: LockEntry, asset: Asset, ref_hashes: list[str | None]
+) -> tuple[list[str], list[str]]:
+    """(upstream asset ids whose output changed, other reasons about references)."""
+    old = [(r.get("ref"), r.get("hash")) for r in entry["request"].get("references", [])]
+    new = [(ref.text(), h) for ref, h in zip(asset.references, ref_hashes, strict=True)]
+    if old == new:
+        return [], []
+    if [r for r, _ in old] != [r for r, _ in new]:
+        before = ", ".join(str(r) for r, _ in old) or "none"
+        after = ", ".join(r for r, _ in new) or "none"
+        return [], [f"references: {before} -> {after}"]
+    upstream, reasons = [], []
+    for (ref, before), (_, after) in zip(old, new, strict=True):
+        if before != after and ref is not None:
+            if ref.startswith("asset:"):
+                upstream.append(ref.removeprefix("asset:"))
+            else:
+                reasons.append(f"reference `{ref}` changed content")
+    return upstream, reasons
+
+
+def prompt_diff(old: str, new: str) -> str:
+    """A word diff, `[-removed-]{+added+}`, with a little context around each change."""
+    a, b = old.split(), new.split()
+    parts: list[str] = []
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            words = a[i1:i2]
+            if len(words) > 6:
+                head = words[:3] if parts else []
+                tail = words[-3:] if i2 < len(a) or j2 < len(b) else []
+                words = [*head, "…", *tail] if head or tail else ["…"]
+            parts.extend(words)
+            continue
+        if i2 > i1:
+            parts.append("[-" + " ".join(a[i1:i2]) + "-]")
+        if j2 > j1:
+            parts.append("{+" + " ".join(b[j1:j2]) + "+}")
+    return " ".join(parts)
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _step_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if v is not None)

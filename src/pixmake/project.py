@@ -1,0 +1,53 @@
+"""Loading a project: pixmake.yaml to validated, expanded, ordered assets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pixmake.errors import UsageError
+from pixmake.graph import Graph, build_graph
+from pixmake.spec.resolve import Resolver
+from pixmake.spec.validate import validate_spec
+from pixmake.spec.yamlsource import load_yaml
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pixmake.spec.asset import Asset
+    from pixmake.spec.models import Spec
+
+SPEC_NAME = "pixmake.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A loaded project: every asset resolved and the graph checked."""
+
+    root: Path
+    spec_file: str
+    spec: Spec
+    assets: dict[str, Asset]
+    graph: Graph
+    sources: frozenset[str]
+    profile: str | None
+
+    def concurrency(self, provider: str) -> int | None:
+        config = self.spec.providers.get(provider)
+        return config.concurrency if config else None
+
+
+def load_project(
+    root: Path, *, profile: str | None = None, provider: str | None = None
+) -> Project:
+    """Read, validate and expand pixmake.yaml in `root`. Raises SpecError with every problem."""
+    data, lines = load_yaml(root / SPEC_NAME, SPEC_NAME)
+    spec = validate_spec(data, lines)
+    if profile is not None and profile not in spec.profiles:
+        known = ", ".join(spec.profiles) or "none declared"
+        raise UsageError(f"unknown profile `{profile}` (profiles in {SPEC_NAME}: {known})")
+    resolver = Resolver(root, spec, lines, profile=profile, provider=provider)
+    assets = resolver.resolve()
+    graph = build_graph(assets, SPEC_NAME)
+    sources = frozenset({SPEC_NAME} | resolver.tables_read | resolver.templates.files_read)
+    return Project(root, SPEC_NAME, spec, assets, graph, sources, profile)

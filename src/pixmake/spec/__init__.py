@@ -1,0 +1,1 @@
+"""Loading pixmake.yaml: YAML with line numbers, pydantic models, Jinja, series expansion."""

@@ -1,0 +1,82 @@
+"""A fully resolved asset: every template rendered, every setting checked and normalised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+RefKind = Literal["file", "url", "asset"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A reference image: a project file, a URL, or another asset's (first) output."""
+
+    kind: RefKind
+    value: str
+    pin: str | None = None
+
+    def text(self) -> str:
+        return f"asset:{self.value}" if self.kind == "asset" else self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """One local post-processing step from a generated image to another file."""
+
+    path: str
+    source: int
+    format: str
+    crop: tuple[int, ...] | None = None
+    resize: tuple[int, ...] | None = None
+    quality: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        """What determines the derived bytes besides the source image (not the path)."""
+        return {
+            "crop": list(self.crop) if self.crop else None,
+            "format": self.format,
+            "quality": self.quality,
+            "resize": list(self.resize) if self.resize else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """One image (or `results` images) to generate, and the files made from it."""
+
+    id: str
+    provider: str
+    model: str
+    prompt: str
+    width: int
+    height: int
+    quality: str
+    background: str
+    format: str
+    output_quality: int | None
+    results: int
+    references: tuple[Reference, ...]
+    outputs: tuple[str, ...]
+    derived: tuple[Derived, ...]
+    decl: str
+    origin: str | None
+    line: int | None
+
+    def settings(self) -> dict[str, Any]:
+        """The generation settings, as recorded in the key and the lockfile."""
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "prompt": self.prompt,
+            "width": self.width,
+            "height": self.height,
+            "quality": self.quality,
+            "background": self.background,
+            "format": self.format,
+            "output_quality": self.output_quality,
+            "results": self.results,
+        }
+
+    def all_outputs(self) -> tuple[str, ...]:
+        return self.outputs + tuple(d.path for d in self.derived)

@@ -1,0 +1,118 @@
+"""The shape of pixmake.yaml as pydantic models; also the source of schema/pixmake.schema.json.
+
+Settings may be Jinja templates (`quality: "{{ item.quality }}"`): they are checked against the
+model catalog after rendering, per asset, in `pixmake.spec.resolve`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Template = Annotated[str, StringConstraints(pattern=r"\{\{|\{%")]
+Quality = Literal["low", "medium", "high", "auto"]
+Background = Literal["opaque", "transparent", "auto"]
+Format = Literal["png", "jpg", "webp"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Settings(_Strict):
+    """What determines a generation; set in `defaults`, a profile, or an asset."""
+
+    provider: str | None = Field(
+        None, description="runware (default) or placeholder; --provider overrides it"
+    )
+    model: str | None = Field(
+        None, description="gpt-image-1, gpt-image-1-mini, or a Runware model id (AIR)"
+    )
+    size: str | None = Field(None, description="WIDTHxHEIGHT, e.g. 1536x1024")
+    quality: Quality | Template | None = None
+    background: Background | Template | None = Field(
+        None, description="transparent needs format png or webp"
+    )
+    format: Format | Template | None = None
+    output_quality: Annotated[int, Field(ge=20, le=99)] | Template | None = Field(
+        None, description="compression quality for jpg and webp, 20-99"
+    )
+    results: Annotated[int, Field(ge=1, le=20)] | Template | None = Field(
+        None, description="images per request; outputs are numbered -1, -2, ..."
+    )
+
+
+class UrlReference(_Strict):
+    """A reference image on the web; `pin` puts its content hash in the key instead of its URL."""
+
+    url: str
+    pin: str | None = Field(None, description="xxh3-128 hex of the URL's content")
+
+
+Reference = Annotated[
+    str | UrlReference,
+    Field(description="a project file, an https URL, or asset:ID for another asset's output"),
+]
+
+
+class DeriveStep(_Strict):
+    """A free, local post-processing of the generated image into another file."""
+
+    out: str = Field(description="path of the derived file; its extension sets the format")
+    crop: str | list[int] | None = Field(
+        None, description="WxH centred, or [left, top, right, bottom]"
+    )
+    resize: int | str | None = Field(
+        None, description="N fits the longest side to N; WxH scales to exactly that size"
+    )
+    format: Format | None = None
+    quality: Annotated[int, Field(ge=1, le=100)] | None = None
+
+
+class AssetDecl(Settings):
+    """One asset, or a series of them when `for_each` or `matrix` is given."""
+
+    prompt: str = Field(description="Jinja template; undefined variables are errors")
+    out: str = Field(description="output path inside the project")
+    references: list[Reference] = Field(default_factory=list, max_length=64)
+    derive: list[DeriveStep] = Field(default_factory=list)
+    for_each: str | list[Any] | None = Field(
+        None, description="name of a data table, or an inline list"
+    )
+    matrix: dict[str, list[Any]] | None = Field(
+        None, description="axes whose cartesian product makes the series"
+    )
+    as_: str = Field("item", alias="as", description="name of the loop variable")
+
+
+class ProviderConfig(_Strict):
+    """Per-provider options in the spec."""
+
+    concurrency: Annotated[int, Field(ge=1, le=64)] | None = Field(
+        None, description="at most this many requests in flight to this provider"
+    )
+
+
+class Spec(_Strict):
+    """pixmake.yaml."""
+
+    version: Literal[1]
+    defaults: Settings = Field(default_factory=Settings)
+    vars: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, str] = Field(
+        default_factory=dict, description="name: path of a csv, json or yaml table"
+    )
+    profiles: dict[str, Settings] = Field(default_factory=dict)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    assets: dict[str, AssetDecl] = Field(default_factory=dict)
+
+
+SETTING_FIELDS: tuple[str, ...] = tuple(Settings.model_fields)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "pixmake.yaml"
+    return schema

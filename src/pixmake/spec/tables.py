@@ -1,0 +1,93 @@
+"""Data tables (CSV, JSON, YAML) whose rows drive a series."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pixmake.errors import Problem, SpecError
+from pixmake.spec.yamlsource import load_yaml
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of a table: its values and where it came from (for error messages)."""
+
+    values: Any
+    file: str
+    line: int | None
+
+    def where(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+def load_table(root: Path, rel: str) -> list[Row]:
+    """Read a table by its path relative to the project root. Raises SpecError naming the file."""
+    path = root / rel
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json", ".yaml", ".yml"):
+        raise SpecError(
+            [Problem(rel, None, "", "unknown table format", "use a .csv, .json or .yaml file")]
+        )
+    if suffix in (".yaml", ".yml"):
+        data, lines = load_yaml(path, rel)
+        return _rows(data, rel, lambda i: lines.line((i,)))
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise SpecError(
+            [Problem(rel, None, "", "data table not found", "create it or fix its path")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([Problem(rel, None, "", f"cannot read: {exc}", "")]) from None
+    if suffix == ".csv":
+        return _csv_rows(text, rel)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            [Problem(rel, exc.lineno, "", f"invalid JSON: {exc.msg}", "check commas and quotes")]
+        ) from None
+    return _rows(data, rel, lambda i: None)
+
+
+def _csv_rows(text: str, rel: str) -> list[Row]:
+    reader = csv.reader(text.splitlines())
+    try:
+        header = next(reader)
+    except StopIteration:
+        return []
+    header = [name.strip() for name in header]
+    problems = []
+    rows = []
+    for values in reader:
+        if not values or (len(values) == 1 and not values[0].strip()):
+            continue
+        if len(values) != len(header):
+            problems.append(
+                Problem(
+                    rel,
+                    reader.line_num,
+                    "",
+                    f"row has {len(values)} columns, the header has {len(header)}",
+                    "quote values that contain commas",
+                )
+            )
+            continue
+        rows.append(Row(dict(zip(header, values, strict=True)), rel, reader.line_num))
+    if problems:
+        raise SpecError(problems)
+    return rows
+
+
+def _rows(data: Any, rel: str, line_of: Any) -> list[Row]:
+    if not isinstance(data, list):
+        raise SpecError(
+            [Problem(rel, 1, "", "a data table must be a list of rows", "write a list of mappings")]
+        )
+    return [Row(item, rel, line_of(i)) for i, item in enumerate(data)]

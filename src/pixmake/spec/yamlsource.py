@@ -1,0 +1,109 @@
+"""Read YAML keeping the line of every key, so that errors can point at it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pixmake.errors import Problem, SpecError
+
+try:  # libyaml is much faster on large data tables
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,unused-ignore]
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(slots=True)
+class LineMap:
+    """Line numbers (1-based) of the nodes of one YAML document, by their path in it."""
+
+    file: str
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line(self, path: PathKey) -> int | None:
+        """The line of `path`, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            found = self.lines.get(path[:end])
+            if found is not None:
+                return found
+        return None
+
+
+def format_path(path: PathKey) -> str:
+    """`assets.hero.size`, with odd keys quoted: `assets["icon-{{ x }}"].prompt`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part.replace("_", "").replace("-", "").isalnum():
+            out += f".{part}" if out else part
+        else:
+            out += f'["{part}"]'
+    return out
+
+
+def load_yaml(path: Path, display: str) -> tuple[Any, LineMap]:
+    """Parse one YAML file. Raises SpecError (with the line) for syntax errors and duplicate keys."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(
+            [Problem(display, None, "", "file not found", "create it, or run `pixmake init`")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([Problem(display, None, "", f"cannot read: {exc}", "")]) from exc
+    return parse_yaml(text, display)
+
+
+def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = f"invalid YAML: {exc.problem or exc.context}"
+        fix = "check the indentation, the colons and the quoting on this line and the one above"
+        raise SpecError([Problem(display, line, "", message, fix)]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([Problem(display, None, "", f"invalid YAML: {exc}", "")]) from None
+    finally:
+        loader.dispose()
+    lines = LineMap(display)
+    problems: list[Problem] = []
+    if node is not None:
+        _walk(node, (), lines, problems)
+    if problems:
+        raise SpecError(problems)
+    return data, lines
+
+
+def _walk(node: yaml.Node, path: PathKey, lines: LineMap, problems: list[Problem]) -> None:
+    lines.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problems.append(
+                    Problem(
+                        lines.file,
+                        line,
+                        format_path((*path, key)),
+                        f"duplicate key (first defined on line {seen[key]})",
+                        "remove one of the two, or merge them",
+                    )
+                )
+            seen[key] = line
+            _walk(value_node, (*path, key), lines, problems)
+            lines.lines[(*path, key)] = line
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines, problems)

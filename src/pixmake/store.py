@@ -1,0 +1,221 @@
+"""Local state in `.pixmake/` (never committed): plain files, readable without writing.
+
+```
+.pixmake/
+  objects/ab/<hash>        every image ever produced, by content hash (xxh3-128)
+  actions/ab/<key>.json    action cache: request key -> outputs; derive key -> derived output
+  stat.json                stat cache: path -> (size, mtime_ns, inode, hash)
+  journal.jsonl            append-only: finished assets (and, for paid providers, submitted tasks)
+  run.lock                 held by the process that writes
+```
+An interrupted run loses nothing: each finished asset is in `objects/` and then in the journal
+before the lockfile is compacted from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pixmake.errors import StateError
+from pixmake.hashing import StatEntry, content_hash, hash_file
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+STATE_DIR = ".pixmake"
+_STAT_VERSION = 1
+
+
+class Store:
+    """The content store, action cache, stat cache and journal of one project."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.dir = root / STATE_DIR
+        self._journal: Any = None
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def object_path(self, digest: str) -> Path:
+        return self.dir / "objects" / digest[:2] / digest
+
+    def has_object(self, digest: str) -> bool:
+        return self.object_path(digest).is_file()
+
+    def put_bytes(self, data: bytes, digest: str | None = None) -> str:
+        digest = digest or content_hash(data)
+        target = self.object_path(digest)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(target, data)
+        return digest
+
+    def put_file(self, path: Path, digest: str | None = None) -> str:
+        """Keep a copy of a project file (before it is overwritten, or when it is accepted)."""
+        digest = digest or hash_file(path)
+        target = self.object_path(digest)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            os.close(fd)
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, target)
+        return digest
+
+    def read_object(self, digest: str) -> bytes:
+        return self.object_path(digest).read_bytes()
+
+    def restore(self, digest: str, dest: Path) -> os.stat_result:
+        """Copy an object to a project path atomically; returns the new file's stat."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".pixmake-", suffix=".tmp")
+        os.close(fd)
+        try:
+            shutil.copyfile(self.object_path(digest), tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return os.stat(dest)
+
+    def objects(self) -> Iterator[Path]:
+        base = self.dir / "objects"
+        if base.is_dir():
+            for sub in base.iterdir():
+                if sub.is_dir():
+                    yield from (p for p in sub.iterdir() if not p.name.startswith("."))
+
+    # -- action cache -----------------------------------------------------------------------
+
+    def _action_path(self, key: str) -> Path:
+        return self.dir / "actions" / key[:2] / f"{key}.json"
+
+    def get_action(self, key: str) -> dict[str, Any] | None:
+        """The cached result of a request key, if every object it names is still stored."""
+        try:
+            value: dict[str, Any] = json.loads(self._action_path(key).read_text(encoding="utf-8"))
+        except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        if not all(self.has_object(o["hash"]) for o in value.get("outputs", [])):
+            return None
+        return value
+
+    def put_action(self, key: str, value: dict[str, Any]) -> None:
+        path = self._action_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, json.dumps(value, sort_keys=True).encode())
+
+    def actions(self) -> Iterator[tuple[Path, dict[str, Any]]]:
+        base = self.dir / "actions"
+        if not base.is_dir():
+            return
+        for sub in base.iterdir():
+            for path in sub.glob("*.json"):
+                try:
+                    yield path, json.loads(path.read_text(encoding="utf-8"))
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    yield path, {}
+
+    # -- stat cache -------------------------------------------------------------------------
+
+    def load_stats(self) -> dict[str, StatEntry]:
+        try:
+            data = json.loads((self.dir / "stat.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        if not isinstance(data, dict) or data.get("version") != _STAT_VERSION:
+            return {}
+        files = data.get("files", {})
+        return {k: tuple(v) for k, v in files.items()}  # type: ignore[misc]
+
+    def save_stats(self, cache: dict[str, StatEntry]) -> None:
+        self.dir.mkdir(exist_ok=True)
+        data = {"version": _STAT_VERSION, "files": cache}
+        _write_atomic(self.dir / "stat.json", json.dumps(data, separators=(",", ":")).encode())
+
+    # -- journal ----------------------------------------------------------------------------
+
+    @property
+    def journal_path(self) -> Path:
+        return self.dir / "journal.jsonl"
+
+    def append_journal(self, event: dict[str, Any], durable: bool = False) -> None:
+        """Append one event. It reaches the OS before this returns (safe against SIGKILL);
+        `durable` also fsyncs it (safe against power loss), for paid work."""
+        if self._journal is None:
+            self.dir.mkdir(exist_ok=True)
+            self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - kept open for the run
+        self._journal.write(json.dumps(event, sort_keys=True).encode() + b"\n")
+        self._journal.flush()
+        if durable:
+            os.fsync(self._journal.fileno())
+
+    def read_journal(self) -> list[dict[str, Any]]:
+        try:
+            raw = self.journal_path.read_bytes()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in raw.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                events.append(json.loads(line))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue  # a line torn by a crash mid-write: the work it described is redone
+        return events
+
+    def rewrite_journal(self, keep: list[dict[str, Any]]) -> None:
+        """Replace the journal by the events that must outlive compaction."""
+        self.close_journal()
+        if not keep:
+            with contextlib.suppress(FileNotFoundError):
+                self.journal_path.unlink()
+            return
+        data = b"".join(json.dumps(e, sort_keys=True).encode() + b"\n" for e in keep)
+        _write_atomic(self.journal_path, data)
+
+    def close_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+
+    # -- exclusive access -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Held by any command that writes outputs, the lockfile or the journal."""
+        self.dir.mkdir(exist_ok=True)
+        handle = open(self.dir / "run.lock", "a+")  # noqa: SIM115 - held for the block
+        try:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StateError(
+                    f"another pixmake is writing to {self.root} (it holds {STATE_DIR}/run.lock)\n"
+                    "  fix: wait for it to finish, or stop it"
+                ) from None
+            yield
+        finally:
+            self.close_journal()
+            handle.close()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
