@@ -175,11 +175,19 @@ def render(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:
     from pixmake.providers.base import GenerationRequest
 
     request = GenerationRequest(
-        asset_id=asset.id, key=result.assets[asset_id].key or "", model=asset.model,
-        prompt=asset.prompt, width=asset.width, height=asset.height, quality=asset.quality,
-        background=asset.background, format=asset.format, output_quality=asset.output_quality,
-        results=asset.results, references=tuple(request_refs),
-    )  # fmt: skip
+        asset_id=asset.id,
+        key=result.assets[asset_id].key or "",
+        model=asset.model,
+        prompt=asset.prompt,
+        width=asset.width,
+        height=asset.height,
+        quality=asset.quality,
+        background=asset.background,
+        format=asset.format,
+        output_quality=asset.output_quality,
+        results=asset.results,
+        references=tuple(request_refs),
+    )
     return inference_task(request, references)
 
 
@@ -259,9 +267,16 @@ def build(
                 "or use --max-new N"
             )
         executor = Executor(
-            session.project, plan, session.lock, store, session.hasher, providers,
-            _JournalTasks(store), reporter, options,
-        )  # fmt: skip
+            session.project,
+            plan,
+            session.lock,
+            store,
+            session.hasher,
+            providers,
+            _JournalTasks(store),
+            reporter,
+            options,
+        )
         try:
             result = asyncio.run(_run(executor, selected, providers))
         except KeyboardInterrupt:
@@ -327,13 +342,20 @@ def accept(root: Path, patterns: list[str], **kw: Any) -> list[str]:
                     f"cannot accept `{asset_id}`: {', '.join(missing)} missing; "
                     "`pixmake build` restores or generates it"
                 )
+            old = session.lock.entries.get(asset_id)
             outputs: list[OutputRecord] = [_adopt(session, path) for path in asset.outputs]
+            earlier = {d["hash"]: d.get("key") for d in old.get("derived", [])} if old else {}
             derived: list[DerivedRecord] = []
             for step in asset.derived:
                 record = _adopt(session, step.path)
-                dkey = derive_key(outputs[step.source]["hash"], step.params())
-                derived.append({**record, "source": step.source, "step": step.params(), "key": dkey})
-            old = session.lock.entries.get(asset_id)
+                # A derived file left as pixmake made it still comes from the earlier image:
+                # keep its key, so the next build derives it again from the accepted one.
+                dkey = earlier.get(record["hash"]) or derive_key(
+                    outputs[step.source]["hash"], step.params()
+                )
+                derived.append(
+                    {**record, "source": step.source, "step": step.params(), "key": dkey}
+                )
             provider = dict(old["record"]) if old else {"provider": "manual", "placeholder": False}
             provider["accepted"] = True
             session.lock.entries[asset_id] = make_entry(
@@ -461,7 +483,9 @@ def init(root: Path) -> list[str]:
         done.append(f"created {SPEC_NAME}")
     ignore = root / ".gitignore"
     text = ignore.read_text(encoding="utf-8") if ignore.exists() else ""
-    if not any(line.strip() in (STATE_DIR, f"{STATE_DIR}/", f"/{STATE_DIR}/") for line in text.splitlines()):
+    if not any(
+        line.strip() in (STATE_DIR, f"{STATE_DIR}/", f"/{STATE_DIR}/") for line in text.splitlines()
+    ):
         with ignore.open("a", encoding="utf-8") as handle:
             if text and not text.endswith("\n"):
                 handle.write("\n")

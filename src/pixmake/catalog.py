@@ -61,9 +61,9 @@ class ModelInfo:
 _GPT_SIZES: tuple[Size, ...] = ((1024, 1024), (1536, 1024), (1024, 1536))
 
 
-def _table(low: tuple[float, float], medium: tuple[float, float], high: tuple[float, float]) -> dict[
-    tuple[str, Size], float
-]:
+def _table(
+    low: tuple[float, float], medium: tuple[float, float], high: tuple[float, float]
+) -> dict[tuple[str, Size], float]:
     table: dict[tuple[str, Size], float] = {}
     for quality, (square, wide) in (("low", low), ("medium", medium), ("high", high)):
         table[(quality, (1024, 1024))] = square

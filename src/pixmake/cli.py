@@ -85,17 +85,23 @@ def _parser() -> argparse.ArgumentParser:
     p = command("build", _build, "generate, restore or derive what is not up to date")
     p.add_argument("targets", nargs="*", metavar="TARGET", help="ids or globs; upstream included")
     p.add_argument("-j", "--jobs", type=_positive, default=4, help="parallel jobs (default 4)")
-    p.add_argument("-k", "--keep-going", action="store_true", help="the default: go on past failures")
+    p.add_argument(
+        "-k", "--keep-going", action="store_true", help="the default: go on past failures"
+    )
     p.add_argument("--fail-fast", action="store_true", help="start nothing new after a failure")
     p.add_argument("-n", "--dry-run", action="store_true", help="same as `pixmake plan`")
-    p.add_argument("--force", action="store_true", help="overwrite hand-edited or untracked outputs")
+    p.add_argument(
+        "--force", action="store_true", help="overwrite hand-edited or untracked outputs"
+    )
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse or stop past this spend")
     p.add_argument("--max-new", type=int, metavar="N", help="generate at most N assets")
     p.add_argument("--json", action="store_true", help="JSON lines; the summary is the last")
     p = command("status", _status, "each asset's state and the reasons for it")
     p.add_argument("--all", action="store_true", help="list fresh assets too")
     p.add_argument("--json", action="store_true")
-    p = command("check", _check, "exit 1 unless every asset is fresh (for CI; no network, no writes)")
+    p = command(
+        "check", _check, "exit 1 unless every asset is fresh (for CI; no network, no writes)"
+    )
     p = command("explain", _explain, "why an asset is in its state: old and new values, the key")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")

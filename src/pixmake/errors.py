@@ -7,8 +7,8 @@ PixmakeError                      always user-presentable: `str(exc)` is the who
 ├── LockfileError                 pixmake.lock cannot be read (exit 2)
 ├── StateError                    .pixmake/ is locked by another run or unreadable (exit 2)
 ├── MissingKeyError               a provider needs a credential that is not set (exit 2)
-└── ProviderError                 one request failed; recorded per asset, never raised through gather
-    ├── ProviderRetryableError    may succeed if sent again (rate limit, 5xx, timeout, dropped connection)
+└── ProviderError                 one request failed; recorded per asset, not raised through gather
+    ├── ProviderRetryableError    may succeed if sent again (429, 5xx, timeout, dropped connection)
     ├── ProviderAuthError         the key is missing or refused (401, 403)
     ├── ProviderQuotaError        the account is out of credit (402): stops all further submissions
     └── ProviderRejectedError     the request itself is refused (400, content policy, bad image)
@@ -48,7 +48,7 @@ class SpecError(PixmakeError):
     """The project's declaration is invalid. Carries every problem found, not just the first."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0))
         super().__init__(self._render())
 
     def _render(self) -> str:

@@ -17,6 +17,7 @@ The lockfile is compacted from the journal when the run ends, however it ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -134,7 +135,7 @@ class Executor:
                 if failure is not None:
                     raise _Skip(f"upstream `{up}` {failure}")
             if plan.action == "blocked":
-                raise _Skip(plan.reasons[-1] if plan.reasons else "blocked")
+                raise _Skip("; ".join(plan.reasons) or "blocked")
             async with self._jobs:
                 if self._stop is not None:
                     raise _Skip(self._stop)
@@ -223,8 +224,13 @@ class Executor:
             digest = self.store.put_bytes(data)
             self._materialize(path, digest, data)
             outputs.append(
-                {"path": path, "hash": digest, "bytes": len(data),
-                 "width": asset.width, "height": asset.height}  # fmt: skip
+                {
+                    "path": path,
+                    "hash": digest,
+                    "bytes": len(data),
+                    "width": asset.width,
+                    "height": asset.height,
+                }
             )
         record = {"provider": provider.name, "placeholder": not provider.paid, **result.record}
         record["cost_usd"] = round(result.cost_usd, 6)
@@ -236,7 +242,10 @@ class Executor:
         max_new, max_cost = self.options.max_new, self.options.max_cost
         if max_new is not None and self._started >= max_new:
             raise _Skip(f"not generated: --max-new {max_new} reached")
-        if max_cost is not None and self.result.cost_usd + self._in_flight_usd + estimate > max_cost:
+        if (
+            max_cost is not None
+            and self.result.cost_usd + self._in_flight_usd + estimate > max_cost
+        ):
             raise _Skip(
                 f"not generated: --max-cost {max_cost:.2f} USD would be exceeded "
                 f"({self.result.cost_usd:.4f} USD spent so far)"
@@ -253,11 +262,19 @@ class Executor:
                     path = self.project.assets[ref.value].outputs[0]
                 refs.append(RequestReference("file", path, digest, self.project.root / path))
         return GenerationRequest(
-            asset_id=asset.id, key=key, model=asset.model, prompt=asset.prompt,
-            width=asset.width, height=asset.height, quality=asset.quality,
-            background=asset.background, format=asset.format,
-            output_quality=asset.output_quality, results=asset.results, references=tuple(refs),
-        )  # fmt: skip
+            asset_id=asset.id,
+            key=key,
+            model=asset.model,
+            prompt=asset.prompt,
+            width=asset.width,
+            height=asset.height,
+            quality=asset.quality,
+            background=asset.background,
+            format=asset.format,
+            output_quality=asset.output_quality,
+            results=asset.results,
+            references=tuple(refs),
+        )
 
     def _check_images(self, asset: Asset, result: GenerationResult) -> None:
         if len(result.images) != asset.results:
@@ -268,7 +285,8 @@ class Executor:
     # -- restore and derive -----------------------------------------------------------------
 
     def _cached_from_lock(self, entry: LockEntry | None, key: str) -> dict[str, Any]:
-        assert entry is not None and entry["key"] == key, "restore needs a cache hit or the lock"
+        assert entry is not None, "restore needs a cache hit or the lock"
+        assert entry["key"] == key, "restore from the lock needs the locked key"
         return {"outputs": entry["outputs"], "record": entry.get("record", {})}
 
     def _restore(
@@ -278,8 +296,13 @@ class Executor:
         for path, out in zip(asset.outputs, cached["outputs"], strict=True):
             self._materialize(path, out["hash"], None)
             outputs.append(
-                {"path": path, "hash": out["hash"], "bytes": out["bytes"],
-                 "width": out["width"], "height": out["height"]}  # fmt: skip
+                {
+                    "path": path,
+                    "hash": out["hash"],
+                    "bytes": out["bytes"],
+                    "width": out["width"],
+                    "height": out["height"],
+                }
             )
         return outputs, dict(cached.get("record", {}))
 
@@ -301,8 +324,16 @@ class Executor:
                 out = {"hash": digest, "bytes": size, "width": width, "height": height}
                 self.store.put_action(dkey, {"outputs": [out]})
             records.append(
-                {"path": step.path, "source": step.source, "step": step.params(), "key": dkey,
-                 "hash": digest, "bytes": size, "width": width, "height": height}  # fmt: skip
+                {
+                    "path": step.path,
+                    "source": step.source,
+                    "step": step.params(),
+                    "key": dkey,
+                    "hash": digest,
+                    "bytes": size,
+                    "width": width,
+                    "height": height,
+                }
             )
         return records
 
@@ -316,10 +347,7 @@ class Executor:
         dest = self.project.root / rel
         if current is not None:
             self.store.put_file(dest, current[0])
-        if data is None:
-            st = self.store.restore(digest, dest)
-        else:
-            st = _write_file(dest, data)
+        st = self.store.restore(digest, dest) if data is None else _write_file(dest, data)
         self.hasher.remember(rel, st, digest)
 
     def _commit(self, asset: Asset, entry: LockEntry, old: LockEntry | None) -> None:
@@ -361,10 +389,7 @@ def _write_file(dest: os.PathLike[str] | str, data: bytes) -> os.stat_result:
             handle.write(data)
         os.replace(tmp, dest)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     return os.stat(dest)
-

@@ -58,8 +58,11 @@ class Graph:
         return chosen
 
 
-def build_graph(assets: dict[str, Asset], spec_file: str) -> Graph:
-    """Check references and outputs across assets, then order them. Raises SpecError."""
+def build_graph(assets: dict[str, Asset], spec_file: str, *, partial: bool = False) -> Graph:
+    """Check references and outputs across assets, then order them. Raises SpecError.
+
+    `partial`: some assets failed to resolve, so an unknown `asset:` reference is not reported.
+    """
     problems: list[Problem] = []
 
     def problem(asset: Asset, message: str, fix: str) -> None:
@@ -82,11 +85,13 @@ def build_graph(assets: dict[str, Asset], spec_file: str) -> Graph:
         deps: list[str] = []
         for ref in asset.references:
             if ref.kind == "asset":
+                if ref.value not in assets and partial:
+                    continue
                 if ref.value not in assets:
                     problem(
                         asset,
                         f"`asset:{ref.value}` names no asset",
-                        "use the id of an asset declared in this spec (`pixmake status` lists them)",
+                        "use the id of an asset in this spec (`pixmake status --all` lists them)",
                     )
                 elif ref.value not in deps:
                     deps.append(ref.value)

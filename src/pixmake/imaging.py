@@ -40,7 +40,9 @@ def check_image(data: bytes, fmt: str, width: int, height: int) -> None:
             size = image.size
             image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ProviderRejectedError(f"the provider returned an image that does not decode: {exc}")
+        raise ProviderRejectedError(
+            f"the provider returned an image that does not decode: {exc}"
+        ) from exc
     if actual != PIL_FORMATS[fmt]:
         raise ProviderRejectedError(f"the provider returned {actual}, not {PIL_FORMATS[fmt]}")
     if size != (width, height):

@@ -4,11 +4,11 @@
 {
   "assets": {
     "hero": {
-      "derived": [{"bytes": 9, "hash": "…", "height": 64, "path": "…", "source": 0, "step": {…}, …}],
+      "derived": [{"bytes": 9, "hash": "…", "key": "…", "path": "…", "source": 0, "step": {…}}],
       "key": "…",
-      "outputs": [{"bytes": 9, "hash": "…", "height": 1024, "path": "site/hero.webp", "width": 1536}],
-      "record": {"cost_usd": 0.0, "image_uuids": [], "placeholder": true, "provider": "placeholder", …},
-      "request": {"model": "openai:1@2", "prompt": "…", "references": [{"hash": "…", "ref": "refs/a.png"}], …}
+      "outputs": [{"bytes": 9, "hash": "…", "height": 1024, "path": "site/hero.webp", …}],
+      "record": {"cost_usd": 0.0, "placeholder": true, "provider": "placeholder", …},
+      "request": {"model": "openai:1@2", "prompt": "…", "references": [{"hash": "…", …}], …}
     }
   },
   "version": 1
@@ -20,6 +20,7 @@ entries, so two branches that changed different assets merge without a conflict.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -172,8 +173,6 @@ def atomic_write(path: Path | str, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise

@@ -287,16 +287,13 @@ class _Planner:
         if entry is not None:
             tracked = {o["path"] for o in entry["outputs"]}
             tracked |= {d["path"] for d in entry.get("derived", [])}
-        known = {o["hash"] for o in (result.cached or {}).get("outputs", [])}
-        if entry is not None:
-            known |= {o["hash"] for o in entry["outputs"]}
-            known |= {d["hash"] for d in entry.get("derived", [])}
         untracked = []
         for path in asset.all_outputs():
             if path in tracked:
                 continue
             found = self.hasher.hash(path)
-            if found is not None and found[0] not in known:
+            # Content already in the store was made (or kept) by pixmake: nothing can be lost.
+            if found is not None and not self.store.has_object(found[0]):
                 untracked.append(path)
         if untracked and not self.force:
             result.reasons += [f"`{p}` exists and pixmake did not write it" for p in untracked]
@@ -326,6 +323,8 @@ def _setting_changes(entry: LockEntry, asset: Asset) -> list[Change]:
     new = asset.settings()
     changes = []
     for name in _COMPARED:
+        before: Any
+        after: Any
         if name == "size":
             before = f"{old.get('width')}x{old.get('height')}"
             after = f"{new['width']}x{new['height']}"
@@ -345,10 +344,11 @@ def _reference_changes(
     if old == new:
         return [], []
     if [r for r, _ in old] != [r for r, _ in new]:
-        before = ", ".join(str(r) for r, _ in old) or "none"
-        after = ", ".join(r for r, _ in new) or "none"
-        return [], [f"references: {before} -> {after}"]
-    upstream, reasons = [], []
+        was = ", ".join(str(r) for r, _ in old) or "none"
+        now = ", ".join(r for r, _ in new) or "none"
+        return [], [f"references: {was} -> {now}"]
+    upstream: list[str] = []
+    reasons: list[str] = []
     for (ref, before), (_, after) in zip(old, new, strict=True):
         if before != after and ref is not None:
             if ref.startswith("asset:"):

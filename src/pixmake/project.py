@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pixmake.errors import UsageError
+from pixmake.errors import SpecError, UsageError
 from pixmake.graph import Graph, build_graph
 from pixmake.spec.resolve import Resolver
 from pixmake.spec.validate import validate_spec
@@ -37,17 +37,21 @@ class Project:
         return config.concurrency if config else None
 
 
-def load_project(
-    root: Path, *, profile: str | None = None, provider: str | None = None
-) -> Project:
+def load_project(root: Path, *, profile: str | None = None, provider: str | None = None) -> Project:
     """Read, validate and expand pixmake.yaml in `root`. Raises SpecError with every problem."""
     data, lines = load_yaml(root / SPEC_NAME, SPEC_NAME)
-    spec = validate_spec(data, lines)
+    spec, problems = validate_spec(data, lines)
     if profile is not None and profile not in spec.profiles:
         known = ", ".join(spec.profiles) or "none declared"
         raise UsageError(f"unknown profile `{profile}` (profiles in {SPEC_NAME}: {known})")
     resolver = Resolver(root, spec, lines, profile=profile, provider=provider)
     assets = resolver.resolve()
-    graph = build_graph(assets, SPEC_NAME)
+    problems += resolver.problems
+    try:
+        graph = build_graph(assets, SPEC_NAME, partial=bool(problems))
+    except SpecError as exc:
+        problems += exc.problems
+    if problems:
+        raise SpecError(problems)
     sources = frozenset({SPEC_NAME} | resolver.tables_read | resolver.templates.files_read)
     return Project(root, SPEC_NAME, spec, assets, graph, sources, profile)

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import StateError
@@ -28,6 +27,7 @@ from pixmake.hashing import StatEntry, content_hash, hash_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 STATE_DIR = ".pixmake"
 _STAT_VERSION = 1
@@ -134,7 +134,7 @@ class Store:
         if not isinstance(data, dict) or data.get("version") != _STAT_VERSION:
             return {}
         files = data.get("files", {})
-        return {k: tuple(v) for k, v in files.items()}  # type: ignore[misc]
+        return {k: (v[0], v[1], v[2], v[3]) for k, v in files.items()}
 
     def save_stats(self, cache: dict[str, StatEntry]) -> None:
         self.dir.mkdir(exist_ok=True)

@@ -44,7 +44,9 @@ def draw(request: GenerationRequest, index: int = 0) -> bytes:
     ink = _rgb(hue, 0.8, 0.25)
     width, height = request.width, request.height
     transparent = request.background == "transparent"
-    image = Image.new("RGBA" if transparent else "RGB", (width, height), (0, 0, 0, 0) if transparent else fill)
+    image = Image.new(
+        "RGBA" if transparent else "RGB", (width, height), (0, 0, 0, 0) if transparent else fill
+    )
     pen = ImageDraw.Draw(image)
     margin = min(width, height) // 12
     box = (margin, margin, width - margin, height - margin)

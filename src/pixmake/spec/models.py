@@ -98,7 +98,7 @@ class Spec(_Strict):
     """pixmake.yaml."""
 
     version: Literal[1]
-    defaults: Settings = Field(default_factory=Settings)
+    defaults: Settings = Field(default_factory=lambda: Settings())
     vars: dict[str, Any] = Field(default_factory=dict)
     data: dict[str, str] = Field(
         default_factory=dict, description="name: path of a csv, json or yaml table"

@@ -44,11 +44,22 @@ _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+=/-]*$")
 class _Invalid(Exception):
     """One problem in one field of one asset; collected by the caller."""
 
-    def __init__(self, field: PathKey, message: str, fix: str = "") -> None:
+    def __init__(
+        self, field: PathKey, message: str, fix: str = "", template: TemplateProblem | None = None
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
         self.fix = fix
+        self.template = template
+
+
+class _Many(Exception):
+    """Several problems in one asset."""
+
+    def __init__(self, problems: list[_Invalid]) -> None:
+        super().__init__(f"{len(problems)} problems")
+        self.problems = problems
 
 
 @dataclass(slots=True)
@@ -65,6 +76,7 @@ class Resolver:
     tables_read: set[str] = field(default_factory=set)
     _tables: dict[str, list[Row]] = field(default_factory=dict)
     _files: dict[str, bool] = field(default_factory=dict)
+    _seen: set[Problem] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.templates = Templates(self.root)
@@ -86,8 +98,6 @@ class Resolver:
                     )
                     continue
                 assets[asset.id] = asset
-        if self.problems:
-            raise SpecError(self.problems)
         return assets
 
     # -- settings ---------------------------------------------------------------------------
@@ -104,6 +114,14 @@ class Resolver:
         if self.provider is not None:
             overrides["provider"] = self.provider
         return overrides
+
+    def _setting_source(self, decl_name: str, decl: AssetDecl, name: str) -> PathKey:
+        """Where a setting's value comes from: the profile, the asset, or `defaults`."""
+        if self.profile is not None and name in self.spec.profiles[self.profile].model_fields_set:
+            return ("profiles", self.profile, name)
+        if name in decl.model_fields_set:
+            return ("assets", decl_name, name)
+        return ("defaults", name)
 
     # -- tables -----------------------------------------------------------------------------
 
@@ -161,10 +179,26 @@ class Resolver:
                 local["id"] = asset_id
                 assets.append(self._asset(asset_id, name, decl, settings, local, origin))
             except _Invalid as exc:
-                self._problem((*where, *exc.field), _prefix(origin) + exc.message, exc.fix)
+                self._invalid(name, decl, exc, origin)
+            except _Many as many:
+                for problem in many.problems:
+                    self._invalid(name, decl, problem, origin)
             except TemplateProblem as exc:
                 self._template_problem((*where,), exc, origin)
         return assets
+
+    def _invalid(self, name: str, decl: AssetDecl, exc: _Invalid, origin: str | None) -> None:
+        if exc.template is not None:
+            self._template_problem(("assets", name, *exc.field), exc.template, origin)
+            return
+        if len(exc.field) == 1 and exc.field[0] in SETTING_FIELDS:
+            source = self._setting_source(name, decl, str(exc.field[0]))
+            if source[0] != "assets":
+                self._problem(
+                    source, exc.message, exc.fix
+                )  # inherited: one error, not one per asset
+                return
+        self._problem(("assets", name, *exc.field), _prefix(origin) + exc.message, exc.fix)
 
     def _rows(self, name: str, decl: AssetDecl) -> list[tuple[dict[str, Any], str | None]] | None:
         where: PathKey = ("assets", name)
@@ -207,62 +241,70 @@ class Resolver:
         origin: str | None,
     ) -> Asset:
         render = self.templates.render
-        values = {k: render(v, ctx) if isinstance(v, str) else v for k, v in settings.items()}
-        provider = str(values["provider"])
-        if provider not in PROVIDERS:
-            raise _Invalid(("provider",), f"unknown provider `{provider}`", "use runware or placeholder")
-        model = catalog.resolve_model(str(values["model"]))
-        if model is None:
-            raise _Invalid(
-                ("model",),
-                f"unknown model `{values['model']}`",
-                f"use one of {catalog.known_model_names()}, or a Runware model id like runware:100@1",
+        problems: list[_Invalid] = []
+
+        def field(name: str, fn: Any, *args: Any) -> Any:
+            try:
+                return fn(*args)
+            except _Invalid as exc:
+                problems.append(exc)
+            except TemplateProblem as exc:
+                problems.append(_Invalid((name,), exc.message, exc.fix, exc))
+            return None
+
+        values = {
+            k: field(k, render, v, ctx) if isinstance(v, str) else v for k, v in settings.items()
+        }
+        provider = field("provider", _provider, values["provider"])
+        model = field("model", _model, values["model"])
+        size = field("size", _size, values["size"], model) if model else None
+        quality = field("quality", _enum, values, "quality", catalog.QUALITIES)
+        background = field("background", _enum, values, "background", catalog.BACKGROUNDS)
+        fmt = field("format", _enum, values, "format", catalog.FORMATS)
+        if background == "transparent" and fmt and fmt not in catalog.ALPHA_FORMATS:
+            problems.append(
+                _Invalid(
+                    ("background",),
+                    f"a transparent background needs png or webp, not {fmt}",
+                    "set `format: png` or `format: webp`",
+                )
             )
-        size = catalog.parse_size(str(values["size"]))
-        if size is None or not model.size_ok(size):
-            raise _Invalid(
-                ("size",),
-                f"size `{values['size']}` is not available for {model.name}",
-                f"use one of: {model.sizes_text()}",
-            )
-        quality = _enum(values, "quality", catalog.QUALITIES)
-        background = _enum(values, "background", catalog.BACKGROUNDS)
-        fmt = _enum(values, "format", catalog.FORMATS)
-        if background == "transparent" and fmt not in catalog.ALPHA_FORMATS:
-            raise _Invalid(
-                ("background",),
-                f"a transparent background needs png or webp, not {fmt}",
-                "set `format: png` or `format: webp`",
-            )
-        output_quality = _output_quality(values["output_quality"], fmt)
-        results = _int(values, "results", 1, model.max_results)
-        prompt = render(decl.prompt, ctx).strip()
-        low, high = model.prompt_length
-        if not low <= len(prompt) <= high:
-            raise _Invalid(
-                ("prompt",),
-                f"the rendered prompt has {len(prompt)} characters; {model.name} takes {low} to {high}",
-                "shorten the prompt" if len(prompt) > high else "write a prompt",
-            )
-        references = tuple(self._reference(i, r, ctx) for i, r in enumerate(decl.references))
-        if len(references) > model.max_references:
-            raise _Invalid(
-                ("references",),
-                f"{len(references)} references; {model.name} takes at most {model.max_references}",
-                "remove some references",
-            )
-        out = self._path(("out",), render(decl.out, ctx), fmt)
-        outputs = _numbered(out, results)
-        derived = tuple(
-            d
-            for i, step in enumerate(decl.derive)
-            for d in self._derived(i, step, ctx, results)
+        output_quality = field("output_quality", _output_quality, values["output_quality"], fmt)
+        results = field("results", _int, values, "results", 1, catalog.MAX_RESULTS) or 1
+        prompt = field("prompt", render, decl.prompt, ctx)
+        if prompt is not None and model is not None:
+            field("prompt", _prompt_length, prompt.strip(), model)
+        references = tuple(
+            r
+            for i, ref in enumerate(decl.references)
+            if (r := field("references", self._reference, i, ref, ctx)) is not None
         )
+        if model is not None and len(references) > model.max_references:
+            problems.append(
+                _Invalid(
+                    ("references",),
+                    f"{len(references)} references; {model.name} takes at most "
+                    f"{model.max_references}",
+                    "remove some references",
+                )
+            )
+        outputs: tuple[str, ...] = ()
+        if fmt is not None:
+            out = field("out", lambda: self._path(("out",), render(decl.out, ctx), fmt))
+            outputs = _numbered(out, results) if out else ()
+        derived: list[Derived] = []
+        for i, step in enumerate(decl.derive):
+            derived += field("derive", self._derived, i, step, ctx, results) or []
+        if problems:
+            raise _Many(problems)
+        assert model is not None
+        assert size is not None
+        assert prompt is not None
         return Asset(
             id=asset_id,
             provider=provider,
             model=model.id,
-            prompt=prompt,
+            prompt=prompt.strip(),
             width=size[0],
             height=size[1],
             quality=quality,
@@ -272,7 +314,7 @@ class Resolver:
             results=results,
             references=references,
             outputs=outputs,
-            derived=derived,
+            derived=tuple(derived),
             decl=decl_name,
             origin=origin,
             line=self.lines.line(("assets", decl_name)),
@@ -294,7 +336,9 @@ class Resolver:
             raise _Invalid(where, f"`{text}` is not an https URL", "use an https:// URL")
         norm = _normalise(text)
         if norm is None:
-            raise _Invalid(where, f"`{text}` is outside the project", "copy the file into the project")
+            raise _Invalid(
+                where, f"`{text}` is outside the project", "copy the file into the project"
+            )
         exists = self._files.get(norm)
         if exists is None:
             exists = self._files[norm] = os.path.isfile(self.root / norm)
@@ -327,7 +371,9 @@ class Resolver:
         fmt = step.format or _format_of(text)
         if fmt is None:
             raise _Invalid(
-                (*where, "out"), f"cannot tell the format of `{text}`", "end it in .png, .jpg or .webp"
+                (*where, "out"),
+                f"cannot tell the format of `{text}`",
+                "end it in .png, .jpg or .webp",
             )
         path = self._path((*where, "out"), text, fmt)
         crop = _crop(step.crop, where)
@@ -340,15 +386,59 @@ class Resolver:
     # -- problems ---------------------------------------------------------------------------
 
     def _problem(self, path: PathKey, message: str, fix: str) -> None:
-        self.problems.append(
-            Problem(self.lines.file, self.lines.line(path), format_path(path), message, fix)
-        )
+        self._add(Problem(self.lines.file, self.lines.line(path), format_path(path), message, fix))
+
+    def _add(self, problem: Problem) -> None:
+        if problem not in self._seen:
+            self._seen.add(problem)
+            self.problems.append(problem)
 
     def _template_problem(self, where: PathKey, exc: TemplateProblem, origin: str | None) -> None:
         if exc.file is not None:
-            self.problems.append(Problem(exc.file, exc.line, "", _prefix(origin) + exc.message, exc.fix))
+            self._add(Problem(exc.file, exc.line, "", _prefix(origin) + exc.message, exc.fix))
         else:
             self._problem(where, _prefix(origin) + exc.message, exc.fix)
+
+
+def _provider(value: Any) -> str:
+    provider = str(value).strip()
+    if provider not in PROVIDERS:
+        raise _Invalid(
+            ("provider",), f"unknown provider `{provider}`", "use runware or placeholder"
+        )
+    return provider
+
+
+def _model(value: Any) -> catalog.ModelInfo:
+    model = catalog.resolve_model(str(value).strip())
+    if model is None:
+        raise _Invalid(
+            ("model",),
+            f"unknown model `{value}`",
+            f"use one of {catalog.known_model_names()}, or a Runware model id like runware:100@1",
+        )
+    return model
+
+
+def _size(value: Any, model: catalog.ModelInfo) -> catalog.Size:
+    size = catalog.parse_size(str(value))
+    if size is None or not model.size_ok(size):
+        raise _Invalid(
+            ("size",),
+            f"size `{value}` is not available for {model.name}",
+            f"use one of: {model.sizes_text()}",
+        )
+    return size
+
+
+def _prompt_length(prompt: str, model: catalog.ModelInfo) -> None:
+    low, high = model.prompt_length
+    if not low <= len(prompt) <= high:
+        raise _Invalid(
+            ("prompt",),
+            f"the rendered prompt has {len(prompt)} characters; {model.name} takes {low} to {high}",
+            "shorten the prompt" if len(prompt) > high else "write a prompt",
+        )
 
 
 def _source(asset: Asset) -> str:
@@ -367,7 +457,9 @@ def _set_fields(model: Settings, names: tuple[str, ...] | None = None) -> dict[s
 def _enum(values: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
     value = str(values[name]).strip()
     if value not in allowed:
-        raise _Invalid((name,), f"{name} `{value}` is not allowed", f"use one of {', '.join(allowed)}")
+        raise _Invalid(
+            (name,), f"{name} `{value}` is not allowed", f"use one of {', '.join(allowed)}"
+        )
     return value
 
 
@@ -378,11 +470,13 @@ def _int(values: dict[str, Any], name: str, low: int, high: int) -> int:
     except (TypeError, ValueError):
         number = low - 1
     if not low <= number <= high:
-        raise _Invalid((name,), f"{name} `{value}` is not allowed", f"use a whole number {low}-{high}")
+        raise _Invalid(
+            (name,), f"{name} `{value}` is not allowed", f"use a whole number {low}-{high}"
+        )
     return number
 
 
-def _output_quality(value: Any, fmt: str) -> int | None:
+def _output_quality(value: Any, fmt: str | None) -> int | None:
     if fmt not in catalog.LOSSY_FORMATS:
         return None
     if value is None:
@@ -440,7 +534,7 @@ def _resize(
     if text.isdigit() and 0 < int(text) <= 16384:
         return (int(text),)
     size = catalog.parse_size(text)
-    if size is not None and 0 < min(size) and max(size) <= 16384:
+    if size is not None and min(size) > 0 and max(size) <= 16384:
         return size
     raise _Invalid(
         (*where, "resize"), f"resize `{value}` is not valid", "use N (longest side) or WxH"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
@@ -11,6 +10,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
+
 
 class TemplateProblem(Exception):
     """A template failed; `file` is None for a template written inline in the spec."""

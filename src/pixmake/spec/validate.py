@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 _PRIORITY = {"extra_forbidden": 0, "missing": 1, "literal_error": 2, "string_pattern_mismatch": 9}
 
 
-def validate_spec(data: Any, lines: LineMap) -> Spec:
+def validate_spec(data: Any, lines: LineMap) -> tuple[Spec, list[Problem]]:
+    """The spec with every asset that is well formed, and the problems of the others.
+
+    Raises SpecError at once when the top level (version, defaults, vars, data, profiles) is
+    wrong, since nothing can be resolved without it.
+    """
     if not isinstance(data, dict):
         raise SpecError(
             [
@@ -30,18 +35,46 @@ def validate_spec(data: Any, lines: LineMap) -> Spec:
                 )
             ]
         )
+    problems: list[Problem] = []
+    assets = data.get("assets")
+    top = {k: v for k, v in data.items() if k != "assets"}
     try:
-        return Spec.model_validate(data)
+        spec = Spec.model_validate(top)
     except ValidationError as exc:
-        raise SpecError(_problems(exc, data, lines)) from None
+        problems += _problems(exc, top, lines)
+        spec = Spec.model_construct(version=1)
+    top_problems = bool(problems)
+    if assets is not None and not isinstance(assets, dict):
+        problems.append(
+            Problem(lines.file, lines.line(("assets",)), "assets", "must be a mapping",
+                    "write `assets:` followed by `name: {prompt: ..., out: ...}` entries")
+        )  # fmt: skip
+    valid: dict[str, AssetDecl] = {}
+    for name, decl in (assets or {}).items() if isinstance(assets, dict) else ():
+        try:
+            valid[str(name)] = AssetDecl.model_validate(decl)
+        except ValidationError as exc:
+            problems += _problems(exc, data, lines, prefix=("assets", str(name)))
+    spec.assets = valid
+    if top_problems:
+        raise SpecError(problems)
+    return spec, problems
 
 
-def _problems(exc: ValidationError, data: Any, lines: LineMap) -> list[Problem]:
+def _problems(
+    exc: ValidationError, data: Any, lines: LineMap, prefix: PathKey = ()
+) -> list[Problem]:
     from pixmake.spec.yamlsource import format_path
 
     chosen: dict[PathKey, tuple[int, dict[str, Any], PathKey]] = {}
-    for error in exc.errors():
-        path, rest = _real_path(data, error["loc"])
+    errors: list[Any] = exc.errors()
+    typos = {str(e["loc"][-1]) for e in errors if e["type"] == "extra_forbidden" and e["loc"]}
+    for error in errors:
+        if error["type"] == "missing" and difflib.get_close_matches(
+            str(error["loc"][-1]), typos, n=1
+        ):
+            continue  # the misspelt key already explains the missing one
+        path, rest = _real_path(data, (*prefix, *error["loc"]))
         key = (*path, *rest) if error["type"] in ("missing", "extra_forbidden") else path
         rank = _PRIORITY.get(error["type"], 5)
         if key not in chosen or rank < chosen[key][0]:
@@ -57,14 +90,13 @@ def _real_path(data: Any, loc: tuple[int | str, ...]) -> tuple[PathKey, PathKey]
     """Split pydantic's loc into the part that exists in the YAML and what is left over
     (union branch tags are dropped; a missing key stays as the leftover)."""
     path: list[str | int] = []
-    current = data
+    current: Any = data
     for index, part in enumerate(loc):
-        if isinstance(current, dict) and part in current:
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        ):
             path.append(part)
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
-            path.append(part)
-            current = current[part]
+            current = current[part]  # type: ignore[index]
         elif index == len(loc) - 1 and isinstance(current, dict) and isinstance(part, str):
             return tuple(path), (part,)
     return tuple(path), ()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from pixmake.errors import Problem, SpecError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 try:  # libyaml is much faster on large data tables
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,unused-ignore]
@@ -48,7 +50,7 @@ def format_path(path: PathKey) -> str:
 
 
 def load_yaml(path: Path, display: str) -> tuple[Any, LineMap]:
-    """Parse one YAML file. Raises SpecError (with the line) for syntax errors and duplicate keys."""
+    """Parse one YAML file. Raises SpecError (with the line) on bad syntax or duplicate keys."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
