@@ -151,7 +151,7 @@ def _status(root: Path, args: argparse.Namespace) -> int:
     plan = api.status(root, **_spec_kw(args))
     if args.json:
         assets = [{"id": p.id, "state": p.state, "reasons": p.reasons} for p in _items(plan)]
-        _out(json.dumps({"assets": assets, "counts": plan.counts()}, indent=2))
+        _out(json.dumps({"assets": assets, "counts": plan.counts()}, indent=2, ensure_ascii=False))
         return EXIT_OK
     width = max((len(p.id) for p in plan.assets.values()), default=0)
     for item in _items(plan):
@@ -189,7 +189,7 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
             "estimated_cost_usd": round(total, 6),
             "counts": plan.counts(),
         }
-        _out(json.dumps(document, indent=2))
+        _out(json.dumps(document, indent=2, ensure_ascii=False))
         return EXIT_OK
     work = [p for p in items if p.action != "none"]
     width = max((len(p.id) for p in work), default=0)
