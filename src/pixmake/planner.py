@@ -280,9 +280,22 @@ class _Planner:
         return reasons
 
     def _guard_outputs(self, asset: Asset, entry: LockEntry | None, result: AssetPlan) -> AssetPlan:
-        """Never overwrite a file pixmake did not write: block on untracked existing outputs."""
+        """Never overwrite a file pixmake did not write or someone edited: block instead."""
         if result.action in ("none", "blocked"):
             return result
+        if entry is not None and result.state != "modified":
+            edited = self._hand_edited(entry)
+            if edited:
+                result.state = "modified"
+                result.reasons = [f"`{p}` was edited by hand" for p in edited] + result.reasons
+                if not self.force:
+                    result.reasons.append(
+                        "`pixmake accept` keeps the edit, --force replaces it "
+                        "(the edit is kept in the store)"
+                    )
+                    result.action = "blocked"
+                    result.estimate_usd = 0.0
+                    return result
         tracked = set()
         if entry is not None:
             tracked = {o["path"] for o in entry["outputs"]}
@@ -306,6 +319,14 @@ class _Planner:
             result.action = "blocked"
             result.estimate_usd = 0.0
         return result
+
+    def _hand_edited(self, entry: LockEntry) -> list[str]:
+        edited: list[str] = []
+        for record in [*entry["outputs"], *entry.get("derived", [])]:
+            found = self.hasher.hash(record["path"])
+            if found is not None and found[0] != record["hash"]:
+                edited.append(record["path"])
+        return edited
 
     def _estimate(self, asset: Asset) -> float:
         if asset.provider == "placeholder":

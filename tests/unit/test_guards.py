@@ -1,0 +1,51 @@
+"""Guards for invariants: the committed schema is current; lint and strict typing hold."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pixmake.planner import prompt_diff
+from pixmake.spec.models import json_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_committed_schema_is_current() -> None:
+    committed = json.loads((ROOT / "schema/pixmake.schema.json").read_text())
+    assert committed == json_schema(), "run `pixmake schema > schema/pixmake.schema.json`"
+
+
+def test_examples_validate(tmp_path: Path) -> None:
+    from pixmake.project import load_project
+
+    for example in sorted((ROOT / "examples").iterdir()):
+        project = load_project(example, provider="placeholder")
+        assert project.assets, example
+
+
+def test_prompt_diff_marks_words() -> None:
+    assert (
+        prompt_diff("a red fox at dawn", "a blue fox at dawn") == "a [-red-] {+blue+} fox at dawn"
+    )
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found, f"{name} is a dev dependency: pip install -e '.[dev]'"
+    return found
+
+
+def test_ruff_lint_and_format() -> None:
+    ruff = _tool("ruff")
+    for args in (["check", "src", "tests"], ["format", "--check", "src", "tests"]):
+        done = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_strict() -> None:
+    done = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from pixmake.errors import ProviderRejectedError
+from pixmake.imaging import check_image, derive, encode
+from pixmake.providers.base import GenerationRequest
+from pixmake.providers.placeholder import draw
+from pixmake.spec.asset import Derived
+
+
+def _request(**changes: object) -> GenerationRequest:
+    fields: dict[str, object] = {
+        "asset_id": "icon-sword",
+        "key": "ab" * 16,
+        "model": "openai:1@2",
+        "prompt": "A short sword",
+        "width": 1024,
+        "height": 1536,
+        "quality": "low",
+        "background": "opaque",
+        "format": "png",
+        "output_quality": None,
+        "results": 1,
+    }
+    fields.update(changes)
+    return GenerationRequest(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("fmt", "pil"), [("png", "PNG"), ("jpg", "JPEG"), ("webp", "WEBP")])
+def test_placeholder_has_exact_size_and_format(fmt: str, pil: str) -> None:
+    data = draw(_request(format=fmt, output_quality=None if fmt == "png" else 80))
+    image = Image.open(io.BytesIO(data))
+    assert (image.format, image.size) == (pil, (1024, 1536))
+    check_image(data, fmt, 1024, 1536)
+
+
+def test_placeholder_is_deterministic_and_keyed() -> None:
+    assert draw(_request()) == draw(_request())
+    assert draw(_request()) != draw(_request(key="cd" * 16))
+    assert draw(_request(results=2), 0) != draw(_request(results=2), 1)
+
+
+def test_placeholder_transparency() -> None:
+    image = Image.open(io.BytesIO(draw(_request(background="transparent"))))
+    assert image.mode == "RGBA"
+    assert image.getpixel((0, 0))[3] == 0  # corner: transparent
+    assert image.getpixel((512, 768))[3] == 255  # centre: drawn
+    opaque = Image.open(io.BytesIO(draw(_request())))
+    assert opaque.mode == "RGB"
+
+
+def test_check_image_rejects_wrong_images() -> None:
+    data = draw(_request())
+    with pytest.raises(ProviderRejectedError, match="not the 1024x1024"):
+        check_image(data, "png", 1024, 1024)
+    with pytest.raises(ProviderRejectedError, match="not WEBP"):
+        check_image(data, "webp", 1024, 1536)
+    with pytest.raises(ProviderRejectedError, match="does not decode"):
+        check_image(data[: len(data) // 2], "png", 1024, 1536)
+
+
+def test_derive_resize_crop_and_convert() -> None:
+    source = encode(Image.new("RGBA", (1536, 1024), (10, 20, 30, 128)), "png")
+    data, width, height = derive(source, Derived("x.png", 0, "png", resize=(128,)))
+    assert (width, height) == (128, 85)
+    data, width, height = derive(
+        source, Derived("x.jpg", 0, "jpg", crop=(1024, 1024), resize=(64, 64), quality=70)
+    )
+    image = Image.open(io.BytesIO(data))
+    assert (image.format, image.size, (width, height)) == ("JPEG", (64, 64), (64, 64))
+    data, _, _ = derive(source, Derived("x.webp", 0, "webp", crop=(0, 0, 10, 20)))
+    assert Image.open(io.BytesIO(data)).size == (10, 20)

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pixmake.errors import LockfileError
+from pixmake.lockfile import Lock, parse_lock, read_lock, write_lock
+
+ENTRY = {
+    "key": "k1",
+    "request": {"prompt": "p", "references": []},
+    "outputs": [{"path": "a.png", "hash": "h", "bytes": 3, "width": 1, "height": 1}],
+    "derived": [],
+    "record": {"provider": "placeholder", "placeholder": True, "cost_usd": 0.0},
+}
+
+GOLDEN = """\
+{
+  "assets": {
+    "a": {
+      "derived": [],
+      "key": "k1",
+      "outputs": [
+        {
+          "bytes": 3,
+          "hash": "h",
+          "height": 1,
+          "path": "a.png",
+          "width": 1
+        }
+      ],
+      "record": {
+        "cost_usd": 0.0,
+        "placeholder": true,
+        "provider": "placeholder"
+      },
+      "request": {
+        "prompt": "p",
+        "references": []
+      }
+    },
+    "b": {
+      "derived": [],
+      "key": "k1",
+      "outputs": [
+        {
+          "bytes": 3,
+          "hash": "h",
+          "height": 1,
+          "path": "a.png",
+          "width": 1
+        }
+      ],
+      "record": {
+        "cost_usd": 0.0,
+        "placeholder": true,
+        "provider": "placeholder"
+      },
+      "request": {
+        "prompt": "p",
+        "references": []
+      }
+    }
+  },
+  "version": 1
+}
+"""
+
+
+def test_golden_lockfile_bytes() -> None:
+    lock = Lock({"b": dict(ENTRY), "a": dict(ENTRY)})  # type: ignore[dict-item]
+    assert lock.dumps() == GOLDEN
+    assert parse_lock(GOLDEN).dumps() == GOLDEN
+
+
+def test_written_only_when_changed(tmp_path: Path) -> None:
+    lock = Lock({"a": dict(ENTRY)})  # type: ignore[dict-item]
+    assert write_lock(tmp_path, lock) is True
+    mtime = (tmp_path / "pixmake.lock").stat().st_mtime_ns
+    assert write_lock(tmp_path, lock) is False
+    assert (tmp_path / "pixmake.lock").stat().st_mtime_ns == mtime
+    assert read_lock(tmp_path).entries == lock.entries
+    assert list(tmp_path.iterdir()) == [tmp_path / "pixmake.lock"]  # no temp files left
+
+
+def test_missing_lockfile_is_empty(tmp_path: Path) -> None:
+    assert read_lock(tmp_path).entries == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"version": 1, "assets": {\n<<<<<<< HEAD\n', "pixmake.lock:2: unresolved merge conflict"),
+        ('{"version": 1,', "invalid JSON"),
+        ('{"version": 2, "assets": {}}', "unsupported lockfile version 2"),
+        ('{"version": 1, "assets": {"a": {"key": 1}}}', "the entry of `a` is damaged"),
+    ],
+)
+def test_bad_lockfiles_are_explained(text: str, words: str) -> None:
+    with pytest.raises(LockfileError) as caught:
+        parse_lock(text)
+    assert words in str(caught.value)
+    assert "fix:" in str(caught.value)
