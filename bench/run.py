@@ -1,0 +1,208 @@
+"""pixmake benchmarks: medians of several runs, with references measured in the same run.
+
+    python bench/run.py                     # 1,000 assets, 5 runs each, writes bench/RESULTS.md
+    python bench/run.py --sizes 1000 10000 --runs 5
+
+The generated project: one series over an N-row CSV (prompts of about 300 characters), 100 shared
+reference files of 256 KiB, built with the placeholder provider. References: the bare interpreter
+start, and ninja and GNU make doing a no-op over the equivalent graph (N outputs, each depending
+on its row and a shared reference), which compare mtimes only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "work"
+PIXMAKE = [sys.executable, "-m", "pixmake"]
+WORDS = (
+    "ornate brass compass weathered leather strap engraved runes soft rim light painterly "
+    "texture isometric view muted palette gentle shadow high detail game inventory icon"
+).split()
+
+
+def generate(root: Path, n: int, refs: int = 100) -> None:
+    """Write the benchmark project (spec, CSV, references); outputs are built separately."""
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "data").mkdir(parents=True)
+    (root / "refs").mkdir()
+    rng = _Random(42)
+    for i in range(refs):
+        (root / "refs" / f"r{i:03d}.png").write_bytes(rng.bytes(256 * 1024))
+    lines = ["slug,ref,words"]
+    for i in range(n):
+        words = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(36))
+        lines.append(f"item{i:05d},refs/r{i % refs:03d}.png,{words}")
+    (root / "data/items.csv").write_text("\n".join(lines) + "\n")
+    (root / "pixmake.yaml").write_text(
+        "version: 1\n"
+        "defaults: {model: gpt-image-1-mini, quality: low, provider: placeholder}\n"
+        "data: {items: data/items.csv}\n"
+        "assets:\n"
+        "  'icon-{{ item.slug }}':\n"
+        "    for_each: items\n"
+        "    prompt: 'A single game icon number {{ index }}: {{ item.words }}'\n"
+        "    references: ['{{ item.ref }}']\n"
+        "    out: 'icons/{{ item.slug }}.png'\n"
+    )
+    _reference_builds(root, n, refs)
+
+
+def _reference_builds(root: Path, n: int, refs: int) -> None:
+    """Equivalent graphs for ninja and make: out/itemN depends on its row file and a reference."""
+    rows = root / "ref-build/rows"
+    out = root / "ref-build/out"
+    rows.mkdir(parents=True)
+    out.mkdir()
+    ninja = ["rule cp\n  command = cat $in > $out\n"]
+    make = []
+    for i in range(n):
+        (rows / f"item{i:05d}").write_text(str(i))
+        deps = f"rows/item{i:05d} ../refs/r{i % refs:03d}.png"
+        ninja.append(f"build out/item{i:05d}: cp {deps}\n")
+        make.append(f"out/item{i:05d}: {deps}\n\tcat $^ > $@\n")
+    targets = " ".join(f"out/item{i:05d}" for i in range(n))
+    (root / "ref-build/build.ninja").write_text("".join(ninja))
+    (root / "ref-build/Makefile").write_text(f"all: {targets}\n" + "".join(make))
+
+
+class _Random:
+    """A tiny deterministic byte source (no numpy)."""
+
+    def __init__(self, seed: int) -> None:
+        self.state = seed
+
+    def bytes(self, size: int) -> bytes:
+        self.state += 1
+        block = self.state.to_bytes(8, "little") * 128
+        return (block * (size // len(block) + 1))[:size]
+
+
+def timed(cmd: list[str], cwd: Path, runs: int, setup: object = None) -> list[float]:
+    times = []
+    for _ in range(runs):
+        if callable(setup):
+            setup()
+        start = time.perf_counter()
+        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr}")
+    return times
+
+
+def fmt(times: list[float]) -> str:
+    return f"{statistics.median(times):.3f} s ({min(times):.3f}–{max(times):.3f})"
+
+
+def bench_size(n: int, runs: int) -> list[tuple[str, list[float], str]]:
+    root = WORK / f"p{n}"
+    generate(root, n)
+    rows: list[tuple[str, list[float], str]] = []
+
+    def clean() -> None:
+        for name in ("icons", ".pixmake", "pixmake.lock"):
+            path = root / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+
+    build = timed([*PIXMAKE, "build", "-j", "4"], root, runs, setup=clean)
+    rows.append(
+        (
+            f"full placeholder build, {n} assets",
+            build,
+            f"{statistics.median(build) / n * 1000:.2f} ms/asset",
+        )
+    )
+    rows.append((f"no-op `status`, {n} assets", timed([*PIXMAKE, "status"], root, runs), ""))
+    rows.append((f"no-op `build`, {n} assets", timed([*PIXMAKE, "build"], root, runs), ""))
+    rows.append((f"no-op `check`, {n} assets", timed([*PIXMAKE, "check"], root, runs), ""))
+    csv = root / "data/items.csv"
+    original = csv.read_text()
+    edited = original.replace("item00007,", "item00007,", 1).replace(
+        "\nitem00007,refs/r007.png,", "\nitem00007,refs/r007.png,edited ", 1
+    )
+    csv.write_text(edited)
+    rows.append(
+        (f"`plan` after one row changed, {n} assets", timed([*PIXMAKE, "plan"], root, runs), "")
+    )
+    csv.write_text(original)
+    ref = root / "ref-build"
+    if shutil.which("ninja"):
+        subprocess.run(["ninja", "-C", str(ref)], capture_output=True, check=True)
+        rows.append(
+            (
+                f"reference: ninja no-op, {n} targets",
+                timed(["ninja", "-C", str(ref)], ref, runs),
+                "",
+            )
+        )
+    if shutil.which("make"):
+        subprocess.run(["make", "-C", str(ref), "-j4"], capture_output=True, check=True)
+        rows.append(
+            (f"reference: make no-op, {n} targets", timed(["make", "-C", str(ref)], ref, runs), "")
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    WORK.mkdir(exist_ok=True)
+    python = timed([sys.executable, "-c", "pass"], HERE, args.runs)
+    version = timed([*PIXMAKE, "--version"], HERE, args.runs)
+    results: list[tuple[str, list[float], str]] = [
+        ("reference: `python -c pass`", python, ""),
+        ("`pixmake --version`", version, ""),
+    ]
+    for n in args.sizes:
+        results += bench_size(n, args.runs)
+    floor = statistics.median(python)
+    lines = [
+        "| measurement | median (min–max) | × python start | note |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, times, note in results:
+        ratio = statistics.median(times) / floor
+        lines.append(f"| {name} | {fmt(times)} | {ratio:.1f} | {note} |")
+    table = "\n".join(lines)
+    print(table)
+    header = (
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {args.runs} runs each "
+        f"(`python bench/run.py --sizes {' '.join(map(str, args.sizes))} --runs {args.runs}`)."
+    )
+    write_section(args.out, "latest run", header + "\n\n" + table)
+
+
+def write_section(path: Path, title: str, body: str) -> None:
+    """Replace (or append) the `## title` section of RESULTS.md, keeping the notes around it."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    marker = f"## {title}\n"
+    start = text.find(marker)
+    section = f"{marker}\n{body}\n"
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(marker))
+        text = text[:start] + section + (text[end + 1 :] if end >= 0 else "")
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
