@@ -24,10 +24,32 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
 PIXMAKE = [sys.executable, "-m", "pixmake"]
-WORDS = (
-    "ornate brass compass weathered leather strap engraved runes soft rim light painterly "
-    "texture isometric view muted palette gentle shadow high detail game inventory icon"
-).split()
+WORDS = [
+    "ornate",
+    "brass",
+    "compass",
+    "weathered",
+    "leather",
+    "strap",
+    "engraved",
+    "runes",
+    "soft",
+    "rim",
+    "light",
+    "painterly",
+    "texture",
+    "isometric",
+    "view",
+    "muted",
+    "palette",
+    "gentle",
+    "shadow",
+    "high",
+    "detail",
+    "game",
+    "inventory",
+    "icon",
+]
 
 
 def generate(root: Path, n: int, refs: int = 100) -> None:

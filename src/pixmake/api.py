@@ -10,7 +10,6 @@ result = api.build(Path("."), provider="placeholder")
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
 import json
 import os
@@ -60,7 +59,7 @@ class Session:
         return planner.plan(self.project, self.lock, self.store, self.hasher, force=force)
 
     def save_stats(self) -> None:
-        if self.hasher.dirty and self.store.dir.is_dir():
+        if self.hasher.dirty:
             self.store.save_stats(self.hasher.cache)
             self.hasher.dirty.clear()
 
@@ -491,6 +490,5 @@ def init(root: Path) -> list[str]:
                 handle.write("\n")
             handle.write(f"{STATE_DIR}/\n")
         done.append(f"added {STATE_DIR}/ to .gitignore")
-    with contextlib.suppress(FileExistsError):
-        (root / STATE_DIR).mkdir()
+    Store(root).ensure_dir()
     return done

@@ -41,6 +41,12 @@ class Store:
         self.dir = root / STATE_DIR
         self._journal: Any = None
 
+    def ensure_dir(self) -> None:
+        """Create .pixmake/, ignored by git even where `pixmake init` was never run."""
+        if not self.dir.is_dir():
+            self.dir.mkdir(exist_ok=True)
+            (self.dir / ".gitignore").write_text("# local state of pixmake\n*\n")
+
     # -- objects ----------------------------------------------------------------------------
 
     def object_path(self, digest: str) -> Path:
@@ -137,7 +143,7 @@ class Store:
         return {k: (v[0], v[1], v[2], v[3]) for k, v in files.items()}
 
     def save_stats(self, cache: dict[str, StatEntry]) -> None:
-        self.dir.mkdir(exist_ok=True)
+        self.ensure_dir()
         data = {"version": _STAT_VERSION, "files": cache}
         _write_atomic(self.dir / "stat.json", json.dumps(data, separators=(",", ":")).encode())
 
@@ -151,7 +157,7 @@ class Store:
         """Append one event. It reaches the OS before this returns (safe against SIGKILL);
         `durable` also fsyncs it (safe against power loss), for paid work."""
         if self._journal is None:
-            self.dir.mkdir(exist_ok=True)
+            self.ensure_dir()
             self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - kept open for the run
         self._journal.write(json.dumps(event, sort_keys=True).encode() + b"\n")
         self._journal.flush()
@@ -193,7 +199,7 @@ class Store:
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
         """Held by any command that writes outputs, the lockfile or the journal."""
-        self.dir.mkdir(exist_ok=True)
+        self.ensure_dir()
         handle = open(self.dir / "run.lock", "a+")  # noqa: SIM115 - held for the block
         try:
             try:

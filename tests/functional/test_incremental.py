@@ -10,6 +10,7 @@ def test_first_build_generates_everything_and_second_build_nothing(icons: Projec
     assert first["generated"] == 3
     assert first["failed"] == 0
     assert (icons.root / "icons/64/sword.png").is_file()
+    assert (icons.root / ".pixmake/.gitignore").read_text().endswith("*\n")  # ignored by git
     second = icons.build()
     assert second == {**second, "generated": 0, "restored": 0, "derived": 0, "fresh": 3}
 

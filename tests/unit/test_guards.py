@@ -41,7 +41,10 @@ def _tool(name: str) -> str:
 
 def test_ruff_lint_and_format() -> None:
     ruff = _tool("ruff")
-    for args in (["check", "src", "tests"], ["format", "--check", "src", "tests"]):
+    for args in (
+        ["check", "src", "tests", "bench"],
+        ["format", "--check", "src", "tests", "bench"],
+    ):
         done = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
         assert done.returncode == 0, done.stdout + done.stderr
 
