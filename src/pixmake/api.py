@@ -22,7 +22,6 @@ from pixmake.executor import BuildOptions, BuildResult, Executor
 from pixmake.hashing import FileHasher, derive_key, key_material
 from pixmake.lockfile import LOCK_NAME, Lock, make_entry, read_lock, write_lock
 from pixmake.project import SPEC_NAME, Project, load_project
-from pixmake.providers.base import RequestReference
 from pixmake.store import STATE_DIR, Store
 
 if TYPE_CHECKING:
@@ -149,45 +148,24 @@ def _request_view(session: Session, asset_id: str) -> dict[str, Any] | None:
 
 def render(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:
     """The exact Runware task that would be sent for this asset (every field but taskUUID)."""
-    from pixmake.providers.runware import data_uri, inference_task
+    from pixmake.executor import generation_request
+    from pixmake.providers.runware import inference_task, reference_values
 
     session = open_session(root, **kw)
     asset = session.project.assets.get(asset_id)
     if asset is None:
         raise UsageError(f"no asset `{asset_id}`; `pixmake status --all` lists the ids")
-    result = session.plan()
-    references: list[str] = []
-    request_refs: list[RequestReference] = []
-    for ref in asset.references:
-        if ref.kind == "url":
-            references.append(ref.value)
-            continue
-        path = session.project.assets[ref.value].outputs[0] if ref.kind == "asset" else ref.value
-        if ref.kind == "asset" and result.assets[ref.value].action != "none":
-            raise UsageError(
-                f"`{asset_id}` references `{ref.value}`, which is not built yet; "
-                f"run `pixmake build {ref.value}` first"
-            )
-        reference = RequestReference("file", path, None, session.root / path)
-        request_refs.append(reference)
-        references.append(data_uri(reference))
-    from pixmake.providers.base import GenerationRequest
-
-    request = GenerationRequest(
-        asset_id=asset.id,
-        key=result.assets[asset_id].key or "",
-        model=asset.model,
-        prompt=asset.prompt,
-        width=asset.width,
-        height=asset.height,
-        quality=asset.quality,
-        background=asset.background,
-        format=asset.format,
-        output_quality=asset.output_quality,
-        results=asset.results,
-        references=tuple(request_refs),
-    )
-    return inference_task(request, references)
+    item = session.plan().assets[asset_id]
+    if item.key is None or item.ref_hashes is None:
+        upstream = ", ".join(session.project.graph.upstream[asset_id])
+        raise UsageError(
+            f"`{asset_id}` references {upstream}, not built yet; run `pixmake build {asset_id}`"
+        )
+    request = generation_request(session.project, asset, item.key, item.ref_hashes)
+    for ref in request.references:
+        if ref.path is not None and not ref.path.is_file():
+            raise UsageError(f"`{ref.value}` is missing; run `pixmake build {asset_id}` first")
+    return inference_task(request, reference_values(request))
 
 
 def key_of(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:

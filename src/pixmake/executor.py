@@ -17,14 +17,13 @@ The lockfile is compacted from the journal when the run ends, however it ends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pixmake import imaging
 from pixmake.errors import ProviderError, ProviderQuotaError
+from pixmake.fsutil import write_atomic
 from pixmake.hashing import derive_key, request_key
 from pixmake.lockfile import make_entry
 from pixmake.providers.base import GenerationRequest, RequestReference
@@ -206,7 +205,7 @@ class Executor:
         self._started += 1
         self._in_flight_usd += estimate
         self.reporter.started(asset.id, "generate")
-        request = self._request(asset, key, ref_hashes)
+        request = generation_request(self.project, asset, key, ref_hashes)
         try:
             limit = self._per_provider.get(asset.provider)
             if limit is None:
@@ -250,31 +249,6 @@ class Executor:
                 f"not generated: --max-cost {max_cost:.2f} USD would be exceeded "
                 f"({self.result.cost_usd:.4f} USD spent so far)"
             )
-
-    def _request(self, asset: Asset, key: str, ref_hashes: list[str | None]) -> GenerationRequest:
-        refs = []
-        for ref, digest in zip(asset.references, ref_hashes, strict=True):
-            if ref.kind == "url":
-                refs.append(RequestReference("url", ref.value))
-            else:
-                path = ref.value
-                if ref.kind == "asset":
-                    path = self.project.assets[ref.value].outputs[0]
-                refs.append(RequestReference("file", path, digest, self.project.root / path))
-        return GenerationRequest(
-            asset_id=asset.id,
-            key=key,
-            model=asset.model,
-            prompt=asset.prompt,
-            width=asset.width,
-            height=asset.height,
-            quality=asset.quality,
-            background=asset.background,
-            format=asset.format,
-            output_quality=asset.output_quality,
-            results=asset.results,
-            references=tuple(refs),
-        )
 
     def _check_images(self, asset: Asset, result: GenerationResult) -> None:
         if len(result.images) != asset.results:
@@ -347,7 +321,7 @@ class Executor:
         dest = self.project.root / rel
         if current is not None:
             self.store.put_file(dest, current[0])
-        st = self.store.restore(digest, dest) if data is None else _write_file(dest, data)
+        st = self.store.restore(digest, dest) if data is None else write_atomic(dest, data)
         self.hasher.remember(rel, st, digest)
 
     def _commit(self, asset: Asset, entry: LockEntry, old: LockEntry | None) -> None:
@@ -380,16 +354,28 @@ class Executor:
                 self.hasher.forget(path)
 
 
-def _write_file(dest: os.PathLike[str] | str, data: bytes) -> os.stat_result:
-    directory = os.path.dirname(dest)
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pixmake-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return os.stat(dest)
+def generation_request(
+    project: Project, asset: Asset, key: str, ref_hashes: list[str | None]
+) -> GenerationRequest:
+    """What a provider needs for an asset; `asset:` references become the upstream's file."""
+    refs = []
+    for ref, digest in zip(asset.references, ref_hashes, strict=True):
+        if ref.kind == "url":
+            refs.append(RequestReference("url", ref.value))
+        else:
+            path = project.assets[ref.value].outputs[0] if ref.kind == "asset" else ref.value
+            refs.append(RequestReference("file", path, digest, project.root / path))
+    return GenerationRequest(
+        asset_id=asset.id,
+        key=key,
+        model=asset.model,
+        prompt=asset.prompt,
+        width=asset.width,
+        height=asset.height,
+        quality=asset.quality,
+        background=asset.background,
+        format=asset.format,
+        output_quality=asset.output_quality,
+        results=asset.results,
+        references=tuple(refs),
+    )

@@ -20,14 +20,12 @@ entries, so two branches that changed different assets merge without a conflict.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from pixmake.errors import LockfileError
+from pixmake.fsutil import write_atomic
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -158,21 +156,5 @@ def write_lock(root: Path, lock: Lock) -> bool:
             return False
     except (FileNotFoundError, UnicodeDecodeError):
         pass
-    atomic_write(path, text.encode("utf-8"))
+    write_atomic(path, text.encode("utf-8"), fsync=True)
     return True
-
-
-def atomic_write(path: Path | str, data: bytes) -> None:
-    """Temp file in the same directory, fsync, rename: readers see the old or the new file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".pixmake-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -18,11 +18,10 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import StateError
+from pixmake.fsutil import copy_atomic, write_atomic
 from pixmake.hashing import StatEntry, content_hash, hash_file
 
 if TYPE_CHECKING:
@@ -59,8 +58,7 @@ class Store:
         digest = digest or content_hash(data)
         target = self.object_path(digest)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomic(target, data)
+            write_atomic(target, data)
         return digest
 
     def put_file(self, path: Path, digest: str | None = None) -> str:
@@ -68,11 +66,7 @@ class Store:
         digest = digest or hash_file(path)
         target = self.object_path(digest)
         if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            os.close(fd)
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, target)
+            copy_atomic(path, target)
         return digest
 
     def read_object(self, digest: str) -> bytes:
@@ -80,17 +74,7 @@ class Store:
 
     def restore(self, digest: str, dest: Path) -> os.stat_result:
         """Copy an object to a project path atomically; returns the new file's stat."""
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".pixmake-", suffix=".tmp")
-        os.close(fd)
-        try:
-            shutil.copyfile(self.object_path(digest), tmp)
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return os.stat(dest)
+        return copy_atomic(self.object_path(digest), dest)
 
     def objects(self) -> Iterator[Path]:
         base = self.dir / "objects"
@@ -115,9 +99,7 @@ class Store:
         return value
 
     def put_action(self, key: str, value: dict[str, Any]) -> None:
-        path = self._action_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(path, json.dumps(value, sort_keys=True).encode())
+        write_atomic(self._action_path(key), json.dumps(value, sort_keys=True).encode())
 
     def actions(self) -> Iterator[tuple[Path, dict[str, Any]]]:
         base = self.dir / "actions"
@@ -145,7 +127,7 @@ class Store:
     def save_stats(self, cache: dict[str, StatEntry]) -> None:
         self.ensure_dir()
         data = {"version": _STAT_VERSION, "files": cache}
-        _write_atomic(self.dir / "stat.json", json.dumps(data, separators=(",", ":")).encode())
+        write_atomic(self.dir / "stat.json", json.dumps(data, separators=(",", ":")).encode())
 
     # -- journal ----------------------------------------------------------------------------
 
@@ -187,7 +169,7 @@ class Store:
                 self.journal_path.unlink()
             return
         data = b"".join(json.dumps(e, sort_keys=True).encode() + b"\n" for e in keep)
-        _write_atomic(self.journal_path, data)
+        write_atomic(self.journal_path, data)
 
     def close_journal(self) -> None:
         if self._journal is not None:
@@ -213,15 +195,3 @@ class Store:
         finally:
             self.close_journal()
             handle.close()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

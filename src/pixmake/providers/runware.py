@@ -47,6 +47,11 @@ def inference_task(
     return task
 
 
+def reference_values(request: GenerationRequest) -> list[str]:
+    """`inputs.referenceImages` sent inline: URLs as they are, local files as data URIs."""
+    return [r.value if r.kind == "url" else data_uri(r) for r in request.references]
+
+
 def data_uri(reference: RequestReference) -> str:
     """A local reference as a data URI, its MIME type read from the bytes."""
     assert reference.path is not None
