@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,3 +133,12 @@ def icons(project: Project) -> Project:
         }
     )
     return project
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def copy_example(name: str, root: Path) -> None:
+    """An example as committed: without outputs, lockfile or state of local runs."""
+    ignored = shutil.ignore_patterns(".pixmake", "pixmake.lock", "site", "icons", "labels")
+    shutil.copytree(EXAMPLES / name, root, dirs_exist_ok=True, ignore=ignored)

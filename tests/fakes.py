@@ -34,5 +34,5 @@ class FakeProvider:
     async def aclose(self) -> None:
         return None
 
-    def factory(self, name: str) -> Any:
+    def factory(self, name: str, *context: Any) -> Any:
         return self

@@ -77,11 +77,25 @@ def open_session(root: Path, *, profile: str | None = None, provider: str | None
     return Session(project, lock, store, hasher, pending, committed)
 
 
+def open_tasks(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Paid tasks submitted (or about to be) and not finished: key -> task, in journal order."""
+    found: dict[str, dict[str, Any]] = {}
+    for event in events:
+        kind = event.get("t")
+        if kind == "task":
+            found[event["key"]] = event
+        elif kind == "done":
+            found.pop(event["entry"]["key"], None)
+        elif kind == "task_end":
+            found.pop(event["key"], None)
+    return {key: event["task"] for key, event in found.items()}
+
+
 def compact(session: Session) -> bool:
     """Write the lockfile from the journal; keep only unfinished paid tasks in the journal."""
     events = session.store.read_journal()
-    finished = {e["entry"]["key"] for e in events if e.get("t") == "done"}
-    keep = [e for e in events if e.get("t") == "task" and e.get("key") not in finished]
+    still_open = open_tasks(events)
+    keep = [e for e in events if e.get("t") == "task" and still_open.get(e["key"]) is e["task"]]
     wrote = write_lock(session.root, session.lock)
     if events:
         session.store.rewrite_journal(keep)
@@ -235,7 +249,9 @@ def build(
                 if plan.assets[i].action not in ("none", "blocked")
             }
         )
-        providers: dict[str, ImageProvider] = {name: factory(name) for name in needed}
+        providers: dict[str, ImageProvider] = {
+            name: factory(name, store, session.project.spec.providers.get(name)) for name in needed
+        }
         estimate = plan.estimated_cost({i for i in selected if plan.assets[i].action == "generate"})
         if options.max_cost is not None and estimate > options.max_cost:
             raise BudgetError(
@@ -282,12 +298,7 @@ class _JournalTasks:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._open: dict[str, dict[str, Any]] = {}
-        for event in store.read_journal():
-            if event.get("t") == "task":
-                self._open[event["key"]] = event["task"]
-            elif event.get("t") == "done":
-                self._open.pop(event["entry"]["key"], None)
+        self._open = open_tasks(store.read_journal())
 
     def submitted(self, key: str) -> dict[str, Any] | None:
         return self._open.get(key)
@@ -295,6 +306,10 @@ class _JournalTasks:
     def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
         self.store.append_journal({"t": "task", "key": key, "id": asset_id, "task": task}, True)
         self._open[key] = task
+
+    def finished(self, key: str) -> None:
+        self.store.append_journal({"t": "task_end", "key": key}, True)
+        self._open.pop(key, None)
 
 
 # -- writing commands ----------------------------------------------------------------------

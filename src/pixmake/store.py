@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import StateError
@@ -176,6 +177,11 @@ class Store:
             self._journal.close()
             self._journal = None
 
+    # -- uploads ------------------------------------------------------------------------------
+
+    def uploads(self) -> Uploads:
+        return Uploads(self.dir / "uploads.json")
+
     # -- exclusive access -------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -195,3 +201,29 @@ class Store:
         finally:
             self.close_journal()
             handle.close()
+
+
+class Uploads:
+    """Reference images uploaded to a provider: content hash -> image UUID, with its age.
+
+    Runware deletes an upload 30 days after its last use, so an entry older than
+    `max_age` seconds is uploaded again rather than trusted.
+    """
+
+    def __init__(self, path: Path, max_age: float = 25 * 86400) -> None:
+        self.path = path
+        self.max_age = max_age
+        try:
+            self._known: dict[str, list[Any]] = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            self._known = {}
+
+    def get(self, digest: str) -> str | None:
+        entry = self._known.get(digest)
+        if entry is None or time.time() - float(entry[1]) > self.max_age:
+            return None
+        return str(entry[0])
+
+    def put(self, digest: str, image_uuid: str) -> None:
+        self._known[digest] = [image_uuid, round(time.time())]
+        write_atomic(self.path, json.dumps(self._known, sort_keys=True).encode())

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from tests.conftest import Project
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, Project, copy_example
 
 
 def test_first_build_generates_everything_and_second_build_nothing(icons: Project) -> None:
@@ -197,3 +202,52 @@ def test_profiles_override_defaults(icons: Project) -> None:
     assert states["icon-sword"]["state"] == "changed"
     assert "quality: 'low' -> 'high'" in states["icon-sword"]["reasons"]
     assert icons.run("status", "--profile", "nope").code == 2
+
+
+def test_a_real_provider_replaces_placeholders(icons: Project) -> None:
+    icons.build()
+    result = icons.run("status", "--json")  # the spec's provider: runware
+    states = {a["id"]: a for a in result.json()["assets"]}
+    assert {a["state"] for a in states.values()} == {"changed"}
+    assert "provider: 'placeholder' -> 'runware'" in states["icon-sword"]["reasons"]
+    assert icons.lock()["assets"]["icon-sword"]["record"]["placeholder"] is True
+
+
+def test_graph_gc_prune_explain(icons: Project) -> None:
+    icons.build()
+    dot = icons.run("graph").out
+    assert dot.startswith("digraph pixmake {")
+    assert '"refs/style.png" -> "icon-sword";' in dot
+    csv = icons.read("data/items.csv").decode()
+    icons.gen({"data/items.csv": csv.replace("health", "mana")})
+    icons.build()
+    icons.gen({"data/items.csv": csv.replace("potion,health potion\n", "")})
+    text = icons.run("explain", "icon-potion", "--provider", "placeholder").out
+    assert text.startswith("icon-potion: orphaned")
+    assert icons.run("prune", "--dry-run").out == "would prune icon-potion\n"
+    assert icons.run("prune").out == "pruned icon-potion\n"
+    assert not (icons.root / "icons/potion.png").exists()
+    gc = icons.run("gc")
+    assert gc.out.startswith("removed 4 images")  # both potions and their derived sizes
+    assert icons.run("check", "--provider", "placeholder").code == 0
+    explained = icons.run("explain", "icon-sword", "--provider", "placeholder").out
+    assert "icon-sword: fresh" in explained
+    assert "prompt: A short sword icon, palette forest green" in explained
+
+
+def test_examples_build_with_the_placeholder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for example in sorted(EXAMPLES.iterdir()):
+        root = tmp_path / example.name
+        copy_example(example.name, root)
+        project = Project(root, capsys)
+        first = project.build("-j", "4")
+        assert first["failed"] == first["skipped"] == 0, example.name
+        assert first["generated"] >= 5
+        assert project.build()["generated"] == 0
+        assert project.run("check", "--provider", "placeholder").code == 0
+    labels = json.loads((tmp_path / "labels/pixmake.lock").read_text())["assets"]
+    assert len(labels) >= 12
+    refs = {e["request"]["references"][0]["ref"] for e in labels.values()}
+    assert refs == {"refs/brand-mark.png"}

@@ -2,23 +2,42 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from pixmake.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from pixmake.providers.base import ImageProvider
+    from pixmake.spec.models import ProviderConfig
+    from pixmake.store import Store
 
 
-def make_provider(name: str) -> ImageProvider:
-    """The provider called `name`, ready to use. Raises MissingKeyError/UsageError."""
+def make_provider(
+    name: str,
+    store: Store | None = None,
+    config: ProviderConfig | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ImageProvider:
+    """The provider called `name`, ready to use. Raises MissingKeyError or UsageError."""
     if name == "placeholder":
         from pixmake.providers.placeholder import PlaceholderProvider
 
         return PlaceholderProvider()
     if name == "runware":
-        raise UsageError(
-            "the runware provider is not available in this version yet\n"
-            "  fix: build with `--provider placeholder`"
+        from pixmake.providers import runware
+
+        env = os.environ if environ is None else environ
+        key = runware.api_key_from(env)
+        return runware.RunwareProvider(
+            key,
+            env.get(runware.URL_VARIABLE) or runware.DEFAULT_BASE_URL,
+            uploads=store.uploads() if store is not None else None,
+            delivery=config.delivery if config else "async",
+            references=config.references if config else "upload",
+            retry=runware.RetryPolicy(base=config.retry_backoff) if config else None,
+            poll=runware.PollPolicy(first=config.poll_interval) if config else None,
         )
     raise UsageError(f"unknown provider `{name}`; use runware or placeholder")

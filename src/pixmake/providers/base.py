@@ -60,6 +60,9 @@ class TaskJournal(Protocol):
     def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
         """Record (durably) that a task is about to be sent."""
 
+    def finished(self, key: str) -> None:
+        """The task for this key ended without images (refused or failed): forget it."""
+
 
 class ImageProvider(Protocol):
     """One async method is the whole contract."""

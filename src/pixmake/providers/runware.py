@@ -1,18 +1,49 @@
-"""Runware's REST API: the only module that knows Runware's JSON (see RUNWARE_API.md)."""
+"""Runware's REST API: the only module that knows Runware's JSON (see RUNWARE_API.md).
+
+```
+journal task UUID ─▶ POST [imageInference] ─▶ ACK ─▶ POST [getResponse] … ─▶ success items
+       ▲                  │ dropped / 5xx / 429 / timeout: same UUID again          │
+       │                  └─ conflictTaskUUID: it was accepted, poll it             ▼
+  after a crash: poll the journaled UUID (submit it only if Runware never saw it)  download
+```
+A task UUID that may have been accepted is never replaced by a new one: that would pay twice.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from typing import TYPE_CHECKING, Any
+import email.utils
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
 
 from pixmake import catalog
+from pixmake.errors import (
+    MissingKeyError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderQuotaError,
+    ProviderRejectedError,
+    ProviderRetryableError,
+)
+from pixmake.providers.base import GenerationResult
 
 if TYPE_CHECKING:
-    from pixmake.providers.base import GenerationRequest, RequestReference
+    from collections.abc import Awaitable, Callable, Mapping
+
+    from pixmake.providers.base import GenerationRequest, RequestReference, TaskJournal
 
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
-_MIME = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+KEY_VARIABLE = "RUNWARE_API_KEY"
+URL_VARIABLE = "RUNWARE_BASE_URL"
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"RIFF", "image/webp"))
+_RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+UPLOAD_MAX_AGE = 25 * 86400  # Runware deletes uploads 30 days after their last use
 
 
 def inference_task(
@@ -58,3 +89,395 @@ def data_uri(reference: RequestReference) -> str:
     data = reference.path.read_bytes()
     mime = next((m for magic, m in _MAGIC if data.startswith(magic)), "image/png")
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+class UploadCache(Protocol):
+    """Which content hash was uploaded as which image UUID (`pixmake.store.Uploads`)."""
+
+    def get(self, digest: str) -> str | None: ...
+
+    def put(self, digest: str, image_uuid: str) -> None: ...
+
+
+class MemoryUploads:
+    """An UploadCache for one process."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def get(self, digest: str) -> str | None:
+        return self._known.get(digest)
+
+    def put(self, digest: str, image_uuid: str) -> None:
+        self._known[digest] = image_uuid
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Capped exponential backoff with full jitter; Retry-After wins when the server sends it."""
+
+    attempts: int = 6
+    base: float = 1.0
+    cap: float = 30.0
+
+    def delay(self, attempt: int, rng: Callable[[], float], retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), 300.0)
+        return float(min(self.cap, self.base * 2**attempt) * (0.5 + rng() / 2))
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """getResponse polling: first wait `first`, then x`factor` up to `cap`, for `budget` seconds."""
+
+    first: float = 1.0
+    factor: float = 1.5
+    cap: float = 10.0
+    budget: float = 900.0
+
+
+@dataclass(slots=True)
+class _Task:
+    uuid: str
+    expected: int
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class RunwareProvider:
+    """GPT Image 1 and 1 Mini (and other imageInference models) through Runware's REST API."""
+
+    name = "runware"
+    paid = True
+    trusted = False
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        client: httpx.AsyncClient | None = None,
+        uploads: UploadCache | None = None,
+        delivery: str = "async",
+        references: str = "upload",
+        retry: RetryPolicy | None = None,
+        poll: PollPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._url = base_url
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=None),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+        )
+        self._uploads = uploads or MemoryUploads()
+        self._uploading: dict[str, asyncio.Future[str]] = {}
+        self.delivery = delivery
+        self.references = references
+        self.retry = retry or RetryPolicy()
+        self.poll = poll or PollPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- the whole contract -----------------------------------------------------------------
+
+    async def generate(self, request: GenerationRequest, tasks: TaskJournal) -> GenerationResult:
+        references = await self._references(request)
+        body = inference_task(request, references, delivery=self.delivery)
+        prior = tasks.submitted(request.key)
+        task = _Task(prior["taskUUID"] if prior else str(uuid.uuid4()), request.results)
+        body["taskUUID"] = task.uuid
+        try:
+            if prior is None:
+                tasks.record(request.key, request.asset_id, {"taskUUID": task.uuid})
+                await self._submit(body, task)
+            elif not await self._poll_once(task, resuming=True):
+                await self._submit(body, task)  # journaled, but Runware never saw it
+            await self._wait(task)
+        except ProviderError as exc:
+            if not exc.retryable:
+                tasks.finished(request.key)  # refused or failed for good: never accepted/billed
+            raise
+        items = sorted(task.images.values(), key=lambda i: str(i.get("imageUUID")))[: task.expected]
+        images = [await self._image(item) for item in items]
+        cost = sum(float(item.get("cost") or 0.0) for item in items)
+        record = {
+            "task_uuid": task.uuid,
+            "image_uuids": [str(item["imageUUID"]) for item in items],
+            "delivery": self.delivery,
+        }
+        return GenerationResult(images, record, cost)
+
+    # -- submitting and polling -------------------------------------------------------------
+
+    async def _submit(self, body: dict[str, Any], task: _Task) -> None:
+        """POST the task; the same UUID on every attempt. A conflict means it was accepted.
+
+        After an attempt whose fate is unknown (dropped, timed out, 5xx, unreadable), a later
+        refusal is believed only if Runware does not know the task: otherwise it was accepted
+        (and is being paid for), so it is polled instead of being given up.
+        """
+        try:
+            data, errors = await self._post([body], task.uuid, conflict_ok=True)
+        except ProviderError as exc:
+            if exc.retryable or not getattr(exc, "after_retry", False):
+                raise
+            if await self._poll_once(task, resuming=True):
+                return
+            raise
+        self._collect(task, data)
+        self._raise_task_errors(errors)
+
+    async def _wait(self, task: _Task) -> None:
+        delay = self.poll.first
+        deadline = self._clock() + self.poll.budget
+        while len(task.images) < task.expected:
+            if self._clock() > deadline:
+                raise ProviderRetryableError(
+                    f"Runware task {task.uuid} still processing after {self.poll.budget:.0f} s; "
+                    "the next build polls it again (it is not paid twice)"
+                )
+            await self._sleep(delay)
+            delay = min(self.poll.cap, delay * self.poll.factor)
+            await self._poll_once(task)
+
+    async def _poll_once(self, task: _Task, resuming: bool = False) -> bool:
+        """One getResponse. Returns False when Runware does not know the task (resuming only)."""
+        query = [{"taskType": "getResponse", "taskUUID": task.uuid}]
+        try:
+            data, errors = await self._post(query, task.uuid)
+        except ProviderRejectedError as exc:
+            if resuming and _not_found(str(exc)):
+                return False
+            raise
+        if resuming and any(_not_found(str(e.get("code", ""))) for e in errors):
+            return False
+        self._collect(task, data)
+        self._raise_task_errors(errors)
+        return True
+
+    def _collect(self, task: _Task, data: list[dict[str, Any]]) -> None:
+        for item in data:
+            if item.get("taskUUID") not in (None, task.uuid):
+                continue
+            if item.get("status") == "error" or "error" in item:
+                nested = item.get("error") or item
+                raise ProviderRejectedError(_task_error_text(nested))
+            if item.get("imageUUID") and item.get("status", "success") == "success":
+                task.images[str(item["imageUUID"])] = item  # cumulative polls: de-duplicated
+
+    def _raise_task_errors(self, errors: list[dict[str, Any]]) -> None:
+        """A task that Runware reports as failed is over: its UUID is never polled again."""
+        if errors:
+            error = _error_for(errors[0], 200)
+            if isinstance(error, ProviderAuthError | ProviderQuotaError):
+                raise error
+            raise ProviderRejectedError(f"the Runware task failed ({_task_error_text(errors[0])})")
+
+    async def _post(
+        self, tasks: list[dict[str, Any]], task_uuid: str, *, conflict_ok: bool = False
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """POST with retries. Returns (data items, per-task errors for this task)."""
+        attempt = 0
+        while True:
+            try:
+                response = await self._client.post(self._url, json=tasks, headers=self._headers)
+                data, errors = _envelope(response, task_uuid)
+                if conflict_ok and any(e.get("code") == "conflictTaskUUID" for e in errors):
+                    return [], []  # accepted on an earlier attempt: poll it
+                if response.status_code >= 400 or (errors and not data and _global(errors)):
+                    refusal = _error_for(
+                        errors[0] if errors else {}, response.status_code, response
+                    )
+                    refusal.after_retry = attempt > 0  # type: ignore[attr-defined]
+                    raise refusal
+                return data, errors
+            except ProviderRetryableError as exc:
+                error: ProviderRetryableError = exc
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                error = ProviderRetryableError(f"no answer from Runware: {_transport_text(exc)}")
+            attempt += 1
+            if attempt >= self.retry.attempts:
+                raise error
+            await self._sleep(self.retry.delay(attempt - 1, self._rng, error.retry_after))
+
+    # -- references -------------------------------------------------------------------------
+
+    async def _references(self, request: GenerationRequest) -> list[str]:
+        values = []
+        for ref in request.references:
+            if ref.kind == "url":
+                values.append(ref.value)
+            elif self.references == "inline" or ref.hash is None:
+                values.append(data_uri(ref))
+            else:
+                values.append(await self._uploaded(ref))
+        return values
+
+    async def _uploaded(self, ref: RequestReference) -> str:
+        """Upload a local reference once per content hash; concurrent users share the upload."""
+        assert ref.hash is not None
+        known = self._uploads.get(ref.hash)
+        if known is not None:
+            return known
+        pending = self._uploading.get(ref.hash)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._uploading[ref.hash] = future
+        try:
+            task_uuid = str(uuid.uuid4())
+            body = [{"taskType": "imageUpload", "taskUUID": task_uuid, "image": data_uri(ref)}]
+            data, errors = await self._post(body, task_uuid, conflict_ok=True)
+            self._raise_task_errors(errors)
+            image_uuid = next((str(d["imageUUID"]) for d in data if d.get("imageUUID")), None)
+            if image_uuid is None:
+                raise ProviderRejectedError(
+                    f"Runware's imageUpload of {ref.value} gave no imageUUID"
+                )
+            self._uploads.put(ref.hash, image_uuid)
+            future.set_result(image_uuid)
+            return image_uuid
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiting users re-raise it themselves
+            raise
+        finally:
+            del self._uploading[ref.hash]
+
+    # -- results ----------------------------------------------------------------------------
+
+    async def _image(self, item: dict[str, Any]) -> bytes:
+        if item.get("imageBase64Data"):
+            return base64.b64decode(item["imageBase64Data"])
+        if str(item.get("imageDataURI", "")).startswith("data:"):
+            return base64.b64decode(str(item["imageDataURI"]).split(",", 1)[1])
+        url = item.get("imageURL")
+        if not url:
+            raise ProviderRejectedError("Runware returned an image with neither URL nor data")
+        return await self._download(str(url))
+
+    async def _download(self, url: str) -> bytes:
+        """Stream the image; a truncated, failed or timed-out download is tried again."""
+        attempt = 0
+        while True:
+            try:
+                async with self._client.stream("GET", url) as response:
+                    if response.status_code in _RETRY_STATUS:
+                        raise ProviderRetryableError(
+                            f"image download: HTTP {response.status_code}",
+                            _retry_after(response),
+                        )
+                    if response.status_code >= 400:
+                        raise ProviderRejectedError(f"image download: HTTP {response.status_code}")
+                    chunks = [chunk async for chunk in response.aiter_bytes()]
+                data = b"".join(chunks)
+                expected = response.headers.get("content-length")
+                if expected is not None and int(expected) != len(data):
+                    raise ProviderRetryableError(f"image download cut short at {len(data)} bytes")
+                return data
+            except ProviderRetryableError as exc:
+                error: ProviderRetryableError = exc
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                error = ProviderRetryableError(f"image download failed: {_transport_text(exc)}")
+            attempt += 1
+            if attempt >= self.retry.attempts:
+                raise error
+            await self._sleep(self.retry.delay(attempt - 1, self._rng, error.retry_after))
+
+
+# -- the envelope and its errors ------------------------------------------------------------
+
+
+def _envelope(
+    response: httpx.Response, task_uuid: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    try:
+        body = response.json()
+    except ValueError:
+        if response.status_code in _RETRY_STATUS or response.status_code < 400:
+            raise ProviderRetryableError(
+                f"Runware answered HTTP {response.status_code} with a body that is not JSON",
+                _retry_after(response),
+            ) from None
+        return [], []
+    if isinstance(body, list):
+        body = {"data": body}
+    if not isinstance(body, dict):
+        raise ProviderRetryableError("Runware answered with an unexpected JSON shape")
+    data = body.get("data") or []
+    data = [data] if isinstance(data, dict) else [d for d in data if isinstance(d, dict)]
+    errors = body.get("errors") or ([body["error"]] if isinstance(body.get("error"), dict) else [])
+    errors = [e for e in errors if isinstance(e, dict)]
+    mine = [e for e in errors if e.get("taskUUID") in (None, task_uuid)]
+    return data, mine
+
+
+def _global(errors: list[dict[str, Any]]) -> bool:
+    return any(e.get("taskType") == "authentication" for e in errors)
+
+
+def _error_for(
+    error: dict[str, Any], status: int, response: httpx.Response | None = None
+) -> ProviderError:
+    code = str(error.get("code") or "")
+    text = _task_error_text(error) if error else f"HTTP {status}"
+    if status in _RETRY_STATUS:
+        retry_after = _retry_after(response) if response is not None else None
+        return ProviderRetryableError(f"Runware is busy or failing ({text})", retry_after)
+    if status == 401 or code in ("invalidApiKey", "missingApiKey"):
+        return ProviderAuthError(
+            f"Runware refused the API key ({text}); set {KEY_VARIABLE} to a valid key "
+            "from your Runware dashboard"
+        )
+    if status == 402 or any(w in code for w in ("Credits", "Quota", "Balance")):
+        return ProviderQuotaError(
+            f"the Runware account is out of credit ({text}); top it up, then build again. "
+            "Nothing more is submitted in this build"
+        )
+    if status == 403:
+        return ProviderAuthError(f"the API key may not do this ({text})")
+    return ProviderRejectedError(f"Runware rejected the task ({text})")
+
+
+def _task_error_text(error: dict[str, Any]) -> str:
+    code = error.get("code") or "error"
+    message = str(error.get("message") or "").strip()
+    parameter = error.get("parameter")
+    text = f"{code}: {message}" if message else str(code)
+    return f"{text} [parameter: {parameter}]" if parameter else text
+
+
+def _not_found(text: str) -> bool:
+    return "NotFound" in text or "notFound" in text or "taskFailedOrNotFound" in text
+
+
+def _retry_after(response: httpx.Response | None) -> float | None:
+    value = response.headers.get("retry-after") if response is not None else None
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def _transport_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def api_key_from(environ: Mapping[str, str]) -> str:
+    key = environ.get(KEY_VARIABLE, "").strip()
+    if not key:
+        raise MissingKeyError(
+            f"the runware provider needs an API key, and {KEY_VARIABLE} is not set\n"
+            f"  fix: export {KEY_VARIABLE}=<your key>, or build offline with "
+            "`--provider placeholder`"
+        )
+    return key

@@ -92,6 +92,19 @@ class ProviderConfig(_Strict):
     concurrency: Annotated[int, Field(ge=1, le=64)] | None = Field(
         None, description="at most this many requests in flight to this provider"
     )
+    delivery: Literal["async", "sync"] = Field(
+        "async", description="runware: poll getResponse (async) or wait for the answer (sync)"
+    )
+    references: Literal["upload", "inline"] = Field(
+        "upload",
+        description="runware: upload local references once and reuse them, or send data URIs",
+    )
+    poll_interval: Annotated[float, Field(gt=0, le=60)] = Field(
+        1.0, description="runware: seconds before the first getResponse; then x1.5, up to 10 s"
+    )
+    retry_backoff: Annotated[float, Field(gt=0, le=60)] = Field(
+        1.0, description="runware: seconds before the first retry; then doubling, up to 30 s"
+    )
 
 
 class Spec(_Strict):

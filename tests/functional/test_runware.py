@@ -1,0 +1,342 @@
+"""The Runware client against the fake Runware server, over real HTTP on 127.0.0.1.
+
+Each fault of RUNWARE_API.md: the outcome, and what the ledger charged. The client never
+sleeps for real here: its sleep is injected and records the delays it was asked for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from pixmake.errors import (
+    ProviderAuthError,
+    ProviderQuotaError,
+    ProviderRejectedError,
+    ProviderRetryableError,
+)
+from pixmake.providers.base import GenerationRequest, RequestReference
+from pixmake.providers.runware import PollPolicy, RetryPolicy, RunwareProvider
+from pixmake.testing.fake_runware import FakeRunware
+from tests.conftest import png_bytes
+
+KEY = "sk-test-0123456789abcdef"
+
+
+class Journal:
+    """An in-memory TaskJournal."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, dict[str, Any]] = {}
+        self.ended: list[str] = []
+
+    def submitted(self, key: str) -> dict[str, Any] | None:
+        return self.open.get(key)
+
+    def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
+        self.open[key] = task
+
+    def finished(self, key: str) -> None:
+        self.ended.append(key)
+        self.open.pop(key, None)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeRunware]:
+    with FakeRunware(api_key=KEY) as server:
+        yield server
+
+
+class Sleeps(list[float]):
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def make(fake: FakeRunware, **kw: Any) -> tuple[RunwareProvider, Sleeps]:
+    sleeps = Sleeps()
+    key = kw.pop("key", KEY)
+    options: dict[str, Any] = {"sleep": sleeps, "rng": lambda: 0.5}
+    options.update(kw)
+    return RunwareProvider(key, fake.url, **options), sleeps
+
+
+def request(**changes: Any) -> GenerationRequest:
+    fields: dict[str, Any] = {
+        "asset_id": "hero",
+        "key": "k" * 32,
+        "model": "openai:1@2",
+        "prompt": "a red fox",
+        "width": 1024,
+        "height": 1024,
+        "quality": "low",
+        "background": "opaque",
+        "format": "png",
+        "output_quality": None,
+        "results": 1,
+    }
+    fields.update(changes)
+    return GenerationRequest(**fields)
+
+
+def run(provider: RunwareProvider, req: GenerationRequest, journal: Journal | None = None) -> Any:
+    async def go() -> Any:
+        try:
+            return await provider.generate(req, journal or Journal())
+        finally:
+            await provider.aclose()
+
+    return asyncio.run(go())
+
+
+def only_charge(fake: FakeRunware) -> str:
+    charges = fake.charges()
+    assert list(charges.values()) == [1], charges
+    return next(iter(charges))
+
+
+def test_async_happy_path(fake: FakeRunware) -> None:
+    provider, sleeps = make(fake)
+    journal = Journal()
+    result = run(provider, request(), journal)
+    image = Image.open(io.BytesIO(result.images[0]))
+    assert (image.format, image.size) == ("PNG", (1024, 1024))
+    task_uuid = only_charge(fake)
+    assert result.record["task_uuid"] == task_uuid
+    assert journal.open["k" * 32] == {"taskUUID": task_uuid}  # journaled before it was sent
+    assert result.cost_usd == pytest.approx(0.005)
+    assert sleeps == [1.0]  # polled once, after the first wait
+
+
+def test_sync_delivery(fake: FakeRunware) -> None:
+    provider, sleeps = make(fake, delivery="sync")
+    result = run(provider, request(format="webp", output_quality=80, width=1536))
+    assert Image.open(io.BytesIO(result.images[0])).size == (1536, 1024)
+    assert fake.count("getResponse") == 0
+    assert sleeps == []
+    only_charge(fake)
+
+
+def test_several_results_are_deduplicated_across_polls(fake: FakeRunware) -> None:
+    fake.fail("processing", task_type="imageInference", polls=2)
+    provider, sleeps = make(fake)
+    result = run(provider, request(results=3))
+    assert len(result.images) == 3
+    assert len(set(result.record["image_uuids"])) == 3
+    assert sleeps == [1.0, 1.5, 2.25]
+    assert fake.ledger[0].images == 3
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_transient_statuses_are_retried_with_the_same_uuid(fake: FakeRunware, status: int) -> None:
+    fake.fail("status", times=2, status=status, task_type="imageInference")
+    provider, sleeps = make(fake)
+    run(provider, request())
+    assert fake.count("imageInference") == 3
+    only_charge(fake)
+    assert sleeps[:2] == [0.75, 1.5]  # capped exponential backoff with jitter (rng fixed)
+
+
+def test_retry_after_is_honoured(fake: FakeRunware) -> None:
+    fake.fail("status", status=429, retry_after="7", task_type="imageInference")
+    provider, sleeps = make(fake)
+    run(provider, request())
+    assert sleeps[0] == 7.0
+    only_charge(fake)
+
+
+def test_backoff_is_capped() -> None:
+    policy = RetryPolicy(attempts=10, base=1.0, cap=30.0)
+    delays = [policy.delay(n, lambda: 1.0, None) for n in range(10)]
+    assert delays[:3] == [1.0, 2.0, 4.0]
+    assert max(delays) == 30.0
+    assert policy.delay(0, lambda: 0.0, None) == 0.5
+
+
+def test_timeout_then_conflict_means_poll_not_pay(fake: FakeRunware) -> None:
+    fake.fail("slow", delay=0.5, task_type="imageInference")  # accepted, but answered too late
+    client = httpx.AsyncClient(timeout=httpx.Timeout(0.2))
+    provider, _ = make(fake, client=client)
+    run(provider, request())
+    assert fake.count("imageInference") == 2  # the retry hit conflictTaskUUID
+    only_charge(fake)
+
+
+def test_connection_dropped_before_the_task_is_read(fake: FakeRunware) -> None:
+    fake.fail("drop_before", task_type="imageInference")
+    provider, _ = make(fake)
+    result = run(provider, request())
+    sent = [r["taskUUID"] for r in fake.requests if r["taskType"] == "imageInference"]
+    assert sent == [result.record["task_uuid"]] * 2
+    only_charge(fake)
+
+
+def test_connection_dropped_after_the_task_was_accepted(fake: FakeRunware) -> None:
+    fake.fail("drop_after", task_type="imageInference")
+    provider, _ = make(fake)
+    result = run(provider, request())
+    sent = [r["taskUUID"] for r in fake.requests if r["taskType"] == "imageInference"]
+    assert len(sent) == 2
+    assert sent[0] == sent[1] == result.record["task_uuid"]  # never a new UUID
+    only_charge(fake)
+
+
+def test_malformed_json_after_acceptance(fake: FakeRunware) -> None:
+    fake.fail("malformed", task_type="imageInference")
+    provider, _ = make(fake)
+    run(provider, request())
+    only_charge(fake)
+
+
+def test_malformed_poll_answer_is_polled_again(fake: FakeRunware) -> None:
+    fake.fail("malformed", task_type="getResponse")
+    provider, _ = make(fake)
+    run(provider, request())
+    assert fake.count("getResponse") == 2
+    only_charge(fake)
+
+
+def test_per_task_error_on_http_200(fake: FakeRunware) -> None:
+    fake.fail("task_error", task_type="getResponse", code="timeoutProvider")
+    provider, _ = make(fake)
+    journal = Journal()
+    with pytest.raises(ProviderRejectedError, match="timeoutProvider"):
+        run(provider, request(), journal)
+    assert journal.ended == ["k" * 32]  # over for good: the next build may start a new task
+    only_charge(fake)
+
+
+def test_task_processing_for_a_while(fake: FakeRunware) -> None:
+    fake.fail("processing", task_type="imageInference", polls=6)
+    provider, sleeps = make(fake)
+    run(provider, request())
+    assert fake.count("getResponse") == 7
+    assert sleeps == [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0]
+
+
+def test_polling_gives_up_after_its_budget_and_keeps_the_task(fake: FakeRunware) -> None:
+    fake.fail("processing", task_type="imageInference", polls=1000)
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    provider, _ = make(fake, sleep=sleep, clock=lambda: now[0], poll=PollPolicy(budget=60))
+    journal = Journal()
+    with pytest.raises(ProviderRetryableError, match="still processing"):
+        run(provider, request(), journal)
+    assert journal.open  # kept: the next build polls it instead of paying again
+    only_charge(fake)
+
+
+@pytest.mark.parametrize("kind", ["truncated_download", "slow_download", "status"])
+def test_bad_downloads_are_tried_again(fake: FakeRunware, kind: str) -> None:
+    fake.fail(kind, task_type="download", delay=0.3, status=503)
+    client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.1))
+    provider, _ = make(fake, client=client)
+    result = run(provider, request())
+    Image.open(io.BytesIO(result.images[0])).load()
+    only_charge(fake)
+
+
+def test_validation_errors_are_not_retried(fake: FakeRunware) -> None:
+    provider, _ = make(fake)
+    journal = Journal()
+    with pytest.raises(ProviderRejectedError, match="invalidWidth"):
+        run(provider, request(width=1000), journal)
+    assert fake.count("imageInference") == 1
+    assert fake.ledger == []
+    assert journal.ended == ["k" * 32]
+
+
+def test_a_bad_key_says_how_to_set_it(fake: FakeRunware) -> None:
+    provider, _ = make(fake, key="wrong-key-9876")
+    with pytest.raises(ProviderAuthError) as caught:
+        run(provider, request())
+    assert "RUNWARE_API_KEY" in str(caught.value)
+    assert "wrong-key-9876" not in str(caught.value)
+    assert fake.count("imageInference") == 1
+
+
+def test_out_of_credit(fake: FakeRunware) -> None:
+    fake.fail("status", status=402, code="insufficientCredits", task_type="imageInference")
+    provider, _ = make(fake)
+    with pytest.raises(ProviderQuotaError, match="out of credit"):
+        run(provider, request())
+    assert fake.count("imageInference") == 1
+
+
+def test_forbidden(fake: FakeRunware) -> None:
+    fake.fail("status", status=403, code="forbidden", task_type="imageInference")
+    provider, _ = make(fake)
+    with pytest.raises(ProviderAuthError, match="may not"):
+        run(provider, request())
+
+
+def test_retries_run_out_but_the_task_is_kept(fake: FakeRunware) -> None:
+    fake.fail("status", times=6, status=503, task_type="imageInference")
+    provider, _ = make(fake)
+    journal = Journal()
+    with pytest.raises(ProviderRetryableError):
+        run(provider, request(), journal)
+    uuid_sent = journal.open["k" * 32]["taskUUID"]
+    # the next build: Runware never saw it, so it is submitted, with the same UUID
+    provider, _ = make(fake)
+    result = run(provider, request(), journal)
+    assert result.record["task_uuid"] == uuid_sent
+    assert fake.charges() == {uuid_sent: 1}
+
+
+def test_resume_polls_an_accepted_task_instead_of_paying_again(fake: FakeRunware) -> None:
+    journal = Journal()
+    fake.fail("drop_after", task_type="imageInference")
+    fake.fail("drop_before", times=6, task_type="imageInference")  # ... and the network goes
+    provider, _ = make(fake)
+    with pytest.raises(ProviderRetryableError):
+        run(provider, request(), journal)
+    provider, _ = make(fake)  # a new build
+    result = run(provider, request(), journal)
+    assert fake.charges() == {result.record["task_uuid"]: 1}
+
+
+def test_references_are_uploaded_once(fake: FakeRunware, tmp_path: Path) -> None:
+    (tmp_path / "style.png").write_bytes(png_bytes())
+    ref = RequestReference("file", "style.png", "h" * 32, tmp_path / "style.png")
+    url = RequestReference("url", "https://example.org/a.png")
+
+    async def go() -> None:
+        provider, _ = make(fake)
+        reqs = [request(key=f"{i:032d}", references=(ref, url)) for i in range(4)]
+        await asyncio.gather(*(provider.generate(r, Journal()) for r in reqs))
+        await provider.aclose()
+
+    asyncio.run(go())
+    assert fake.count("imageUpload") == 1
+    assert len(fake.uploads) == 1
+    assert len(fake.ledger) == 4
+
+
+def test_inline_references_are_data_uris(fake: FakeRunware, tmp_path: Path) -> None:
+    (tmp_path / "style.png").write_bytes(png_bytes())
+    ref = RequestReference("file", "style.png", "h" * 32, tmp_path / "style.png")
+    provider, _ = make(fake, references="inline")
+    run(provider, request(references=(ref,)))
+    assert fake.count("imageUpload") == 0
+    only_charge(fake)
+
+
+def test_base64_results_are_decoded(fake: FakeRunware) -> None:
+    provider, _ = make(fake)
+    data = png_bytes()
+    import base64
+
+    item = {"imageUUID": "x", "imageBase64Data": base64.b64encode(data).decode()}
+    assert asyncio.run(provider._image(item)) == data
+    item = {"imageUUID": "x", "imageDataURI": "data:image/png;base64," + item["imageBase64Data"]}
+    assert asyncio.run(provider._image(item)) == data
