@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,10 @@ class FakeProvider:
     trusted: bool = False
     fail: set[str] = field(default_factory=set)
     interrupt_after: int | None = None
+    cost: float = 0.0
     calls: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     async def generate(self, request: GenerationRequest, tasks: TaskJournal) -> GenerationResult:
         self.calls.append(request.asset_id)
@@ -28,8 +32,13 @@ class FakeProvider:
             raise ProviderRejectedError(f"refused {request.asset_id}")
         if self.interrupt_after is not None and len(self.calls) > self.interrupt_after:
             signal.raise_signal(signal.SIGINT)  # a real Ctrl-C, delivered to this process
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        for _ in range(3):
+            await asyncio.sleep(0)  # let other assets start, as a network call would
+        self.in_flight -= 1
         images = [draw(request, i) for i in range(request.results)]
-        return GenerationResult(images, {"fake": True}, 0.0)
+        return GenerationResult(images, {"fake": True}, self.cost)
 
     async def aclose(self) -> None:
         return None

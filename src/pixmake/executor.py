@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pixmake import imaging
-from pixmake.errors import ProviderError, ProviderQuotaError
+from pixmake.errors import ProviderAuthError, ProviderError, ProviderQuotaError
 from pixmake.fsutil import write_atomic
 from pixmake.hashing import derive_key, request_key
 from pixmake.lockfile import make_entry
@@ -153,6 +153,8 @@ class Executor:
             outcome.set_result("failed")
             if isinstance(exc, ProviderQuotaError):
                 self._stop = f"not submitted: the account is out of credit ({plan.id} failed)"
+            elif isinstance(exc, ProviderAuthError):
+                self._stop = f"not submitted: the API key was refused ({plan.id} failed)"
             elif self.options.fail_fast and self._stop is None:
                 self._stop = f"not started: --fail-fast after `{plan.id}` failed"
         except asyncio.CancelledError:

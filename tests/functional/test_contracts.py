@@ -223,3 +223,32 @@ def test_init_creates_spec_and_ignores_state(tmp_path: Path, project: Project) -
     assert ".pixmake/" in (project.root / ".gitignore").read_text()
     assert project.run("init").out.startswith("nothing to do")
     assert project.run("plan", "--provider", "placeholder").code == 0
+
+
+def _six(project: Project, extra: str = "") -> None:
+    assets = "".join(f"  a{i}: {{prompt: p{i}, out: a{i}.png}}\n" for i in range(6))
+    project.gen({"pixmake.yaml": f"version: 1\n{extra}assets:\n{assets}"})
+
+
+def test_spending_stops_at_max_cost(project: Project) -> None:
+    _six(project)
+    provider = FakeProvider(cost=0.05)
+    result = _build(project, provider, jobs=1, max_cost=0.12)
+    assert (result.generated, result.skipped) == (3, 3)  # 0.05 + 0.05 + 0.05: then it stops
+    assert result.cost_usd == pytest.approx(0.15)
+    assert all("--max-cost 0.12" in reason for reason in result.skips.values())
+
+
+def test_jobs_and_per_provider_concurrency(project: Project) -> None:
+    _six(project)
+    provider = FakeProvider()
+    _build(project, provider, jobs=4)
+    assert provider.most_in_flight == 4
+    _six(project, "providers:\n  placeholder: {concurrency: 2}\n")
+    (project.root / "pixmake.lock").unlink()
+    for path in project.root.glob("a*.png"):
+        path.unlink()
+    shutil.rmtree(project.root / ".pixmake")
+    provider = FakeProvider()
+    _build(project, provider, jobs=4)
+    assert provider.most_in_flight == 2

@@ -82,6 +82,11 @@ def test_examples_build_against_runware(fake: FakeRunware, project: Project) -> 
         assert KEY not in _everything_written(root)
         assert KEY not in result.out + result.err
     assert fake.count("imageUpload") == 2  # hero for 4 thumbnails, style for 6 icons: once each
+    # the upload is remembered across builds, by content hash
+    csv = root / "data/items.csv"
+    csv.write_text(csv.read_text().replace("polished steel", "blued steel"))
+    assert project.run("-C", str(root), "build", "--json").last_json()["generated"] == 1
+    assert fake.count("imageUpload") == 2
 
 
 def test_without_a_key_nothing_starts(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
