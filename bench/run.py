@@ -127,7 +127,10 @@ def fmt(times: list[float]) -> str:
     return f"{statistics.median(times):.3f} s ({min(times):.3f}–{max(times):.3f})"
 
 
-def bench_size(n: int, runs: int) -> list[tuple[str, list[float], str]]:
+Row = tuple[str, list[float], str]
+
+
+def bench_size(n: int, runs: int) -> list[Row]:
     root = WORK / f"p{n}"
     generate(root, n)
     rows: list[tuple[str, list[float], str]] = []
@@ -179,11 +182,67 @@ def bench_size(n: int, runs: int) -> list[tuple[str, list[float], str]]:
     return rows
 
 
+def bench_runware(n: int, runs: int, latency: float = 0.2, in_flight: int = 8) -> list[Row]:
+    """N assets against the fake Runware server: latency per task, `in_flight` at most at once."""
+    import resource
+
+    from pixmake.testing.fake_runware import FakeRunware
+
+    root = WORK / f"runware{n}"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    ids = ", ".join(str(i) for i in range(n))
+    (root / "pixmake.yaml").write_text(
+        "version: 1\ndefaults: {model: gpt-image-1-mini, quality: low}\nassets:\n"
+        f"  'a{{{{ item }}}}': {{for_each: [{ids}], prompt: 'icon {{{{ item }}}}', "
+        "out: 'out/{{ item }}.png'}\n"
+    )
+    walls: list[float] = []
+    cpus: list[float] = []
+    for _ in range(runs):
+        for name in ("out", ".pixmake", "pixmake.lock"):
+            path = root / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        with FakeRunware("bench-key", latency=latency, max_in_flight=in_flight) as fake:
+            env = {**os.environ, "RUNWARE_BASE_URL": fake.url, "RUNWARE_API_KEY": "bench-key"}
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            done = subprocess.run(
+                [*PIXMAKE, "build", "-j", str(in_flight)],
+                cwd=root,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            walls.append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            if done.returncode != 0 or len(fake.charges()) != n:
+                raise SystemExit(f"runware bench failed:\n{done.stdout}\n{done.stderr}")
+        cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    ideal = n * latency / in_flight
+    ratio = f"{statistics.median(walls) / ideal:.2f} x ideal ({ideal:.1f} s)"
+    cpu = f"{statistics.median(cpus) / n * 1000:.2f} ms CPU/asset"
+    return [
+        (f"runware build, {n} assets, {latency} s/task, -j {in_flight}", walls, f"{ratio}; {cpu}")
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument(
+        "--runware",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also build N assets against the fake Runware server",
+    )
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     python = timed([sys.executable, "-c", "pass"], HERE, args.runs)
@@ -194,6 +253,8 @@ def main() -> None:
     ]
     for n in args.sizes:
         results += bench_size(n, args.runs)
+    if args.runware:
+        results += bench_runware(args.runware, args.runs)
     floor = statistics.median(python)
     lines = [
         "| measurement | median (min–max) | × python start | note |",
@@ -207,7 +268,9 @@ def main() -> None:
     header = (
         f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, {args.runs} runs each "
-        f"(`python bench/run.py --sizes {' '.join(map(str, args.sizes))} --runs {args.runs}`)."
+        f"(`python bench/run.py --sizes {' '.join(map(str, args.sizes))} --runs {args.runs}"
+        + (f" --runware {args.runware}" if args.runware else "")
+        + "`)."
     )
     write_section(args.out, "latest run", header + "\n\n" + table)
 
