@@ -16,21 +16,23 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pixmake import planner
+from pixmake import planner, snapshot
 from pixmake.errors import PixmakeError, UsageError
-from pixmake.executor import BuildOptions, BuildResult, Executor
 from pixmake.hashing import FileHasher, derive_key, key_material
 from pixmake.lockfile import LOCK_NAME, Lock, make_entry, read_lock, write_lock
 from pixmake.project import SPEC_NAME, Project, load_project
+from pixmake.results import BuildOptions
 from pixmake.store import STATE_DIR, Store
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pixmake.executor import Executor
     from pixmake.lockfile import DerivedRecord, OutputRecord
     from pixmake.planner import Plan
     from pixmake.providers.base import ImageProvider
     from pixmake.report import Reporter
+    from pixmake.results import BuildResult
 
 
 class BudgetError(PixmakeError):
@@ -49,6 +51,8 @@ class Session:
     hasher: FileHasher
     journal_pending: int = 0
     committed: Lock = field(default_factory=Lock)
+    options: dict[str, Any] = field(default_factory=dict)
+    lock_stat: snapshot.Stat = None
 
     @property
     def root(self) -> Path:
@@ -66,6 +70,7 @@ class Session:
 def open_session(root: Path, *, profile: str | None = None, provider: str | None = None) -> Session:
     project = load_project(root, profile=profile, provider=provider)
     store = Store(root)
+    lock_stat = snapshot.stat(root / LOCK_NAME)
     committed = read_lock(root)
     lock = Lock(dict(committed.entries))
     pending = 0
@@ -74,7 +79,33 @@ def open_session(root: Path, *, profile: str | None = None, provider: str | None
             lock.entries[event["id"]] = event["entry"]
             pending += 1
     hasher = FileHasher(root, store.load_stats())
-    return Session(project, lock, store, hasher, pending, committed)
+    options = {"profile": profile, "provider": provider}
+    return Session(project, lock, store, hasher, pending, committed, options, lock_stat)
+
+
+def remember_fresh(session: Session, plan: Plan) -> None:
+    """When every asset is fresh, let the next run say so from stats alone (snapshot.py)."""
+    if session.journal_pending or any(p.state != "fresh" for p in plan.assets.values()):
+        return
+    cache = session.hasher.cache
+    sources = dict(session.project.sources)
+    sources[LOCK_NAME] = session.lock_stat
+    for asset in session.project.assets.values():
+        for ref in asset.references:
+            if ref.kind == "file":
+                if ref.value not in cache:
+                    return
+                sources[ref.value] = list(cache[ref.value][:3])
+    assets: list[tuple[str, list[tuple[str, snapshot.Stat]]]] = []
+    for asset_id in plan.order:
+        outputs: list[tuple[str, snapshot.Stat]] = []
+        for path in session.project.assets[asset_id].all_outputs():
+            if path not in cache:
+                return
+            outputs.append((path, list(cache[path][:3])))
+        assets.append((asset_id, outputs))
+    session.store.ensure_dir()
+    snapshot.write(session.root, session.options, sources, assets)
 
 
 def open_tasks(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -113,6 +144,7 @@ def status(
     result = session.plan()
     if save:
         session.save_stats()
+        remember_fresh(session, result)
     return result
 
 
@@ -229,6 +261,7 @@ def build(
     Raises SpecError/UsageError before doing anything; per-asset failures are in the result.
     A KeyboardInterrupt propagates after everything finished has been written to the lock.
     """
+    from pixmake.executor import Executor
     from pixmake.providers import make_provider
 
     options = options or BuildOptions()
@@ -279,6 +312,10 @@ def build(
         finally:
             compact(session)
             session.save_stats()
+        orphans = any(p.state == "orphaned" for p in plan.assets.values())
+        if result.ok and selected == set(session.project.assets) and not orphans:
+            session.lock_stat = snapshot.stat(root / LOCK_NAME)
+            remember_fresh(session, planner.Plan.all_fresh(plan.order))
         reporter.summary(result)
         return result
 

@@ -130,6 +130,18 @@ def _spec_kw(args: argparse.Namespace) -> dict[str, Any]:
     return {"profile": args.profile, "provider": args.provider}
 
 
+def _fresh(root: Path, args: argparse.Namespace) -> Plan | None:
+    """The no-op fast path: a plan of fresh assets when nothing changed by stat, else None."""
+    from pixmake import snapshot
+
+    ids = snapshot.fresh_ids(root, _spec_kw(args))
+    if ids is None:
+        return None
+    from pixmake.planner import Plan
+
+    return Plan.all_fresh(ids)
+
+
 def _out(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -146,9 +158,11 @@ def _init(root: Path, args: argparse.Namespace) -> int:
 
 
 def _status(root: Path, args: argparse.Namespace) -> int:
-    from pixmake import api
+    plan = _fresh(root, args)
+    if plan is None:
+        from pixmake import api
 
-    plan = api.status(root, **_spec_kw(args))
+        plan = api.status(root, **_spec_kw(args))
     if args.json:
         assets = [{"id": p.id, "state": p.state, "reasons": p.reasons} for p in _items(plan)]
         _out(json.dumps({"assets": assets, "counts": plan.counts()}, indent=2, ensure_ascii=False))
@@ -175,12 +189,17 @@ def _counts_line(plan: Plan) -> str:
 
 
 def _plan(root: Path, args: argparse.Namespace) -> int:
-    from pixmake import api
+    fresh = None if args.targets else _fresh(root, args)
+    if fresh is not None:
+        plan, selected = fresh, set(fresh.order)
+    else:
+        from pixmake import api
 
-    session = api.open_session(root, **_spec_kw(args))
-    plan = session.plan()
-    session.save_stats()
-    selected = session.project.graph.select(args.targets) if args.targets else set(plan.order)
+        session = api.open_session(root, **_spec_kw(args))
+        plan = session.plan()
+        session.save_stats()
+        api.remember_fresh(session, plan)
+        selected = session.project.graph.select(args.targets) if args.targets else set(plan.order)
     items = [p for p in _items(plan) if p.id in selected]
     total = sum(p.estimate_usd for p in items)
     if args.json:
@@ -207,14 +226,20 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
 def _build(root: Path, args: argparse.Namespace) -> int:
     if args.dry_run:
         return _plan(root, args)
-    from pixmake import api
-    from pixmake.executor import BuildOptions
     from pixmake.report import ConsoleReporter, JsonReporter
+    from pixmake.results import BuildOptions, BuildResult
+
+    reporter = JsonReporter() if args.json else ConsoleReporter()
+    fresh = None if args.targets else _fresh(root, args)
+    if fresh is not None:
+        reporter.start(0, 0.0)
+        reporter.summary(BuildResult(fresh=len(fresh.order)))
+        return EXIT_OK
+    from pixmake import api
 
     options = BuildOptions(
         jobs=args.jobs, fail_fast=args.fail_fast, max_cost=args.max_cost, max_new=args.max_new
     )
-    reporter = JsonReporter() if args.json else ConsoleReporter()
     result = api.build(
         root, args.targets, options=options, reporter=reporter, force=args.force,
         **_spec_kw(args),
@@ -223,6 +248,9 @@ def _build(root: Path, args: argparse.Namespace) -> int:
 
 
 def _check(root: Path, args: argparse.Namespace) -> int:
+    if _fresh(root, args) is not None:
+        _out("check: every asset is fresh")
+        return EXIT_OK
     from pixmake import api
 
     problems = api.check(root, **_spec_kw(args))

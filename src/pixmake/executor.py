@@ -27,6 +27,7 @@ from pixmake.fsutil import write_atomic
 from pixmake.hashing import derive_key, request_key
 from pixmake.lockfile import make_entry
 from pixmake.providers.base import GenerationRequest, RequestReference
+from pixmake.results import BuildOptions, BuildResult
 
 if TYPE_CHECKING:
     from pixmake.hashing import FileHasher
@@ -37,44 +38,6 @@ if TYPE_CHECKING:
     from pixmake.report import Reporter
     from pixmake.spec.asset import Asset
     from pixmake.store import Store
-
-
-@dataclass(slots=True)
-class BuildOptions:
-    jobs: int = 4
-    fail_fast: bool = False
-    max_cost: float | None = None
-    max_new: int | None = None
-
-
-@dataclass(slots=True)
-class BuildResult:
-    generated: int = 0
-    restored: int = 0
-    derived: int = 0
-    fresh: int = 0
-    failed: int = 0
-    skipped: int = 0
-    cost_usd: float = 0.0
-    failures: dict[str, str] = field(default_factory=dict)
-    skips: dict[str, str] = field(default_factory=dict)
-    interrupted: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "generated": self.generated,
-            "restored": self.restored,
-            "derived": self.derived,
-            "fresh": self.fresh,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "cost_usd": round(self.cost_usd, 6),
-            "interrupted": self.interrupted,
-        }
-
-    @property
-    def ok(self) -> bool:
-        return not (self.failed or self.skipped or self.interrupted)
 
 
 class _Skip(Exception):

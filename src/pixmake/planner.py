@@ -70,6 +70,10 @@ class Plan:
     assets: dict[str, AssetPlan]
     order: list[str]
 
+    @classmethod
+    def all_fresh(cls, ids: list[str]) -> Plan:
+        return cls({i: AssetPlan(i, "fresh", "none") for i in ids}, list(ids))
+
     def work(self) -> list[AssetPlan]:
         return [p for p in (self.assets[i] for i in self.order) if p.action != "none"]
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pixmake.errors import SpecError, UsageError
 from pixmake.graph import Graph, build_graph
+from pixmake.snapshot import Stat, stat
 from pixmake.spec.resolve import Resolver
 from pixmake.spec.validate import validate_spec
 from pixmake.spec.yamlsource import load_yaml
@@ -29,7 +30,7 @@ class Project:
     spec: Spec
     assets: dict[str, Asset]
     graph: Graph
-    sources: frozenset[str]
+    sources: dict[str, Stat]
     profile: str | None
 
     def concurrency(self, provider: str) -> int | None:
@@ -39,6 +40,7 @@ class Project:
 
 def load_project(root: Path, *, profile: str | None = None, provider: str | None = None) -> Project:
     """Read, validate and expand pixmake.yaml in `root`. Raises SpecError with every problem."""
+    spec_stat = stat(root / SPEC_NAME)
     data, lines = load_yaml(root / SPEC_NAME, SPEC_NAME)
     spec, problems = validate_spec(data, lines)
     if profile is not None and profile not in spec.profiles:
@@ -53,5 +55,5 @@ def load_project(root: Path, *, profile: str | None = None, provider: str | None
         problems += exc.problems
     if problems:
         raise SpecError(problems)
-    sources = frozenset({SPEC_NAME} | resolver.tables_read | resolver.templates.files_read)
+    sources = {SPEC_NAME: spec_stat, **resolver.tables_read, **resolver.templates.files_read}
     return Project(root, SPEC_NAME, spec, assets, graph, sources, profile)

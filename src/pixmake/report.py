@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
-    from pixmake.executor import BuildResult
+    from pixmake.results import BuildResult
 
 _VERBS = {"generate": "generated", "restore": "restored", "derive": "derived"}
 

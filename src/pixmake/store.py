@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pixmake.errors import StateError
 from pixmake.fsutil import copy_atomic, write_atomic
 from pixmake.hashing import StatEntry, content_hash, hash_file
+from pixmake.snapshot import RACY_NS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -126,8 +127,11 @@ class Store:
         return {k: (v[0], v[1], v[2], v[3]) for k, v in files.items()}
 
     def save_stats(self, cache: dict[str, StatEntry]) -> None:
+        """Keep the stat cache, less the racily clean entries (see snapshot.RACY_NS)."""
         self.ensure_dir()
-        data = {"version": _STAT_VERSION, "files": cache}
+        racy = time.time_ns() - RACY_NS
+        kept = {path: entry for path, entry in cache.items() if entry[1] < racy}
+        data = {"version": _STAT_VERSION, "files": kept}
         write_atomic(self.dir / "stat.json", json.dumps(data, separators=(",", ":")).encode())
 
     # -- journal ----------------------------------------------------------------------------

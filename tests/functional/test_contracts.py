@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pixmake import api
-from pixmake.executor import BuildOptions
 from pixmake.report import ConsoleReporter
+from pixmake.results import BuildOptions
 from tests.conftest import ICONS_CSV, Project
 from tests.fakes import FakeProvider
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake import catalog
 from pixmake.errors import Problem, SpecError
+from pixmake.snapshot import Stat, stat
 from pixmake.spec.asset import Asset, Derived, Reference
 from pixmake.spec.models import SETTING_FIELDS, AssetDecl, Settings, Spec, UrlReference
 from pixmake.spec.tables import Row, load_table
@@ -73,7 +74,7 @@ class Resolver:
     provider: str | None = None
     templates: Templates = field(init=False)
     problems: list[Problem] = field(default_factory=list)
-    tables_read: set[str] = field(default_factory=set)
+    tables_read: dict[str, Stat] = field(default_factory=dict)
     _tables: dict[str, list[Row]] = field(default_factory=dict)
     _files: dict[str, bool] = field(default_factory=dict)
     _seen: set[Problem] = field(default_factory=set)
@@ -133,6 +134,7 @@ class Resolver:
             if norm is None:
                 self._problem(where, f"`{rel}` is outside the project", "use a project path")
                 continue
+            before = stat(self.root / norm)
             try:
                 rows = load_table(self.root, norm)
             except SpecError as exc:
@@ -142,7 +144,7 @@ class Resolver:
                     else:
                         self.problems.append(problem)
                 continue
-            self.tables_read.add(norm)
+            self.tables_read[norm] = before
             self._tables[name] = rows
             loaded[name] = [row.values for row in rows]
         return loaded

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from pixmake.snapshot import Stat, stat
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
@@ -29,7 +31,7 @@ class _ProjectLoader(jinja2.BaseLoader):
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.read: set[str] = set()
+        self.read: dict[str, Stat] = {}
 
     def get_source(
         self, environment: jinja2.Environment, template: str
@@ -37,8 +39,9 @@ class _ProjectLoader(jinja2.BaseLoader):
         path = (self.root / template).resolve()
         if not path.is_relative_to(self.root) or not path.is_file():
             raise jinja2.TemplateNotFound(template)
+        before = stat(path)
         source = path.read_text(encoding="utf-8")
-        self.read.add(path.relative_to(self.root).as_posix())
+        self.read[path.relative_to(self.root).as_posix()] = before
         mtime = path.stat().st_mtime_ns
         return source, template, lambda: path.stat().st_mtime_ns == mtime
 
@@ -57,7 +60,7 @@ class Templates:
         self._compiled: dict[str, jinja2.Template] = {}
 
     @property
-    def files_read(self) -> set[str]:
+    def files_read(self) -> dict[str, Stat]:
         return self._loader.read
 
     def render(self, source: str, context: dict[str, Any]) -> str:
