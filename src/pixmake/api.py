@@ -340,12 +340,13 @@ class _JournalTasks:
     def submitted(self, key: str) -> dict[str, Any] | None:
         return self._open.get(key)
 
-    def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
-        self.store.append_journal({"t": "task", "key": key, "id": asset_id, "task": task}, True)
+    async def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
+        self.store.append_journal({"t": "task", "key": key, "id": asset_id, "task": task})
         self._open[key] = task
+        await asyncio.to_thread(self.store.sync_journal)  # off the event loop
 
     def finished(self, key: str) -> None:
-        self.store.append_journal({"t": "task_end", "key": key}, True)
+        self.store.append_journal({"t": "task_end", "key": key})
         self._open.pop(key, None)
 
 

@@ -20,6 +20,7 @@ Bugs are never `PixmakeError`: the CLI prints a traceback and asks for a report 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,8 @@ class ProviderError(PixmakeError):
 
     exit_code = 1
     retryable = False
+    after_retry = False  # refused after an attempt whose fate was unknown
+    envelope: tuple[list[Any], list[Any]] | None = None  # the answer a refusal came with
 
 
 class ProviderRetryableError(ProviderError):

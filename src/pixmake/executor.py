@@ -290,17 +290,13 @@ class Executor:
         self.hasher.remember(rel, st, digest)
 
     def _commit(self, asset: Asset, entry: LockEntry, old: LockEntry | None) -> None:
-        self.store.append_journal(
-            {"t": "done", "id": asset.id, "entry": entry}, durable=self.providers_paid(asset)
-        )
+        # Not fsynced: if a power cut loses it, the task record survives and the next build
+        # polls the task and downloads its images again, for free.
+        self.store.append_journal({"t": "done", "id": asset.id, "entry": entry})
         self.lock.entries[asset.id] = entry
         self._output_hash[asset.id] = entry["outputs"][0]["hash"] if entry["outputs"] else None
         if old is not None:
             self._remove_moved(asset, old)
-
-    def providers_paid(self, asset: Asset) -> bool:
-        provider = self.providers.get(asset.provider)
-        return bool(provider is not None and provider.paid)
 
     def _remove_moved(self, asset: Asset, old: LockEntry) -> None:
         """Outputs the asset no longer writes are removed if unedited and kept in the store."""

@@ -140,16 +140,19 @@ class Store:
     def journal_path(self) -> Path:
         return self.dir / "journal.jsonl"
 
-    def append_journal(self, event: dict[str, Any], durable: bool = False) -> None:
-        """Append one event. It reaches the OS before this returns (safe against SIGKILL);
-        `durable` also fsyncs it (safe against power loss), for paid work."""
+    def append_journal(self, event: dict[str, Any]) -> None:
+        """Append one event. It reaches the OS before this returns: safe against SIGKILL.
+        `sync_journal` makes it safe against power loss too."""
         if self._journal is None:
             self.ensure_dir()
             self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - kept open for the run
         self._journal.write(json.dumps(event, sort_keys=True).encode() + b"\n")
         self._journal.flush()
-        if durable:
-            os.fsync(self._journal.fileno())
+
+    def sync_journal(self) -> None:
+        journal = self._journal
+        if journal is not None:
+            os.fsync(journal.fileno())
 
     def read_journal(self) -> list[dict[str, Any]]:
         try:

@@ -40,7 +40,7 @@ class Journal:
     def submitted(self, key: str) -> dict[str, Any] | None:
         return self.open.get(key)
 
-    def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
+    async def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
         self.open[key] = task
 
     def finished(self, key: str) -> None:
@@ -340,3 +340,31 @@ def test_base64_results_are_decoded(fake: FakeRunware) -> None:
     assert asyncio.run(provider._image(item)) == data
     item = {"imageUUID": "x", "imageDataURI": "data:image/png;base64," + item["imageBase64Data"]}
     assert asyncio.run(provider._image(item)) == data
+
+
+def test_tasks_in_flight_share_one_poll_and_the_interval_follows_them(fake: FakeRunware) -> None:
+    now = [0.0]
+    sleeps = Sleeps()
+
+    holder: list[RunwareProvider] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 1:  # let all five be submitted and waiting (real I/O, not time)
+            while len(holder[0]._waiting) < 5:
+                await asyncio.sleep(0.001)
+        now[0] += seconds
+
+    async def go() -> None:
+        provider, _ = make(fake, sleep=sleep, clock=lambda: now[0])
+        holder.append(provider)
+        first = [request(key=f"{i:032d}") for i in range(5)]
+        await asyncio.gather(*(provider.generate(r, Journal()) for r in first))
+        assert fake.count("getResponse") == 5
+        assert fake.posts == 5 + 1  # five submits, and one getResponse POST for all five
+        await provider.generate(request(key="z" * 32), Journal())
+        await provider.aclose()
+
+    asyncio.run(go())
+    # Tasks took 1 s: the next one is polled after a twentieth of that, not after a second.
+    assert sleeps == [1.0, 0.05]

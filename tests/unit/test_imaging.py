@@ -59,8 +59,15 @@ def test_check_image_rejects_wrong_images() -> None:
         check_image(data, "png", 1024, 1024)
     with pytest.raises(ProviderRejectedError, match="not WEBP"):
         check_image(data, "webp", 1024, 1536)
+    for fmt in ("png", "jpg", "webp"):
+        whole = draw(_request(format=fmt, output_quality=None if fmt == "png" else 80))
+        check_image(whole, fmt, 1024, 1536)
+        with pytest.raises(ProviderRejectedError, match="does not decode"):
+            check_image(whole[: len(whole) - 40], fmt, 1024, 1536)
+    damaged = bytearray(data)
+    damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte inside the image data
     with pytest.raises(ProviderRejectedError, match="does not decode"):
-        check_image(data[: len(data) // 2], "png", 1024, 1536)
+        check_image(bytes(damaged), "png", 1024, 1536)
 
 
 def test_derive_resize_crop_and_convert() -> None:

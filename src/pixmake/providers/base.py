@@ -57,8 +57,8 @@ class TaskJournal(Protocol):
     def submitted(self, key: str) -> dict[str, Any] | None:
         """The last task recorded for this request key and not yet finished, if any."""
 
-    def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
-        """Record (durably) that a task is about to be sent."""
+    async def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
+        """Record, durably, that a task is about to be sent (before it is)."""
 
     def finished(self, key: str) -> None:
         """The task for this key ended without images (refused or failed): forget it."""

@@ -128,12 +128,20 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class PollPolicy:
-    """getResponse polling: first wait `first`, then x`factor` up to `cap`, for `budget` seconds."""
+    """getResponse polling, for every task in flight at once (one POST holds up to `batch`).
+
+    Until a task has finished, the interval starts at `first` and grows x`factor` up to `cap`.
+    Once tasks finish, it follows them: a twentieth of their typical duration, within
+    [`floor`, `cap`], so a finished task waits little and a slow one costs few requests.
+    A task still processing after `budget` seconds is left for the next build to poll.
+    """
 
     first: float = 1.0
     factor: float = 1.5
     cap: float = 10.0
+    floor: float = 0.01
     budget: float = 900.0
+    batch: int = 64
 
 
 @dataclass(slots=True)
@@ -141,6 +149,13 @@ class _Task:
     uuid: str
     expected: int
     images: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Waiter:
+    task: _Task
+    done: asyncio.Future[None]
+    started: float
 
 
 class RunwareProvider:
@@ -180,8 +195,14 @@ class RunwareProvider:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
+        self._waiting: dict[str, _Waiter] = {}
+        self._poller: asyncio.Task[None] | None = None
+        self._interval = self.poll.first
+        self._typical: float | None = None
 
     async def aclose(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
         await self._client.aclose()
 
     # -- the whole contract -----------------------------------------------------------------
@@ -194,7 +215,7 @@ class RunwareProvider:
         body["taskUUID"] = task.uuid
         try:
             if prior is None:
-                tasks.record(request.key, request.asset_id, {"taskUUID": task.uuid})
+                await tasks.record(request.key, request.asset_id, {"taskUUID": task.uuid})
                 await self._submit(body, task)
             elif not await self._poll_once(task, resuming=True):
                 await self._submit(body, task)  # journaled, but Runware never saw it
@@ -225,7 +246,7 @@ class RunwareProvider:
         try:
             data, errors = await self._post([body], task.uuid, conflict_ok=True)
         except ProviderError as exc:
-            if exc.retryable or not getattr(exc, "after_retry", False):
+            if exc.retryable or not exc.after_retry:
                 raise
             if await self._poll_once(task, resuming=True):
                 return
@@ -234,17 +255,88 @@ class RunwareProvider:
         self._raise_task_errors(errors)
 
     async def _wait(self, task: _Task) -> None:
-        delay = self.poll.first
-        deadline = self._clock() + self.poll.budget
-        while len(task.images) < task.expected:
-            if self._clock() > deadline:
-                raise ProviderRetryableError(
-                    f"Runware task {task.uuid} still processing after {self.poll.budget:.0f} s; "
-                    "the next build polls it again (it is not paid twice)"
+        """Until the task has all its images; the shared poller asks for every task at once."""
+        if len(task.images) >= task.expected:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting[task.uuid] = _Waiter(task, done, self._clock())
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll_all())
+        try:
+            await done
+        finally:
+            self._waiting.pop(task.uuid, None)
+
+    async def _poll_all(self) -> None:
+        while self._waiting:
+            await self._sleep(self._interval)
+            batch = list(self._waiting.values())[: self.poll.batch]
+            try:
+                data, errors = await self._post_batch(
+                    [{"taskType": "getResponse", "taskUUID": w.task.uuid} for w in batch]
                 )
-            await self._sleep(delay)
-            delay = min(self.poll.cap, delay * self.poll.factor)
-            await self._poll_once(task)
+            except ProviderError as exc:
+                for waiter in batch:
+                    _settle(waiter, exc)
+                continue
+            finished = self._distribute(batch, data, errors)
+            self._adapt(finished)
+            for waiter in batch:
+                if waiter.done.done():
+                    self._waiting.pop(waiter.task.uuid, None)
+
+    def _distribute(
+        self, batch: list[_Waiter], data: list[dict[str, Any]], errors: list[dict[str, Any]]
+    ) -> list[float]:
+        """Hand each task its items and errors; returns how long the finished ones took."""
+        now = self._clock()
+        failed = {e.get("taskUUID"): e for e in errors}
+        durations = []
+        for waiter in batch:
+            task = waiter.task
+            try:
+                self._collect(task, [d for d in data if d.get("taskUUID") == task.uuid])
+                if task.uuid in failed:
+                    self._raise_task_errors([failed[task.uuid]])
+            except ProviderError as exc:
+                _settle(waiter, exc)
+                continue
+            if len(task.images) >= task.expected:
+                durations.append(now - waiter.started)
+                _settle(waiter, None)
+            elif now - waiter.started > self.poll.budget:
+                _settle(
+                    waiter,
+                    ProviderRetryableError(
+                        f"Runware task {task.uuid} still processing after "
+                        f"{self.poll.budget:.0f} s; the next build polls it again "
+                        "(it is not paid twice)"
+                    ),
+                )
+        return durations
+
+    def _adapt(self, durations: list[float]) -> None:
+        policy = self.poll
+        if not durations:
+            if self._typical is None:
+                self._interval = min(policy.cap, self._interval * policy.factor)
+            return
+        for duration in durations:
+            typical = self._typical
+            self._typical = duration if typical is None else 0.8 * typical + 0.2 * duration
+        assert self._typical is not None
+        self._interval = min(policy.cap, max(policy.floor, self._typical / 20))
+
+    async def _post_batch(
+        self, tasks: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """POST several getResponse tasks; per-task errors come back, not raised."""
+        try:
+            return await self._post(tasks, None)
+        except ProviderRejectedError as exc:
+            if exc.envelope is None:
+                raise
+            return exc.envelope
 
     async def _poll_once(self, task: _Task, resuming: bool = False) -> bool:
         """One getResponse. Returns False when Runware does not know the task (resuming only)."""
@@ -280,9 +372,10 @@ class RunwareProvider:
             raise ProviderRejectedError(f"the Runware task failed ({_task_error_text(errors[0])})")
 
     async def _post(
-        self, tasks: list[dict[str, Any]], task_uuid: str, *, conflict_ok: bool = False
+        self, tasks: list[dict[str, Any]], task_uuid: str | None, *, conflict_ok: bool = False
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """POST with retries. Returns (data items, per-task errors for this task)."""
+        """POST with retries. Returns (data items, per-task errors for this task, or for all
+        tasks when `task_uuid` is None). A refusal carries the envelope it came with."""
         attempt = 0
         while True:
             try:
@@ -294,7 +387,8 @@ class RunwareProvider:
                     refusal = _error_for(
                         errors[0] if errors else {}, response.status_code, response
                     )
-                    refusal.after_retry = attempt > 0  # type: ignore[attr-defined]
+                    refusal.after_retry = attempt > 0
+                    refusal.envelope = (data, errors)
                     raise refusal
                 return data, errors
             except ProviderRetryableError as exc:
@@ -394,8 +488,17 @@ class RunwareProvider:
 # -- the envelope and its errors ------------------------------------------------------------
 
 
+def _settle(waiter: _Waiter, error: ProviderError | None) -> None:
+    if waiter.done.done():
+        return
+    if error is None:
+        waiter.done.set_result(None)
+    else:
+        waiter.done.set_exception(error)
+
+
 def _envelope(
-    response: httpx.Response, task_uuid: str
+    response: httpx.Response, task_uuid: str | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     try:
         body = response.json()
@@ -414,6 +517,8 @@ def _envelope(
     data = [data] if isinstance(data, dict) else [d for d in data if isinstance(d, dict)]
     errors = body.get("errors") or ([body["error"]] if isinstance(body.get("error"), dict) else [])
     errors = [e for e in errors if isinstance(e, dict)]
+    if task_uuid is None:
+        return data, errors
     mine = [e for e in errors if e.get("taskUUID") in (None, task_uuid)]
     return data, mine
 

@@ -121,6 +121,7 @@ class FakeRunware:
         self.processing_polls = processing_polls
         self.ledger: list[Charge] = []
         self.requests: list[dict[str, Any]] = []
+        self.posts = 0
         self.uploads: dict[str, bytes] = {}
         self.images: dict[str, bytes] = {}
         self._faults: collections.deque[Fault] = collections.deque()
@@ -560,6 +561,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(400, _errors({"code": "invalidPayload", "message": "Send an array."}))
             return
         with self.fake._lock:
+            self.fake.posts += 1
             self.fake.requests += [
                 {"taskType": t.get("taskType"), "taskUUID": t.get("taskUUID")}
                 for t in body
