@@ -24,10 +24,19 @@ def copy_atomic(source: Path | str, path: Path | str) -> os.stat_result:
         return _atomic(path, lambda handle: shutil.copyfileobj(src, handle, 1 << 20), False)
 
 
+_KNOWN_DIRS: set[str] = set()
+
+
 def _atomic(path: Path | str, fill: object, fsync: bool) -> os.stat_result:
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pixmake-", suffix=".tmp")
+    if directory not in _KNOWN_DIRS:  # one mkdir per directory and process, not per file
+        os.makedirs(directory, exist_ok=True)
+        _KNOWN_DIRS.add(directory)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pixmake-", suffix=".tmp")
+    except FileNotFoundError:  # removed since we made it
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pixmake-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             fill(handle)  # type: ignore[operator]

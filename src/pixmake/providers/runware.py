@@ -184,7 +184,8 @@ class RunwareProvider:
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=None),
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            # Every request scans the idle connections: keep the pool near -j, not larger.
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
         self._uploads = uploads or MemoryUploads()
         self._uploading: dict[str, asyncio.Future[str]] = {}
