@@ -180,6 +180,14 @@ class FakeRunware:
         with self._lock:
             return sum(1 for r in self.requests if r.get("taskType") == task_type)
 
+    def knows(self, task: dict[str, Any]) -> bool:
+        with self._lock:
+            return str(task.get("taskUUID")) in self._tasks
+
+    def requeue(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.appendleft(fault)
+
     def _take(self, task_type: str | None) -> Fault | None:
         with self._lock:
             for fault in self._faults:
@@ -594,6 +602,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.hold(str(first["taskUUID"]), fault.polls)
             self._json(status, envelope)
             return
+        if fault is not None and fault.kind == "task_error" and not self.fake.knows(first):
+            self.fake.requeue(fault)  # it is for a task that exists: the next poll gets it
+            fault = None
         if fault is not None and fault.kind == "task_error" and first.get("taskUUID"):
             self.fake.fail_task(
                 str(first["taskUUID"]),
