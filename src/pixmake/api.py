@@ -72,7 +72,7 @@ def open_session(root: Path, *, profile: str | None = None, provider: str | None
     store = Store(root)
     lock_stat = snapshot.stat(root / LOCK_NAME)
     committed = read_lock(root)
-    lock = Lock(dict(committed.entries))
+    lock = Lock(committed.entries.copy())
     pending = 0
     for event in store.read_journal():
         if event.get("t") == "done":

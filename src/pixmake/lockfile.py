@@ -21,6 +21,7 @@ entries, so two branches that changed different assets merge without a conflict.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -80,15 +81,123 @@ def make_entry(
     }
 
 
+_HEAD = '{\n  "assets": {\n'
+_TAIL = '\n  },\n  "version": 1\n}\n'
+_EMPTY = '{\n  "assets": {},\n  "version": 1\n}\n'
+_SEPARATOR = '\n    },\n    "'  # an entry's end and the next one's start: unique, since JSON
+# strings cannot hold a raw newline and nothing else closes at this indentation
+
+
+class Entries(MutableMapping[str, LockEntry]):
+    """The lock's entries, parsed only when read, and written back from their original text
+    when untouched: a build that changes one asset of 10,000 re-serialises one entry.
+
+    Entries are values: replace an entry, never change one in place.
+    """
+
+    def __init__(self, parsed: dict[str, LockEntry] | None = None) -> None:
+        self._parsed: dict[str, LockEntry] = dict(parsed or {})
+        self._raw: dict[str, str] = {}
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, str]) -> Entries:
+        entries = cls()
+        entries._raw = raw
+        return entries
+
+    def __getitem__(self, key: str) -> LockEntry:
+        entry = self._parsed.get(key)
+        if entry is None:
+            entry = _parse_entry(key, self._raw[key])
+            self._parsed[key] = entry
+        return entry
+
+    def __setitem__(self, key: str, value: LockEntry) -> None:
+        self._parsed[key] = value
+        self._raw.pop(key, None)
+
+    def __delitem__(self, key: str) -> None:
+        found = self._parsed.pop(key, None) is not None
+        if self._raw.pop(key, None) is None and not found:
+            raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._raw or key in self._parsed
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._raw
+        yield from (k for k in self._parsed if k not in self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw) + sum(1 for k in self._parsed if k not in self._raw)
+
+    def copy(self) -> Entries:
+        other = Entries(self._parsed)
+        other._raw = dict(self._raw)
+        return other
+
+    def text(self, key: str) -> str:
+        """The entry as it stands in the file, indented for its place there."""
+        raw = self._raw.get(key)
+        if raw is not None:
+            return raw
+        dumped = json.dumps(self._parsed[key], indent=2, sort_keys=True, ensure_ascii=False)
+        return dumped.replace("\n", "\n    ")
+
+
 @dataclass(slots=True)
 class Lock:
     """The parsed lockfile; `entries` maps asset id to its entry."""
 
-    entries: dict[str, LockEntry] = field(default_factory=dict)
+    entries: Entries = field(default_factory=Entries)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.entries, Entries):
+            self.entries = Entries(self.entries)
 
     def dumps(self) -> str:
-        data = {"assets": dict(sorted(self.entries.items())), "version": LOCK_VERSION}
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        ids = sorted(self.entries)
+        if not ids:
+            return _EMPTY
+        text = self.entries.text
+        return _HEAD + ",\n".join(f"    {_key(i)}: {text(i)}" for i in ids) + _TAIL
+
+
+def _key(asset_id: str) -> str:
+    return json.dumps(asset_id, ensure_ascii=False)
+
+
+def _index(text: str) -> dict[str, str] | None:
+    """Each entry's text, if the file is exactly as pixmake writes it; else None."""
+    if text == _EMPTY:
+        return {}
+    if not (text.startswith(_HEAD + '    "') and text.endswith("\n    }" + _TAIL)):
+        return None
+    body = text[len(_HEAD) + 5 : -len(_TAIL) - 6]
+    raw: dict[str, str] = {}
+    for piece in body.split(_SEPARATOR):
+        cut = piece.find('": {')
+        if cut < 0:
+            return None
+        raw[piece[:cut]] = piece[cut + 3 :] + "\n    }"
+    rebuilt = _HEAD + ",\n".join(f"    {_key(k)}: {v}" for k, v in raw.items()) + _TAIL
+    if rebuilt != text or list(raw) != sorted(raw):
+        return None  # formatted by hand, or keys with escapes: read it the slow way
+    return raw
+
+
+def _parse_entry(key: str, raw: str) -> LockEntry:
+    try:
+        entry = json.loads(raw)
+    except json.JSONDecodeError:
+        entry = None
+    if not _valid_entry(entry):
+        raise LockfileError(
+            f"{LOCK_NAME}: the entry of `{key}` is damaged\n"
+            "  fix: restore it from version control, or delete that entry and rebuild"
+        )
+    result: LockEntry = entry
+    return result
 
 
 def read_lock(root: Path) -> Lock:
@@ -103,6 +212,9 @@ def read_lock(root: Path) -> Lock:
 
 
 def parse_lock(text: str) -> Lock:
+    raw = _index(text)
+    if raw is not None:
+        return Lock(Entries.from_raw(raw))
     if "\n<<<<<<< " in "\n" + text:
         line = ("\n" + text).split("\n<<<<<<< ")[0].count("\n") + 1
         raise LockfileError(
@@ -132,7 +244,7 @@ def parse_lock(text: str) -> Lock:
                 f"{LOCK_NAME}: the entry of `{name}` is damaged\n"
                 "  fix: restore it from version control, or delete that entry and rebuild"
             )
-    return Lock(assets)
+    return Lock(Entries(assets))
 
 
 def _valid_entry(entry: Any) -> bool:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,32 @@ def test_bad_lockfiles_are_explained(text: str, words: str) -> None:
         parse_lock(text)
     assert words in str(caught.value)
     assert "fix:" in str(caught.value)
+
+
+def test_untouched_entries_are_written_back_as_they_were() -> None:
+    lock = parse_lock(GOLDEN)
+    assert lock.entries._raw  # indexed, not parsed
+    changed = dict(ENTRY, key="k2")
+    lock.entries["b"] = changed  # type: ignore[assignment]
+    text = lock.dumps()
+    assert text == GOLDEN.replace('"key": "k1"', '"key": "k2"', 2).replace(
+        '"key": "k2"', '"key": "k1"', 1
+    )
+    full = json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert text == full  # the same bytes a full canonical dump gives
+    assert "a" not in lock.entries._parsed  # `a` was never parsed
+
+
+def test_hand_formatted_lockfile_is_read_and_rewritten_canonically() -> None:
+    compact = json.dumps(json.loads(GOLDEN))
+    lock = parse_lock(compact)
+    assert lock.dumps() == GOLDEN
+
+
+def test_a_damaged_entry_is_reported_when_read() -> None:
+    lock = parse_lock(GOLDEN.replace('"key": "k1"', '"key": 1', 1))
+    with pytest.raises(LockfileError, match="the entry of `a` is damaged"):
+        lock.entries["a"]
+    assert lock.entries["b"]["key"] == "k1"
+    del lock.entries["a"]
+    assert list(lock.entries) == ["b"]
