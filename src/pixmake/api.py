@@ -22,6 +22,7 @@ from pixmake.hashing import FileHasher, derive_key, key_material
 from pixmake.lockfile import LOCK_NAME, Lock, make_entry, read_lock, write_lock
 from pixmake.project import SPEC_NAME, Project, load_project
 from pixmake.results import BuildOptions
+from pixmake.spec import rowcache
 from pixmake.store import STATE_DIR, Store
 
 if TYPE_CHECKING:
@@ -67,9 +68,17 @@ class Session:
             self.hasher.dirty.clear()
 
 
-def open_session(root: Path, *, profile: str | None = None, provider: str | None = None) -> Session:
-    project = load_project(root, profile=profile, provider=provider)
+def open_session(
+    root: Path, *, profile: str | None = None, provider: str | None = None, save: bool = True
+) -> Session:
+    """Load the project (reusing rows rendered last time) with its lock, store and hasher.
+    `save=False` writes nothing, not even the render cache (for `check`)."""
     store = Store(root)
+    cache = rowcache.load(store.dir)
+    project = load_project(root, profile=profile, provider=provider, cache=cache)
+    if save and cache.changed:
+        store.ensure_dir()
+        rowcache.save(store.dir, cache, project.templates)
     lock_stat = snapshot.stat(root / LOCK_NAME)
     committed = read_lock(root)
     lock = Lock(committed.entries.copy())
@@ -150,7 +159,7 @@ def status(
 
 def check(root: Path, *, profile: str | None = None, provider: str | None = None) -> list[str]:
     """What is not up to date, as lines; empty when everything is. Writes nothing."""
-    session = open_session(root, profile=profile, provider=provider)
+    session = open_session(root, profile=profile, provider=provider, save=False)
     session.lock = session.committed  # CI checks the committed lockfile, not the local journal
     problems = [
         f"{p.state}: {p.id}: {'; '.join(p.reasons)}"

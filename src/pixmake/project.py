@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from pixmake.spec.asset import Asset
     from pixmake.spec.models import Spec
+    from pixmake.spec.rowcache import RowCache
 
 SPEC_NAME = "pixmake.yaml"
 
@@ -32,13 +33,20 @@ class Project:
     graph: Graph
     sources: dict[str, Stat]
     profile: str | None
+    templates: dict[str, Stat]
 
     def concurrency(self, provider: str) -> int | None:
         config = self.spec.providers.get(provider)
         return config.concurrency if config else None
 
 
-def load_project(root: Path, *, profile: str | None = None, provider: str | None = None) -> Project:
+def load_project(
+    root: Path,
+    *,
+    profile: str | None = None,
+    provider: str | None = None,
+    cache: RowCache | None = None,
+) -> Project:
     """Read, validate and expand pixmake.yaml in `root`. Raises SpecError with every problem."""
     spec_stat = stat(root / SPEC_NAME)
     data, lines = load_yaml(root / SPEC_NAME, SPEC_NAME)
@@ -46,7 +54,7 @@ def load_project(root: Path, *, profile: str | None = None, provider: str | None
     if profile is not None and profile not in spec.profiles:
         known = ", ".join(spec.profiles) or "none declared"
         raise UsageError(f"unknown profile `{profile}` (profiles in {SPEC_NAME}: {known})")
-    resolver = Resolver(root, spec, lines, profile=profile, provider=provider)
+    resolver = Resolver(root, spec, lines, profile=profile, provider=provider, cache=cache)
     assets = resolver.resolve()
     problems += resolver.problems
     try:
@@ -55,5 +63,9 @@ def load_project(root: Path, *, profile: str | None = None, provider: str | None
         problems += exc.problems
     if problems:
         raise SpecError(problems)
-    sources = {SPEC_NAME: spec_stat, **resolver.tables_read, **resolver.templates.files_read}
-    return Project(root, SPEC_NAME, spec, assets, graph, sources, profile)
+    templates = dict(resolver.templates.files_read)
+    if cache is not None:  # templates not read this time, because their rows were reused
+        for rel in cache.templates:
+            templates.setdefault(rel, stat(root / rel))
+    sources = {SPEC_NAME: spec_stat, **resolver.tables_read, **templates}
+    return Project(root, SPEC_NAME, spec, assets, graph, sources, profile, templates)

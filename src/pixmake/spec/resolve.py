@@ -5,6 +5,7 @@ Every problem of the whole spec is collected and raised together as one SpecErro
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import posixpath
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pixmake import catalog
 from pixmake.errors import Problem, SpecError
 from pixmake.snapshot import Stat, stat
+from pixmake.spec import rowcache
 from pixmake.spec.asset import Asset, Derived, Reference
 from pixmake.spec.models import SETTING_FIELDS, AssetDecl, Settings, Spec, UrlReference
 from pixmake.spec.tables import Row, load_table
@@ -24,6 +26,7 @@ from pixmake.spec.yamlsource import format_path
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pixmake.spec.rowcache import RowCache
     from pixmake.spec.yamlsource import LineMap, PathKey
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
@@ -76,7 +79,9 @@ class Resolver:
     problems: list[Problem] = field(default_factory=list)
     tables_read: dict[str, Stat] = field(default_factory=dict)
     _tables: dict[str, list[Row]] = field(default_factory=dict)
+    cache: RowCache | None = None
     _files: dict[str, bool] = field(default_factory=dict)
+    _fingerprinted: dict[str, tuple[AssetDecl, dict[str, Any], bool]] = field(default_factory=dict)
     _seen: set[Problem] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -99,7 +104,19 @@ class Resolver:
                     )
                     continue
                 assets[asset.id] = asset
+        self._refingerprint()
         return assets
+
+    def _refingerprint(self) -> None:
+        """Templates seen for the first time change the fingerprints: save the right ones."""
+        cache = self.cache
+        if cache is None or not set(self.templates.files_read) - set(cache.templates):
+            return
+        cache.templates = {**cache.templates, **self.templates.files_read}
+        for name, (decl, settings, uses_index) in self._fingerprinted.items():
+            fp, now_uses_index = self._decl_fp(name, decl, settings)
+            rows = cache.new[name][1] if uses_index == now_uses_index else {}
+            cache.new[name] = (fp, rows)
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -168,7 +185,23 @@ class Resolver:
         settings.update(_set_fields(decl, SETTING_FIELDS))
         settings.update(self._overrides())
         assets = []
+        decl_fp, uses_index = self._decl_fp(name, decl, settings)
+        self._fingerprinted[name] = (decl, settings, uses_index)
+        cached = self.cache.rows(name, decl_fp) if self.cache is not None else {}
+        reused: dict[str, Asset] = {}
+        line = self.lines.line(where)
         for extra, origin in rows:
+            position = extra.get("index") if uses_index else None
+            row_fp = rowcache.fingerprint(
+                [(k, v) for k, v in extra.items() if k != "index"], position
+            )
+            hit = cached.get(row_fp)
+            if hit is not None and self._references_exist(hit):
+                if hit.origin != origin or hit.line != line:
+                    hit = dataclasses.replace(hit, origin=origin, line=line)
+                assets.append(hit)
+                reused[row_fp] = hit
+                continue
             local = {**context, **extra}
             try:
                 asset_id = self.templates.render(name, local).strip() if series else name
@@ -179,7 +212,11 @@ class Resolver:
                         "use letters, digits and _ . @ + = / - (no spaces or globs)",
                     )
                 local["id"] = asset_id
-                assets.append(self._asset(asset_id, name, decl, settings, local, origin))
+                asset = self._asset(asset_id, name, decl, settings, local, origin)
+                assets.append(asset)
+                reused[row_fp] = asset
+                if self.cache is not None:
+                    self.cache.rendered += 1
             except _Invalid as exc:
                 self._invalid(name, decl, exc, origin)
             except _Many as many:
@@ -187,7 +224,39 @@ class Resolver:
                     self._invalid(name, decl, problem, origin)
             except TemplateProblem as exc:
                 self._template_problem((*where,), exc, origin)
+        if self.cache is not None:
+            self.cache.new[name] = (decl_fp, reused)
         return assets
+
+    def _decl_fp(self, name: str, decl: AssetDecl, settings: dict[str, Any]) -> tuple[str, bool]:
+        """The fingerprint of everything but the row that a declaration's assets depend on,
+        and whether the row's position matters (see rowcache.py)."""
+        texts = [name, *(str(v) for v in decl.model_dump(by_alias=True).values())]
+        templates: dict[str, Stat] = {}
+        if self.cache is not None:
+            for rel in self.cache.templates:
+                templates[rel] = stat(self.root / rel)
+                try:
+                    texts.append((self.root / rel).read_text(encoding="utf-8"))
+                except (OSError, UnicodeDecodeError):
+                    texts.append("data index")  # unreadable: assume the worst
+        uses_data = rowcache.mentions(texts, "data")
+        fp = rowcache.fingerprint(
+            name, decl.model_dump(by_alias=True), sorted(settings.items(), key=lambda i: i[0]),
+            self.spec.vars, self.profile, self.provider, sorted(templates.items()),
+            sorted(self.tables_read.items()) if uses_data else None,
+        )  # fmt: skip
+        return fp, rowcache.mentions(texts, "index")
+
+    def _references_exist(self, asset: Asset) -> bool:
+        for ref in asset.references:
+            if ref.kind == "file":
+                exists = self._files.get(ref.value)
+                if exists is None:
+                    exists = self._files[ref.value] = os.path.isfile(self.root / ref.value)
+                if not exists:
+                    return False
+        return True
 
     def _invalid(self, name: str, decl: AssetDecl, exc: _Invalid, origin: str | None) -> None:
         if exc.template is not None:
