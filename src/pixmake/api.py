@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pixmake import planner, snapshot
+from pixmake import memo, planner, snapshot
 from pixmake.errors import PixmakeError, UsageError
 from pixmake.hashing import FileHasher, derive_key, key_material
 from pixmake.lockfile import LOCK_NAME, Lock, make_entry, read_lock, write_lock
@@ -60,7 +60,10 @@ class Session:
         return self.project.root
 
     def plan(self, force: bool = False) -> Plan:
-        return planner.plan(self.project, self.lock, self.store, self.hasher, force=force)
+        proofs = None if self.journal_pending else memo.load(self.root, self.lock_stat)
+        return planner.plan(
+            self.project, self.lock, self.store, self.hasher, force=force, memo=proofs
+        )
 
     def save_stats(self) -> None:
         if self.hasher.dirty:
@@ -93,10 +96,25 @@ def open_session(
 
 
 def remember_fresh(session: Session, plan: Plan) -> None:
-    """When every asset is fresh, let the next run say so from stats alone (snapshot.py)."""
-    if session.journal_pending or any(p.state != "fresh" for p in plan.assets.values()):
+    """Record what this plan proved fresh, for the next run: each fresh asset (memo.py) and,
+    when every asset is fresh, the whole project (snapshot.py)."""
+    if session.journal_pending:
         return
     cache = session.hasher.cache
+    proofs: dict[str, memo.Entry] = {}
+    for item in plan.assets.values():
+        asset = session.project.assets.get(item.id)
+        fp = session.project.fingerprints.get(item.id)
+        if item.state != "fresh" or asset is None or fp is None or item.key is None:
+            continue
+        stats = [(p, *cache[p][:3]) for p in asset.all_outputs() if p in cache]
+        if len(stats) == len(asset.all_outputs()):
+            refs = tuple(item.ref_hashes or ())
+            proofs[item.id] = (fp, refs, item.key, item.output_hash, tuple(stats))
+    session.store.ensure_dir()
+    memo.save(session.root, session.lock_stat, proofs)
+    if any(p.state != "fresh" for p in plan.assets.values()):
+        return
     sources = dict(session.project.sources)
     sources[LOCK_NAME] = session.lock_stat
     for asset in session.project.assets.values():
@@ -324,9 +342,20 @@ def build(
         orphans = any(p.state == "orphaned" for p in plan.assets.values())
         if result.ok and selected == set(session.project.assets) and not orphans:
             session.lock_stat = snapshot.stat(root / LOCK_NAME)
-            remember_fresh(session, planner.Plan.all_fresh(plan.order))
+            remember_fresh(session, _as_built(session, plan.order))
         reporter.summary(result)
         return result
+
+
+def _as_built(session: Session, order: list[str]) -> Plan:
+    """The plan as it stands after a build that did everything: all fresh, as locked."""
+    built = planner.Plan.all_fresh(order)
+    for item in built.assets.values():
+        entry = session.lock.entries[item.id]
+        item.key = entry["key"]
+        item.ref_hashes = [r.get("hash") for r in entry["request"].get("references", [])]
+        item.output_hash = entry["outputs"][0]["hash"] if entry["outputs"] else None
+    return built
 
 
 async def _run(

@@ -17,6 +17,7 @@ from pixmake.hashing import derive_key, request_key
 if TYPE_CHECKING:
     from pixmake.hashing import FileHasher
     from pixmake.lockfile import Lock, LockEntry
+    from pixmake.memo import Memo
     from pixmake.project import Project
     from pixmake.spec.asset import Asset
     from pixmake.store import Store
@@ -88,10 +89,19 @@ class Plan:
 
 
 def plan(
-    project: Project, lock: Lock, store: Store, hasher: FileHasher, *, force: bool = False
+    project: Project,
+    lock: Lock,
+    store: Store,
+    hasher: FileHasher,
+    *,
+    force: bool = False,
+    memo: Memo | None = None,
 ) -> Plan:
-    """Compare every asset's current request with the lock and the files on disk."""
-    planner = _Planner(project, lock, store, hasher, force)
+    """Compare every asset's current request with the lock and the files on disk.
+
+    `memo` (see memo.py) lets unchanged assets be found fresh without that comparison.
+    """
+    planner = _Planner(project, lock, store, hasher, force, memo)
     result: dict[str, AssetPlan] = {}
     for asset_id in project.graph.order:
         result[asset_id] = planner.asset(project.assets[asset_id], result)
@@ -114,10 +124,18 @@ class _Planner:
     store: Store
     hasher: FileHasher
     force: bool
+    memo: Memo | None = None
 
     def asset(self, asset: Asset, done: dict[str, AssetPlan]) -> AssetPlan:
-        entry = self.lock.entries.get(asset.id)
         ref_hashes, pending = self._ref_hashes(asset, done)
+        if self.memo is not None and not pending:
+            fp = self.project.fingerprints.get(asset.id)
+            proof = self.memo.fresh(asset.id, fp, ref_hashes, asset.all_outputs())
+            if proof is not None:
+                result = AssetPlan(asset.id, "fresh", "none", key=proof[2], ref_hashes=ref_hashes)
+                result.output_hash = proof[3]
+                return result
+        entry = self.lock.entries.get(asset.id)
         if pending:
             return self._upstream_pending(asset, entry, pending)
         key = request_key(asset, ref_hashes)

@@ -34,6 +34,7 @@ class Project:
     sources: dict[str, Stat]
     profile: str | None
     templates: dict[str, Stat]
+    fingerprints: dict[str, str]
 
     def concurrency(self, provider: str) -> int | None:
         config = self.spec.providers.get(provider)
@@ -68,4 +69,5 @@ def load_project(
         for rel in cache.templates:
             templates.setdefault(rel, stat(root / rel))
     sources = {SPEC_NAME: spec_stat, **resolver.tables_read, **templates}
-    return Project(root, SPEC_NAME, spec, assets, graph, sources, profile, templates)
+    fingerprints = resolver.fingerprints
+    return Project(root, SPEC_NAME, spec, assets, graph, sources, profile, templates, fingerprints)

@@ -92,3 +92,18 @@ def test_same_size_rewrite_in_the_same_tick_is_not_trusted(icons: Project) -> No
     # Immediately, same size: the stat may be identical, so the snapshot must not vouch for it.
     (icons.root / "data/items.csv").write_text(ICONS_CSV.replace("round", "ROUND"))
     assert icons.status()["icon-shield"]["state"] == "changed"
+
+
+def test_after_one_edit_only_that_asset_is_compared_with_the_lock(icons: Project) -> None:
+    from pixmake import api
+
+    _settled(icons)
+    (icons.root / "data/items.csv").write_text(ICONS_CSV.replace("round", "kite"))
+    session = api.open_session(icons.root, provider="placeholder")
+    plan = session.plan()
+    assert [p.id for p in plan.assets.values() if p.state != "fresh"] == ["icon-shield"]
+    assert list(session.lock.entries._parsed) == ["icon-shield"]  # the others: from the memo
+    # ... and a hand edit is still seen, memo or not
+    _age(icons.root)
+    (icons.root / "icons/sword.png").write_bytes(b"edited")
+    assert icons.status()["icon-sword"]["state"] == "modified"

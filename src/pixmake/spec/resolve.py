@@ -80,6 +80,9 @@ class Resolver:
     tables_read: dict[str, Stat] = field(default_factory=dict)
     _tables: dict[str, list[Row]] = field(default_factory=dict)
     cache: RowCache | None = None
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    _row_of: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _decl_fps: dict[str, str] = field(default_factory=dict)
     _files: dict[str, bool] = field(default_factory=dict)
     _fingerprinted: dict[str, tuple[AssetDecl, dict[str, Any], bool]] = field(default_factory=dict)
     _seen: set[Problem] = field(default_factory=set)
@@ -105,6 +108,8 @@ class Resolver:
                     continue
                 assets[asset.id] = asset
         self._refingerprint()
+        fps = self._decl_fps
+        self.fingerprints = {i: fps[name] + row for i, (name, row) in self._row_of.items()}
         return assets
 
     def _refingerprint(self) -> None:
@@ -117,6 +122,7 @@ class Resolver:
             fp, now_uses_index = self._decl_fp(name, decl, settings)
             rows = cache.new[name][1] if uses_index == now_uses_index else {}
             cache.new[name] = (fp, rows)
+            self._decl_fps[name] = fp if rows else "stale"
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -187,6 +193,7 @@ class Resolver:
         assets = []
         decl_fp, uses_index = self._decl_fp(name, decl, settings)
         self._fingerprinted[name] = (decl, settings, uses_index)
+        self._decl_fps[name] = decl_fp
         cached = self.cache.rows(name, decl_fp) if self.cache is not None else {}
         reused: dict[str, Asset] = {}
         line = self.lines.line(where)
@@ -201,6 +208,7 @@ class Resolver:
                     hit = dataclasses.replace(hit, origin=origin, line=line)
                 assets.append(hit)
                 reused[row_fp] = hit
+                self._row_of[hit.id] = (name, row_fp)
                 continue
             local = {**context, **extra}
             try:
@@ -215,6 +223,7 @@ class Resolver:
                 asset = self._asset(asset_id, name, decl, settings, local, origin)
                 assets.append(asset)
                 reused[row_fp] = asset
+                self._row_of[asset.id] = (name, row_fp)
                 if self.cache is not None:
                     self.cache.rendered += 1
             except _Invalid as exc:
