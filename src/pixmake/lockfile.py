@@ -21,6 +21,7 @@ entries, so two branches that changed different assets merge without a conflict.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -84,6 +85,7 @@ def make_entry(
 _HEAD = '{\n  "assets": {\n'
 _TAIL = '\n  },\n  "version": 1\n}\n'
 _EMPTY = '{\n  "assets": {},\n  "version": 1\n}\n'
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.@+=/ -]+\Z")
 _SEPARATOR = '\n    },\n    "'  # an entry's end and the next one's start: unique, since JSON
 # strings cannot hold a raw newline and nothing else closes at this indentation
 
@@ -180,8 +182,10 @@ def _index(text: str) -> dict[str, str] | None:
         if cut < 0:
             return None
         raw[piece[:cut]] = piece[cut + 3 :] + "\n    }"
-    rebuilt = _HEAD + ",\n".join(f"    {_key(k)}: {v}" for k, v in raw.items()) + _TAIL
-    if rebuilt != text or list(raw) != sorted(raw):
+    # Splitting on the separator and joining again gives back the same text, as long as no
+    # key needs escaping in JSON: then the entries are exactly the file's.
+    keys = list(raw)
+    if keys != sorted(keys) or not all(_PLAIN_KEY.match(k) for k in keys):
         return None  # formatted by hand, or keys with escapes: read it the slow way
     return raw
 

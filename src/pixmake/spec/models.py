@@ -17,7 +17,9 @@ Format = Literal["png", "jpg", "webp"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # defer_build: the validators are built on first use, not at import; a run whose
+    # pixmake.yaml is unchanged takes the validated spec from the cache and never needs them.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class Settings(_Strict):
