@@ -342,15 +342,20 @@ def build(
         orphans = any(p.state == "orphaned" for p in plan.assets.values())
         if result.ok and selected == set(session.project.assets) and not orphans:
             session.lock_stat = snapshot.stat(root / LOCK_NAME)
-            remember_fresh(session, _as_built(session, plan.order))
+            remember_fresh(session, _as_built(session, plan))
         reporter.summary(result)
         return result
 
 
-def _as_built(session: Session, order: list[str]) -> Plan:
+def _as_built(session: Session, plan: Plan) -> Plan:
     """The plan as it stands after a build that did everything: all fresh, as locked."""
-    built = planner.Plan.all_fresh(order)
+    built = planner.Plan.all_fresh(plan.order)
     for item in built.assets.values():
+        before = plan.assets[item.id]
+        if before.action == "none" and before.key is not None:  # fresh before: known already
+            item.key, item.ref_hashes = before.key, before.ref_hashes
+            item.output_hash = before.output_hash
+            continue
         entry = session.lock.entries[item.id]
         item.key = entry["key"]
         item.ref_hashes = [r.get("hash") for r in entry["request"].get("references", [])]
