@@ -130,10 +130,10 @@ def fmt(times: list[float]) -> str:
 Row = tuple[str, list[float], str]
 
 
-def bench_size(n: int, runs: int) -> list[Row]:
+def bench_size(n: int, runs: int, peers: Path | None) -> list[Row]:
     root = WORK / f"p{n}"
     generate(root, n)
-    rows: list[tuple[str, list[float], str]] = []
+    rows: list[Row] = []
 
     def clean() -> None:
         for name in ("icons", ".pixmake", "pixmake.lock"):
@@ -143,43 +143,116 @@ def bench_size(n: int, runs: int) -> list[Row]:
             elif path.exists():
                 path.unlink()
 
-    build = timed([*PIXMAKE, "build", "-j", "4"], root, runs, setup=clean)
-    rows.append(
-        (
-            f"full placeholder build, {n} assets",
-            build,
-            f"{statistics.median(build) / n * 1000:.2f} ms/asset",
-        )
-    )
+    rss: list[float] = []
+    build = timed_rss([*PIXMAKE, "build", "-j", "4"], root, runs, clean, rss)
+    per_asset = f"{statistics.median(build) / n * 1000:.2f} ms/asset"
+    memory = f"peak RSS {statistics.median(rss):.0f} MB"
+    rows.append((f"full placeholder build, {n} assets", build, f"{per_asset}; {memory}"))
+    # Settle: the first run after a build sees outputs written in the last 100 ms as
+    # racily clean and takes the full path once; a user's next command finds it settled.
+    for _ in range(2):
+        time.sleep(0.2)
+        subprocess.run([*PIXMAKE, "status"], cwd=root, capture_output=True, check=True)
     rows.append((f"no-op `status`, {n} assets", timed([*PIXMAKE, "status"], root, runs), ""))
     rows.append((f"no-op `build`, {n} assets", timed([*PIXMAKE, "build"], root, runs), ""))
     rows.append((f"no-op `check`, {n} assets", timed([*PIXMAKE, "check"], root, runs), ""))
     csv = root / "data/items.csv"
     original = csv.read_text()
-    edited = original.replace("item00007,", "item00007,", 1).replace(
-        "\nitem00007,refs/r007.png,", "\nitem00007,refs/r007.png,edited ", 1
-    )
+    edited = original.replace("\nitem00007,refs/r007.png,", "\nitem00007,refs/r007.png,edited ", 1)
     csv.write_text(edited)
-    rows.append(
-        (f"`plan` after one row changed, {n} assets", timed([*PIXMAKE, "plan"], root, runs), "")
-    )
+    plan = timed([*PIXMAKE, "plan"], root, runs)
+    rows.append((f"`plan` after one row changed, {n} assets", plan, ""))
+    flips = iter([original, edited] * runs)
+    one = timed([*PIXMAKE, "build"], root, runs, setup=lambda: csv.write_text(next(flips)))
+    rows.append((f"`build` after one row changed, {n} assets", one, "generates or restores one"))
     csv.write_text(original)
+    subprocess.run([*PIXMAKE, "build"], cwd=root, capture_output=True, check=True)
+    rows += _peers(root, n, runs, peers)
+    return rows
+
+
+def timed_rss(cmd: list[str], cwd: Path, runs: int, setup: object, rss: list[float]) -> list[float]:
+    """Like `timed`, also recording each run's peak RSS in MB (GNU time)."""
+    times = []
+    for _ in range(runs):
+        if callable(setup):
+            setup()
+        start = time.perf_counter()
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", *cmd], cwd=cwd, capture_output=True, text=True
+        )
+        times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr}")
+        rss.append(int(done.stderr.strip().splitlines()[-1]) / 1024)
+    return times
+
+
+def _peers(root: Path, n: int, runs: int, peers: Path | None) -> list[Row]:
+    rows: list[Row] = []
     ref = root / "ref-build"
     if shutil.which("ninja"):
         subprocess.run(["ninja", "-C", str(ref)], capture_output=True, check=True)
-        rows.append(
-            (
-                f"reference: ninja no-op, {n} targets",
-                timed(["ninja", "-C", str(ref)], ref, runs),
-                "",
-            )
-        )
+        ninja = timed(["ninja", "-C", str(ref)], ref, runs)
+        rows.append((f"peer: ninja no-op, {n} targets (mtimes only)", ninja, ""))
     if shutil.which("make"):
         subprocess.run(["make", "-C", str(ref), "-j4"], capture_output=True, check=True)
-        rows.append(
-            (f"reference: make no-op, {n} targets", timed(["make", "-C", str(ref)], ref, runs), "")
+        make = timed(["make", "-C", str(ref)], ref, runs)
+        rows.append((f"peer: GNU make no-op, {n} targets (mtimes only)", make, ""))
+    doit = peers / "doit" if peers else None
+    if doit is not None and doit.exists():
+        (ref / "dodo.py").write_text(
+            "def task_copy():\n"
+            f"    for i in range({n}):\n"
+            "        row, ref = f'rows/item{i:05d}', f'../refs/r{i % 100:03d}.png'\n"
+            "        out = f'doit/item{i:05d}'\n"
+            "        yield {'name': row, 'file_dep': [row, ref], 'targets': [out],\n"
+            "               'actions': [f'mkdir -p doit && cat {row} {ref} > {out}']}\n"
         )
+        subprocess.run([str(doit)], cwd=ref, capture_output=True, check=True)
+        no_op = timed([str(doit)], ref, runs)
+        rows.append((f"peer: doit no-op, {n} tasks (content hashes, mtime shortcut)", no_op, ""))
     return rows
+
+
+def bench_dvc(n: int, runs: int, peers: Path, limit: float = 300.0) -> list[Row]:
+    """DVC, which hashes content too: a pipeline of n copy stages; its first build, then
+    `dvc status` with nothing to do. Skipped past `limit` seconds."""
+    dvc = peers / "dvc"
+    root = WORK / f"dvc{n}"
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "rows").mkdir(parents=True)
+    stages = []
+    for i in range(n):
+        (root / "rows" / f"item{i:05d}").write_text(str(i))
+        stages.append(
+            f"  s{i}:\n    cmd: cp rows/item{i:05d} out{i:05d}\n"
+            f"    deps: [rows/item{i:05d}]\n    outs: [out{i:05d}]\n"
+        )
+    (root / "dvc.yaml").write_text("stages:\n" + "".join(stages))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run([str(dvc), "init", "-q"], cwd=root, check=True, capture_output=True)
+    start = time.perf_counter()
+    try:
+        subprocess.run(
+            [str(dvc), "repro", "-q"], cwd=root, capture_output=True, timeout=limit, check=True
+        )
+    except subprocess.TimeoutExpired:
+        return [(f"peer: DVC first build, {n} stages", [limit], f"did not finish in {limit:.0f} s")]
+    first = time.perf_counter() - start
+    status = timed([str(dvc), "status", "-q"], root, runs)
+    return [
+        (f"peer: DVC first build, {n} stages", [first], f"{first / n * 1000:.0f} ms/stage"),
+        (f"peer: DVC `status` no-op, {n} stages", status, ""),
+    ]
+
+
+def bench_startup(runs: int) -> list[Row]:
+    return [
+        ("`pixmake --version`", timed([*PIXMAKE, "--version"], HERE, runs), ""),
+        ("`pixmake --help`", timed([*PIXMAKE, "--help"], HERE, runs), ""),
+    ]
 
 
 def bench_runware(n: int, runs: int, latency: float = 0.2, in_flight: int = 8) -> list[Row]:
@@ -237,6 +310,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument(
+        "--peers",
+        type=Path,
+        default=None,
+        metavar="BIN",
+        help="a bin/ folder holding doit and dvc (e.g. of a separate venv)",
+    )
+    parser.add_argument(
+        "--dvc", type=int, default=0, metavar="N", help="also time DVC on N stages (needs --peers)"
+    )
+    parser.add_argument(
         "--runware",
         type=int,
         default=0,
@@ -246,13 +329,12 @@ def main() -> None:
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     python = timed([sys.executable, "-c", "pass"], HERE, args.runs)
-    version = timed([*PIXMAKE, "--version"], HERE, args.runs)
-    results: list[tuple[str, list[float], str]] = [
-        ("reference: `python -c pass`", python, ""),
-        ("`pixmake --version`", version, ""),
-    ]
+    results: list[Row] = [("reference: `python -c pass`", python, "")]
+    results += bench_startup(args.runs)
     for n in args.sizes:
-        results += bench_size(n, args.runs)
+        results += bench_size(n, args.runs, args.peers)
+    if args.dvc and args.peers:
+        results += bench_dvc(args.dvc, args.runs, args.peers)
     if args.runware:
         results += bench_runware(args.runware, args.runs)
     floor = statistics.median(python)
@@ -270,6 +352,7 @@ def main() -> None:
         f"Python {platform.python_version()}, {args.runs} runs each "
         f"(`python bench/run.py --sizes {' '.join(map(str, args.sizes))} --runs {args.runs}"
         + (f" --runware {args.runware}" if args.runware else "")
+        + (f" --peers BIN --dvc {args.dvc}" if args.dvc else "")
         + "`)."
     )
     write_section(args.out, "latest run", header + "\n\n" + table)

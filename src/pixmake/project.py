@@ -50,8 +50,15 @@ def load_project(
 ) -> Project:
     """Read, validate and expand pixmake.yaml in `root`. Raises SpecError with every problem."""
     spec_stat = stat(root / SPEC_NAME)
-    data, lines = load_yaml(root / SPEC_NAME, SPEC_NAME)
-    spec, problems = validate_spec(data, lines)
+    cached = cache.cached_spec(spec_stat) if cache is not None else None
+    if cached is not None:
+        spec, lines, problems = cached[0], cached[1], list(cached[2])
+    else:
+        data, lines = load_yaml(root / SPEC_NAME, SPEC_NAME)
+        spec, problems = validate_spec(data, lines)
+        if cache is not None:
+            cache.spec = (spec_stat, spec, lines, list(problems))
+            cache.spec_changed = True
     if profile is not None and profile not in spec.profiles:
         known = ", ".join(spec.profiles) or "none declared"
         raise UsageError(f"unknown profile `{profile}` (profiles in {SPEC_NAME}: {known})")

@@ -63,3 +63,11 @@ def test_check_writes_no_cache(icons: Project) -> None:
     cache.unlink()
     assert icons.run("check", "--provider", "placeholder").code == 0
     assert not cache.exists()
+
+
+def test_an_immediate_same_size_spec_edit_is_seen(icons: Project) -> None:
+    icons.build()
+    assert icons.run("status", "--provider", "placeholder").code == 0  # caches the spec
+    spec = icons.root / "pixmake.yaml"
+    spec.write_text(spec.read_text().replace("forest green", "forest GREEN"))
+    assert {a["state"] for a in icons.status().values()} == {"changed"}

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 import pickle
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import xxhash
 
 from pixmake import __version__
+from pixmake.snapshot import RACY_NS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,6 +43,17 @@ class RowCache:
     old: dict[str, tuple[str, RowMap]] = field(default_factory=dict)
     new: dict[str, tuple[str, RowMap]] = field(default_factory=dict)
     rendered: int = 0
+    spec: tuple[Any, ...] | None = None  # (stat of pixmake.yaml, Spec, LineMap, problems)
+    spec_changed: bool = False
+    written_ns: int = 0
+
+    def cached_spec(self, spec_stat: Stat) -> tuple[Any, ...] | None:
+        """The validated spec of last time, if pixmake.yaml is unchanged (and not racily)."""
+        if self.spec is None or spec_stat is None or self.spec[0] != spec_stat:
+            return None
+        if spec_stat[1] >= self.written_ns - RACY_NS:
+            return None
+        return self.spec[1:]
 
     def rows(self, decl: str, decl_fp: str) -> RowMap:
         found = self.old.get(decl)
@@ -50,6 +63,7 @@ class RowCache:
     def changed(self) -> bool:
         return (
             self.rendered > 0
+            or self.spec_changed
             or set(self.old) != set(self.new)
             or any(
                 self.old[name][0] != fp for name, (fp, _) in self.new.items() if name in self.old
@@ -74,11 +88,22 @@ def load(state_dir: Path) -> RowCache:
         return RowCache()
     if not isinstance(data, dict) or data.get("version") != __version__:
         return RowCache()
-    return RowCache(templates=data["templates"], old=data["decls"])
+    return RowCache(
+        templates=data["templates"],
+        old=data["decls"],
+        spec=data.get("spec"),
+        written_ns=int(data.get("written_ns", 0)),
+    )
 
 
 def save(state_dir: Path, cache: RowCache, templates: dict[str, Stat]) -> None:
     from pixmake.fsutil import write_atomic
 
-    data = {"version": __version__, "templates": templates, "decls": cache.new}
+    data = {
+        "version": __version__,
+        "written_ns": time.time_ns(),
+        "templates": templates,
+        "decls": cache.new,
+        "spec": cache.spec,
+    }
     write_atomic(os.path.join(state_dir, NAME), pickle.dumps(data, pickle.HIGHEST_PROTOCOL))

@@ -5,9 +5,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from pixmake.snapshot import Stat, stat
 
 if TYPE_CHECKING:
@@ -26,52 +23,59 @@ class TemplateProblem(Exception):
         self.fix = fix
 
 
-class _ProjectLoader(jinja2.BaseLoader):
-    """Loads template files from inside the project root only, and remembers what it read."""
+class Templates:
+    """Renders the strings of a spec. Plain strings skip Jinja; templates are compiled once.
+
+    Jinja is imported on the first template that needs rendering: a run whose rows all come
+    from the render cache never loads it.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.read: dict[str, Stat] = {}
+        self._env: Any = None
+        self._compiled: dict[str, Any] = {}
 
-    def get_source(
-        self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str, Callable[[], bool]]:
+    @property
+    def env(self) -> Any:
+        if self._env is None:
+            import jinja2
+            from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+            self._env = ImmutableSandboxedEnvironment(
+                loader=jinja2.FunctionLoader(self._load),
+                undefined=jinja2.StrictUndefined,
+                autoescape=False,
+                keep_trailing_newline=False,
+            )
+        return self._env
+
+    def _load(self, template: str) -> tuple[str, str, Callable[[], bool]] | None:
+        """Template files from inside the project root only; remembers what it read."""
         path = (self.root / template).resolve()
         if not path.is_relative_to(self.root) or not path.is_file():
-            raise jinja2.TemplateNotFound(template)
+            return None
         before = stat(path)
         source = path.read_text(encoding="utf-8")
         self.read[path.relative_to(self.root).as_posix()] = before
         mtime = path.stat().st_mtime_ns
         return source, template, lambda: path.stat().st_mtime_ns == mtime
 
-
-class Templates:
-    """Renders the strings of a spec. Plain strings skip Jinja; templates are compiled once."""
-
-    def __init__(self, root: Path) -> None:
-        self._loader = _ProjectLoader(root)
-        self.env = ImmutableSandboxedEnvironment(
-            loader=self._loader,
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=False,
-        )
-        self._compiled: dict[str, jinja2.Template] = {}
-
     @property
     def files_read(self) -> dict[str, Stat]:
-        return self._loader.read
+        return self.read
 
     def render(self, source: str, context: dict[str, Any]) -> str:
         if "{" not in source:
             return source
+        import jinja2
+
         template = self._compiled.get(source)
         if template is None:
             template = self._compile(source)
             self._compiled[source] = template
         try:
-            return template.render(context)
+            return str(template.render(context))
         except jinja2.TemplateNotFound as exc:
             raise _not_found(exc) from None
         except jinja2.TemplateSyntaxError as exc:
@@ -97,7 +101,9 @@ class Templates:
             file, line = _template_frame(exc)
             raise TemplateProblem(f"template error: {exc}", file, line, "") from None
 
-    def _compile(self, source: str) -> jinja2.Template:
+    def _compile(self, source: str) -> Any:
+        import jinja2
+
         try:
             return self.env.from_string(source)
         except jinja2.TemplateSyntaxError as exc:
@@ -109,7 +115,7 @@ class Templates:
             ) from None
 
 
-def _not_found(exc: jinja2.TemplateNotFound) -> TemplateProblem:
+def _not_found(exc: Any) -> TemplateProblem:
     return TemplateProblem(
         f"template file not found: {exc.name}",
         None,
