@@ -390,6 +390,9 @@ class _JournalTasks:
 
     def finished(self, key: str) -> None:
         self.store.append_journal({"t": "task_end", "key": key})
+
+    def remote_done(self, key: str) -> None:
+        return None  # the executor's per-asset journal frees the job slot
         self._open.pop(key, None)
 
 

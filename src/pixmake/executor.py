@@ -44,6 +44,46 @@ class _Skip(Exception):
     """This asset is not built, for a reason that is not its own failure."""
 
 
+class _Slot:
+    """A place under a semaphore, given back once: at the end, or as soon as the provider
+    says its remote work is done (so -j counts tasks in flight, not files being written)."""
+
+    def __init__(self, semaphore: asyncio.Semaphore | None) -> None:
+        self._semaphore = semaphore
+        self._held = False
+
+    async def acquire(self) -> None:
+        if self._semaphore is not None:
+            await self._semaphore.acquire()
+            self._held = True
+
+    def release(self) -> None:
+        if self._held and self._semaphore is not None:
+            self._held = False
+            self._semaphore.release()
+
+
+class _SlotJournal:
+    """The build's TaskJournal, which also frees this asset's slots when told to."""
+
+    def __init__(self, tasks: TaskJournal, slots: tuple[_Slot, ...]) -> None:
+        self._tasks = tasks
+        self._slots = slots
+
+    def submitted(self, key: str) -> dict[str, Any] | None:
+        return self._tasks.submitted(key)
+
+    async def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
+        await self._tasks.record(key, asset_id, task)
+
+    def finished(self, key: str) -> None:
+        self._tasks.finished(key)
+
+    def remote_done(self, key: str) -> None:
+        for slot in self._slots:
+            slot.release()
+
+
 @dataclass(slots=True)
 class Executor:
     project: Project
@@ -98,10 +138,14 @@ class Executor:
                     raise _Skip(f"upstream `{up}` {failure}")
             if plan.action == "blocked":
                 raise _Skip("; ".join(plan.reasons) or "blocked")
-            async with self._jobs:
+            slot = _Slot(self._jobs)
+            await slot.acquire()
+            try:
                 if self._stop is not None:
                     raise _Skip(self._stop)
-                action = await self._build(asset, plan)
+                action = await self._build(asset, plan, slot)
+            finally:
+                slot.release()
             self.reporter.finished(plan.id, action)
             outcome.set_result(None)
         except _Skip as exc:
@@ -124,7 +168,7 @@ class Executor:
             outcome.cancel()
             raise
 
-    async def _build(self, asset: Asset, plan: AssetPlan) -> str:
+    async def _build(self, asset: Asset, plan: AssetPlan, slot: _Slot) -> str:
         key, cached, action = plan.key, plan.cached, plan.action
         ref_hashes = self._ref_hashes(asset)
         if key is None:
@@ -133,7 +177,7 @@ class Executor:
             action = "restore" if cached is not None else "generate"
         entry = self.lock.entries.get(asset.id)
         if action == "generate":
-            outputs, record = await self._generate(asset, key, ref_hashes)
+            outputs, record = await self._generate(asset, key, ref_hashes, slot)
             self.result.generated += 1
         else:
             if cached is None:
@@ -162,7 +206,7 @@ class Executor:
     # -- generate ---------------------------------------------------------------------------
 
     async def _generate(
-        self, asset: Asset, key: str, ref_hashes: list[str | None]
+        self, asset: Asset, key: str, ref_hashes: list[str | None], slot: _Slot
     ) -> tuple[list[OutputRecord], dict[str, Any]]:
         provider = self.providers[asset.provider]
         estimate = self.plan.assets[asset.id].estimate_usd
@@ -171,14 +215,14 @@ class Executor:
         self._in_flight_usd += estimate
         self.reporter.started(asset.id, "generate")
         request = generation_request(self.project, asset, key, ref_hashes)
+        limit = self._per_provider.get(asset.provider)
+        provider_slot = _Slot(limit)
+        await provider_slot.acquire()
+        tasks = _SlotJournal(self.tasks, (slot, provider_slot))
         try:
-            limit = self._per_provider.get(asset.provider)
-            if limit is None:
-                result = await provider.generate(request, self.tasks)
-            else:
-                async with limit:
-                    result = await provider.generate(request, self.tasks)
+            result = await provider.generate(request, tasks)
         finally:
+            provider_slot.release()
             self._in_flight_usd -= estimate
         self.result.cost_usd += result.cost_usd
         if not provider.trusted:

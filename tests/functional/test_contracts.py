@@ -252,3 +252,17 @@ def test_jobs_and_per_provider_concurrency(project: Project) -> None:
     provider = FakeProvider()
     _build(project, provider, jobs=4)
     assert provider.most_in_flight == 2
+
+
+def test_a_job_slot_is_freed_when_the_remote_work_is_done(project: Project) -> None:
+    _six(project)
+
+    class Downloading(FakeProvider):
+        async def generate(self, request, tasks):  # type: ignore[no-untyped-def]
+            tasks.remote_done(request.key)  # Runware is done; only the download is left
+            return await super().generate(request, tasks)
+
+    provider = Downloading()
+    result = _build(project, provider, jobs=1)
+    assert result.generated == 6
+    assert provider.most_in_flight > 1  # the next task went out during the "download"

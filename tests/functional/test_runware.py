@@ -36,6 +36,7 @@ class Journal:
     def __init__(self) -> None:
         self.open: dict[str, dict[str, Any]] = {}
         self.ended: list[str] = []
+        self.remote: list[str] = []
 
     def submitted(self, key: str) -> dict[str, Any] | None:
         return self.open.get(key)
@@ -46,6 +47,9 @@ class Journal:
     def finished(self, key: str) -> None:
         self.ended.append(key)
         self.open.pop(key, None)
+
+    def remote_done(self, key: str) -> None:
+        self.remote.append(key)
 
 
 @pytest.fixture
@@ -111,7 +115,8 @@ def test_async_happy_path(fake: FakeRunware) -> None:
     assert result.record["task_uuid"] == task_uuid
     assert journal.open["k" * 32] == {"taskUUID": task_uuid}  # journaled before it was sent
     assert result.cost_usd == pytest.approx(0.005)
-    assert sleeps == [1.0]  # polled once, after the first wait
+    assert sleeps == [0.5]  # polled once, after the first wait
+    assert journal.remote == ["k" * 32]  # its place was given back before the download
 
 
 def test_sync_delivery(fake: FakeRunware) -> None:
@@ -129,7 +134,7 @@ def test_several_results_are_deduplicated_across_polls(fake: FakeRunware) -> Non
     result = run(provider, request(results=3))
     assert len(result.images) == 3
     assert len(set(result.record["image_uuids"])) == 3
-    assert sleeps == [1.0, 1.5, 2.25]
+    assert sleeps == [0.5, 0.75, 1.125]
     assert fake.ledger[0].images == 3
 
 
@@ -217,7 +222,7 @@ def test_task_processing_for_a_while(fake: FakeRunware) -> None:
     provider, sleeps = make(fake)
     run(provider, request())
     assert fake.count("getResponse") == 7
-    assert sleeps == [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0]
+    assert sleeps == [0.5, 0.75, 1.125, 1.6875, 2.53125, 3.796875, 5.6953125]
 
 
 def test_polling_gives_up_after_its_budget_and_keeps_the_task(fake: FakeRunware) -> None:
@@ -366,5 +371,5 @@ def test_tasks_in_flight_share_one_poll_and_the_interval_follows_them(fake: Fake
         await provider.aclose()
 
     asyncio.run(go())
-    # Tasks took 1 s: the next one is polled after a twentieth of that, not after a second.
-    assert sleeps == [1.0, 0.05]
+    # Tasks took 0.5 s: the next one is polled after a twentieth of that.
+    assert sleeps == [0.5, 0.025]

@@ -63,6 +63,10 @@ class TaskJournal(Protocol):
     def finished(self, key: str) -> None:
         """The task for this key ended without images (refused or failed): forget it."""
 
+    def remote_done(self, key: str) -> None:
+        """The provider's remote work for this key is over (only downloading is left):
+        another task may be sent in its place."""
+
 
 class ImageProvider(Protocol):
     """One async method is the whole contract."""

@@ -136,7 +136,7 @@ class PollPolicy:
     A task still processing after `budget` seconds is left for the next build to poll.
     """
 
-    first: float = 1.0
+    first: float = 0.5
     factor: float = 1.5
     cap: float = 10.0
     floor: float = 0.01
@@ -221,6 +221,7 @@ class RunwareProvider:
             elif not await self._poll_once(task, resuming=True):
                 await self._submit(body, task)  # journaled, but Runware never saw it
             await self._wait(task)
+            tasks.remote_done(request.key)
         except ProviderError as exc:
             if not exc.retryable:
                 tasks.finished(request.key)  # refused or failed for good: never accepted/billed
