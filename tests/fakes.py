@@ -45,3 +45,14 @@ class FakeProvider:
 
     def factory(self, name: str, *context: Any) -> Any:
         return self
+
+
+def make_request(**changes: Any) -> GenerationRequest:
+    """A GenerationRequest for GPT Image 1 Mini, 1024x1024 PNG, with `changes` applied."""
+    fields: dict[str, Any] = {
+        "asset_id": "hero", "key": "k" * 32, "model": "openai:1@2", "prompt": "a red fox",
+        "width": 1024, "height": 1024, "quality": "low", "background": "opaque",
+        "format": "png", "output_quality": None, "results": 1,
+    }  # fmt: skip
+    fields.update(changes)
+    return GenerationRequest(**fields)

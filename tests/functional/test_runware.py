@@ -26,6 +26,7 @@ from pixmake.providers.base import GenerationRequest, RequestReference
 from pixmake.providers.runware import PollPolicy, RetryPolicy, RunwareProvider
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import png_bytes
+from tests.fakes import make_request
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -71,22 +72,7 @@ def make(fake: FakeRunware, **kw: Any) -> tuple[RunwareProvider, Sleeps]:
     return RunwareProvider(key, fake.url, **options), sleeps
 
 
-def request(**changes: Any) -> GenerationRequest:
-    fields: dict[str, Any] = {
-        "asset_id": "hero",
-        "key": "k" * 32,
-        "model": "openai:1@2",
-        "prompt": "a red fox",
-        "width": 1024,
-        "height": 1024,
-        "quality": "low",
-        "background": "opaque",
-        "format": "png",
-        "output_quality": None,
-        "results": 1,
-    }
-    fields.update(changes)
-    return GenerationRequest(**fields)
+request = make_request
 
 
 def run(provider: RunwareProvider, req: GenerationRequest, journal: Journal | None = None) -> Any:

@@ -10,24 +10,13 @@ from pixmake.imaging import check_image, derive, encode
 from pixmake.providers.base import GenerationRequest
 from pixmake.providers.placeholder import draw
 from pixmake.spec.asset import Derived
+from tests.fakes import make_request
 
 
 def _request(**changes: object) -> GenerationRequest:
-    fields: dict[str, object] = {
-        "asset_id": "icon-sword",
-        "key": "ab" * 16,
-        "model": "openai:1@2",
-        "prompt": "A short sword",
-        "width": 1024,
-        "height": 1536,
-        "quality": "low",
-        "background": "opaque",
-        "format": "png",
-        "output_quality": None,
-        "results": 1,
-    }
-    fields.update(changes)
-    return GenerationRequest(**fields)  # type: ignore[arg-type]
+    base: dict[str, object] = {"asset_id": "icon-sword", "key": "ab" * 16,
+                               "prompt": "A short sword", "height": 1536}  # fmt: skip
+    return make_request(**{**base, **changes})
 
 
 @pytest.mark.parametrize(("fmt", "pil"), [("png", "PNG"), ("jpg", "JPEG"), ("webp", "WEBP")])

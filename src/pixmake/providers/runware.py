@@ -18,7 +18,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from pixmake.providers.base import GenerationRequest, RequestReference, TaskJournal
 
+T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
 KEY_VARIABLE = "RUNWARE_API_KEY"
 URL_VARIABLE = "RUNWARE_BASE_URL"
@@ -373,34 +374,41 @@ class RunwareProvider:
                 raise error
             raise ProviderRejectedError(f"the Runware task failed ({_task_error_text(errors[0])})")
 
+    async def _retrying(self, once: Callable[[int], Awaitable[T]], what: str) -> T:
+        """Call `once(attempt)` until it succeeds; transient failures are tried again after
+        a capped, jittered backoff (or Retry-After), up to `retry.attempts` times."""
+        attempt = 0
+        while True:
+            try:
+                return await once(attempt)
+            except ProviderRetryableError as exc:
+                error: ProviderRetryableError = exc
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                error = ProviderRetryableError(f"{what}: {_transport_text(exc)}")
+            attempt += 1
+            if attempt >= self.retry.attempts:
+                raise error
+            await self._sleep(self.retry.delay(attempt - 1, self._rng, error.retry_after))
+
     async def _post(
         self, tasks: list[dict[str, Any]], task_uuid: str | None, *, conflict_ok: bool = False
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """POST with retries. Returns (data items, per-task errors for this task, or for all
         tasks when `task_uuid` is None). A refusal carries the envelope it came with."""
-        attempt = 0
-        while True:
-            try:
-                response = await self._client.post(self._url, json=tasks, headers=self._headers)
-                data, errors = _envelope(response, task_uuid)
-                if conflict_ok and any(e.get("code") == "conflictTaskUUID" for e in errors):
-                    return [], []  # accepted on an earlier attempt: poll it
-                if response.status_code >= 400 or (errors and not data and _global(errors)):
-                    refusal = _error_for(
-                        errors[0] if errors else {}, response.status_code, response
-                    )
-                    refusal.after_retry = attempt > 0
-                    refusal.envelope = (data, errors)
-                    raise refusal
-                return data, errors
-            except ProviderRetryableError as exc:
-                error: ProviderRetryableError = exc
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                error = ProviderRetryableError(f"no answer from Runware: {_transport_text(exc)}")
-            attempt += 1
-            if attempt >= self.retry.attempts:
-                raise error
-            await self._sleep(self.retry.delay(attempt - 1, self._rng, error.retry_after))
+
+        async def once(attempt: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            response = await self._client.post(self._url, json=tasks, headers=self._headers)
+            data, errors = _envelope(response, task_uuid)
+            if conflict_ok and any(e.get("code") == "conflictTaskUUID" for e in errors):
+                return [], []  # accepted on an earlier attempt: poll it
+            if response.status_code >= 400 or (errors and not data and _global(errors)):
+                refusal = _error_for(errors[0] if errors else {}, response.status_code, response)
+                refusal.after_retry = attempt > 0
+                refusal.envelope = (data, errors)
+                raise refusal
+            return data, errors
+
+        return await self._retrying(once, "no answer from Runware")
 
     # -- references -------------------------------------------------------------------------
 
@@ -460,31 +468,23 @@ class RunwareProvider:
 
     async def _download(self, url: str) -> bytes:
         """Stream the image; a truncated, failed or timed-out download is tried again."""
-        attempt = 0
-        while True:
-            try:
-                async with self._client.stream("GET", url) as response:
-                    if response.status_code in _RETRY_STATUS:
-                        raise ProviderRetryableError(
-                            f"image download: HTTP {response.status_code}",
-                            _retry_after(response),
-                        )
-                    if response.status_code >= 400:
-                        raise ProviderRejectedError(f"image download: HTTP {response.status_code}")
-                    chunks = [chunk async for chunk in response.aiter_bytes()]
-                data = b"".join(chunks)
-                expected = response.headers.get("content-length")
-                if expected is not None and int(expected) != len(data):
-                    raise ProviderRetryableError(f"image download cut short at {len(data)} bytes")
-                return data
-            except ProviderRetryableError as exc:
-                error: ProviderRetryableError = exc
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                error = ProviderRetryableError(f"image download failed: {_transport_text(exc)}")
-            attempt += 1
-            if attempt >= self.retry.attempts:
-                raise error
-            await self._sleep(self.retry.delay(attempt - 1, self._rng, error.retry_after))
+
+        async def once(attempt: int) -> bytes:
+            async with self._client.stream("GET", url) as response:
+                if response.status_code in _RETRY_STATUS:
+                    raise ProviderRetryableError(
+                        f"image download: HTTP {response.status_code}", _retry_after(response)
+                    )
+                if response.status_code >= 400:
+                    raise ProviderRejectedError(f"image download: HTTP {response.status_code}")
+                chunks = [chunk async for chunk in response.aiter_bytes()]
+            data = b"".join(chunks)
+            expected = response.headers.get("content-length")
+            if expected is not None and int(expected) != len(data):
+                raise ProviderRetryableError(f"image download cut short at {len(data)} bytes")
+            return data
+
+        return await self._retrying(once, "image download failed")
 
 
 # -- the envelope and its errors ------------------------------------------------------------
