@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal
 
 RefKind = Literal["file", "url", "asset"]
@@ -80,13 +80,3 @@ class Asset:
 
     def all_outputs(self) -> tuple[str, ...]:
         return self.outputs + tuple(d.path for d in self.derived)
-
-
-def _reduce(self: Any) -> tuple[type, tuple[Any, ...]]:
-    """Pickle as a constructor call: much faster to load than dataclass __setstate__."""
-    return type(self), tuple(getattr(self, name) for name in _FIELDS[type(self)])
-
-
-_FIELDS = {cls: tuple(f.name for f in fields(cls)) for cls in (Reference, Derived, Asset)}
-for _cls in (Reference, Derived, Asset):
-    _cls.__reduce__ = _reduce  # type: ignore[method-assign]

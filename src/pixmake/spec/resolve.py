@@ -5,7 +5,6 @@ Every problem of the whole spec is collected and raised together as one SpecErro
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 import posixpath
@@ -195,19 +194,18 @@ class Resolver:
         self._fingerprinted[name] = (decl, settings, uses_index)
         self._decl_fps[name] = decl_fp
         cached = self.cache.rows(name, decl_fp) if self.cache is not None else {}
-        reused: dict[str, Asset] = {}
+        reused: rowcache.RowMap = {}
         line = self.lines.line(where)
         for extra, origin in rows:
             position = extra.get("index") if uses_index else None
             row_fp = rowcache.fingerprint(
                 [(k, v) for k, v in extra.items() if k != "index"], position
             )
-            hit = cached.get(row_fp)
-            if hit is not None and self._references_exist(hit):
-                if hit.origin != origin or hit.line != line:
-                    hit = dataclasses.replace(hit, origin=origin, line=line)
+            row = cached.get(row_fp)
+            hit = rowcache.from_row(row, origin, line) if row is not None else None
+            if hit is not None and row is not None and self._references_exist(hit):
                 assets.append(hit)
-                reused[row_fp] = hit
+                reused[row_fp] = row
                 self._row_of[hit.id] = (name, row_fp)
                 continue
             local = {**context, **extra}
@@ -222,7 +220,7 @@ class Resolver:
                 local["id"] = asset_id
                 asset = self._asset(asset_id, name, decl, settings, local, origin)
                 assets.append(asset)
-                reused[row_fp] = asset
+                reused[row_fp] = rowcache.to_row(asset)
                 self._row_of[asset.id] = (name, row_fp)
                 if self.cache is not None:
                     self.cache.rendered += 1

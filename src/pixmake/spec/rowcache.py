@@ -2,8 +2,8 @@
 rendered again: editing one row of 10,000 renders one asset.
 
 ```
-.pixmake/resolve.pickle = {version, templates: {path: stat},
-                           decls: {name: (decl_fp, {row_fp: Asset})}}
+.pixmake/resolve.marshal = {version, written_ns, templates: {path: stat}, spec,
+                            decls: {name: (decl_fp, {row_fp: the asset as a plain tuple})}}
 decl_fp = hash(the declaration, its merged settings, vars, options, template stats
                [+ the data tables' stats if a template mentions `data`])
 row_fp  = hash(the row's values [+ its position if a template mentions `index`])
@@ -13,6 +13,7 @@ A miss anywhere renders that row (or that declaration) again, as if there were n
 
 from __future__ import annotations
 
+import marshal
 import os
 import pickle
 import time
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
     from pixmake.snapshot import Stat
     from pixmake.spec.asset import Asset
 
-NAME = "resolve.pickle"
+NAME = "resolve.marshal"
 
-RowMap = dict[str, "Asset"]
+Row = tuple[Any, ...]
+RowMap = dict[str, Row]
 
 
 @dataclass(slots=True)
@@ -79,19 +81,72 @@ def mentions(texts: list[str], word: str) -> bool:
     return any(word in text for text in texts)
 
 
+def to_row(asset: Asset) -> Row:
+    """An asset as plain data for marshal (origin and line are added back when read)."""
+    return (
+        asset.id,
+        asset.provider,
+        asset.model,
+        asset.prompt,
+        asset.width,
+        asset.height,
+        asset.quality,
+        asset.background,
+        asset.format,
+        asset.output_quality,
+        asset.results,
+        tuple((r.kind, r.value, r.pin) for r in asset.references),
+        asset.outputs,
+        tuple((d.path, d.source, d.format, d.crop, d.resize, d.quality) for d in asset.derived),
+        asset.decl,
+    )
+
+
+def from_row(row: Row, origin: str | None, line: int | None) -> Asset:
+    from pixmake.spec.asset import Asset, Derived, Reference
+
+    references = tuple(Reference(*r) for r in row[11])
+    derived = tuple(Derived(*d) for d in row[13])
+    return Asset(
+        id=row[0],
+        provider=row[1],
+        model=row[2],
+        prompt=row[3],
+        width=row[4],
+        height=row[5],
+        quality=row[6],
+        background=row[7],
+        format=row[8],
+        output_quality=row[9],
+        results=row[10],
+        references=references,
+        outputs=row[12],
+        derived=derived,
+        decl=row[14],
+        origin=origin,
+        line=line,
+    )
+
+
 def load(state_dir: Path) -> RowCache:
     try:
         with open(os.path.join(state_dir, NAME), "rb") as handle:
-            data = pickle.load(handle)
-    except (FileNotFoundError, NotADirectoryError, pickle.UnpicklingError, EOFError,
-            AttributeError, ImportError, TypeError, ValueError):  # fmt: skip
+            data = marshal.load(handle)
+    except (FileNotFoundError, NotADirectoryError, EOFError, ValueError, TypeError):
         return RowCache()
     if not isinstance(data, dict) or data.get("version") != __version__:
         return RowCache()
+    spec = None
+    if data.get("spec") is not None:
+        spec_stat, pickled = data["spec"]
+        try:
+            spec = (spec_stat, *pickle.loads(pickled))
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+            spec = None
     return RowCache(
         templates=data["templates"],
         old=data["decls"],
-        spec=data.get("spec"),
+        spec=spec,
         written_ns=int(data.get("written_ns", 0)),
     )
 
@@ -99,11 +154,14 @@ def load(state_dir: Path) -> RowCache:
 def save(state_dir: Path, cache: RowCache, templates: dict[str, Stat]) -> None:
     from pixmake.fsutil import write_atomic
 
+    spec = None
+    if cache.spec is not None:
+        spec = (cache.spec[0], pickle.dumps(cache.spec[1:], pickle.HIGHEST_PROTOCOL))
     data = {
         "version": __version__,
         "written_ns": time.time_ns(),
         "templates": templates,
         "decls": cache.new,
-        "spec": cache.spec,
+        "spec": spec,
     }
-    write_atomic(os.path.join(state_dir, NAME), pickle.dumps(data, pickle.HIGHEST_PROTOCOL))
+    write_atomic(os.path.join(state_dir, NAME), marshal.dumps(data))
