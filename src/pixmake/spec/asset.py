@@ -1,4 +1,8 @@
-"""A fully resolved asset: every template rendered, every setting checked and normalised."""
+"""A fully resolved asset: every template rendered, every setting checked and normalised.
+
+These are values: nothing changes one after it is made (they are not frozen only because
+frozen dataclasses are slow to build, and 10,000 are rebuilt from the render cache per run).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any, Literal
 RefKind = Literal["file", "url", "asset"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reference:
     """A reference image: a project file, a URL, or another asset's (first) output."""
 
@@ -20,7 +24,7 @@ class Reference:
         return f"asset:{self.value}" if self.kind == "asset" else self.value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Derived:
     """One local post-processing step from a generated image to another file."""
 
@@ -41,7 +45,7 @@ class Derived:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Asset:
     """One image (or `results` images) to generate, and the files made from it."""
 
