@@ -59,9 +59,11 @@ def test_examples_build_against_runware(fake: FakeRunware, project: Project) -> 
         copy_example(example, root)
         with (root / "pixmake.yaml").open("a") as spec:
             spec.write(FAST)
+        charged_before = fake.total_cost()
         result = project.run("-C", str(root), "build", "-j", "4", "--json")
         assert result.code == 0, result.err
         summary = result.last_json()
+        assert fake.total_cost() - charged_before == pytest.approx(summary["cost_usd"])
         assert summary["failed"] == summary["skipped"] == 0
         assert summary["cost_usd"] > 0
         lock = json.loads((root / "pixmake.lock").read_text())["assets"]
