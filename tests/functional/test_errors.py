@@ -178,3 +178,16 @@ def test_unknown_target_is_a_usage_error(project: Project) -> None:
     result = project.run("build", "--provider", "placeholder", "nope-*")
     assert result.code == 2
     assert "no asset matches `nope-*`" in result.err
+
+
+def test_a_missing_shared_reference_is_one_error(project: Project) -> None:
+    project.gen(
+        {
+            "pixmake.yaml": "version: 1\nassets:\n  'a{{ item }}':\n    for_each: [1, 2, 3]\n"
+            "    prompt: p\n    references: [refs/style.png]\n    out: 'a{{ item }}.png'\n"
+        }
+    )
+    result = project.run("status")
+    assert result.code == 2
+    assert result.err.count("refs/style.png` does not exist") == 1
+    assert "pixmake.yaml:6" in result.err

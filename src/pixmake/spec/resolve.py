@@ -276,6 +276,10 @@ class Resolver:
                     source, exc.message, exc.fix
                 )  # inherited: one error, not one per asset
                 return
+        if exc.field[:1] == ("references",) and len(exc.field) == 2:
+            raw = decl.references[int(exc.field[1])]
+            if isinstance(raw, str) and "{" not in raw:
+                origin = None  # the same file for every row: one error, not one per row
         self._problem(("assets", name, *exc.field), _prefix(origin) + exc.message, exc.fix)
 
     def _rows(self, name: str, decl: AssetDecl) -> list[tuple[dict[str, Any], str | None]] | None:
