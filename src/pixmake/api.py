@@ -131,7 +131,6 @@ def remember_fresh(session: Session, plan: Plan) -> None:
                 return
             outputs.append((path, list(cache[path][:3])))
         assets.append((asset_id, outputs))
-    session.store.ensure_dir()
     snapshot.write(session.root, session.options, sources, assets)
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pixmake import imaging
 from pixmake.errors import ProviderAuthError, ProviderError, ProviderQuotaError
 from pixmake.fsutil import write_atomic
-from pixmake.hashing import derive_key, request_key
+from pixmake.hashing import derive_key, reference_hashes, request_key
 from pixmake.lockfile import make_entry
 from pixmake.providers.base import GenerationRequest, RequestReference
 from pixmake.results import BuildOptions, BuildResult
@@ -169,9 +169,9 @@ class Executor:
             raise
 
     async def _build(self, asset: Asset, plan: AssetPlan, slot: _Slot) -> str:
-        key, cached, action = plan.key, plan.cached, plan.action
-        ref_hashes = self._ref_hashes(asset)
-        if key is None:
+        key, cached, action, ref_hashes = plan.key, plan.cached, plan.action, plan.ref_hashes
+        if key is None or ref_hashes is None:  # an upstream asset was built first
+            ref_hashes = reference_hashes(asset, self.hasher, self._output_hash.get)
             key = request_key(asset, ref_hashes)
             cached = self.store.get_action(key)
             action = "restore" if cached is not None else "generate"
@@ -190,18 +190,6 @@ class Executor:
             self.result.derived += 1
         self._commit(asset, make_entry(asset, key, ref_hashes, outputs, derived, record), entry)
         return action
-
-    def _ref_hashes(self, asset: Asset) -> list[str | None]:
-        hashes: list[str | None] = []
-        for ref in asset.references:
-            if ref.kind == "url":
-                hashes.append(None)
-            elif ref.kind == "asset":
-                hashes.append(self._output_hash[ref.value])
-            else:
-                found = self.hasher.hash(ref.value)
-                hashes.append(found[0] if found else None)
-        return hashes
 
     # -- generate ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import xxhash
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from pixmake.spec.asset import Asset
@@ -44,6 +45,23 @@ def key_material(asset: Asset, ref_hashes: list[str | None]) -> dict[str, Any]:
     material["references"] = refs
     material["scheme"] = KEY_SCHEME
     return material
+
+
+def reference_hashes(
+    asset: Asset, hasher: FileHasher, upstream: Callable[[str], str | None]
+) -> list[str | None]:
+    """The hash of each reference, in order: a file's content ("missing" if it is gone), an
+    upstream asset's output (None while it is still to be built), None for a URL."""
+    hashes: list[str | None] = []
+    for ref in asset.references:
+        if ref.kind == "url":
+            hashes.append(None)
+        elif ref.kind == "asset":
+            hashes.append(upstream(ref.value))
+        else:
+            found = hasher.hash(ref.value)
+            hashes.append(found[0] if found else "missing")
+    return hashes
 
 
 def request_key(asset: Asset, ref_hashes: list[str | None]) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pixmake import catalog
-from pixmake.hashing import derive_key, request_key
+from pixmake.hashing import derive_key, reference_hashes, request_key
 
 if TYPE_CHECKING:
     from pixmake.hashing import FileHasher
@@ -153,19 +153,12 @@ class _Planner:
     def _ref_hashes(
         self, asset: Asset, done: dict[str, AssetPlan]
     ) -> tuple[list[str | None], list[str]]:
-        hashes: list[str | None] = []
-        pending: list[str] = []
-        for ref in asset.references:
-            if ref.kind == "url":
-                hashes.append(None)
-            elif ref.kind == "file":
-                found = self.hasher.hash(ref.value)
-                hashes.append(found[0] if found else "missing")
-            else:
-                upstream = done[ref.value]
-                if upstream.output_hash is None:
-                    pending.append(ref.value)
-                hashes.append(upstream.output_hash)
+        hashes = reference_hashes(asset, self.hasher, lambda i: done[i].output_hash)
+        pending = [
+            ref.value
+            for ref, digest in zip(asset.references, hashes, strict=True)
+            if ref.kind == "asset" and digest is None
+        ]
         return hashes, pending
 
     # -- the cases --------------------------------------------------------------------------

@@ -83,6 +83,7 @@ class Resolver:
     _row_of: dict[str, tuple[str, str]] = field(default_factory=dict)
     _decl_fps: dict[str, str] = field(default_factory=dict)
     _files: dict[str, bool] = field(default_factory=dict)
+    _templates_read: tuple[tuple[str, ...], list[Any], list[str]] | None = None
     _fingerprinted: dict[str, tuple[AssetDecl, dict[str, Any], bool]] = field(default_factory=dict)
     _seen: set[Problem] = field(default_factory=set)
 
@@ -238,22 +239,30 @@ class Resolver:
     def _decl_fp(self, name: str, decl: AssetDecl, settings: dict[str, Any]) -> tuple[str, bool]:
         """The fingerprint of everything but the row that a declaration's assets depend on,
         and whether the row's position matters (see rowcache.py)."""
-        texts = [name, *(str(v) for v in decl.model_dump(by_alias=True).values())]
-        templates: dict[str, Stat] = {}
-        if self.cache is not None:
-            for rel in self.cache.templates:
-                templates[rel] = stat(self.root / rel)
+        dumped = decl.model_dump(by_alias=True)
+        templates, template_texts = self._template_files()
+        texts = [name, *(str(v) for v in dumped.values()), *template_texts]
+        uses_data = rowcache.mentions(texts, "data")
+        fp = rowcache.fingerprint(
+            name, dumped, sorted(settings.items(), key=lambda i: i[0]),
+            self.spec.vars, self.profile, self.provider, templates,
+            sorted(self.tables_read.items()) if uses_data else None,
+        )  # fmt: skip
+        return fp, rowcache.mentions(texts, "index")
+
+    def _template_files(self) -> tuple[list[tuple[str, Stat]], list[str]]:
+        """The templates the render cache knows, with their stats and texts: read once."""
+        names = tuple(self.cache.templates) if self.cache is not None else ()
+        if self._templates_read is None or self._templates_read[0] != names:
+            stats, texts = [], []
+            for rel in sorted(names):
+                stats.append((rel, stat(self.root / rel)))
                 try:
                     texts.append((self.root / rel).read_text(encoding="utf-8"))
                 except (OSError, UnicodeDecodeError):
                     texts.append("data index")  # unreadable: assume the worst
-        uses_data = rowcache.mentions(texts, "data")
-        fp = rowcache.fingerprint(
-            name, decl.model_dump(by_alias=True), sorted(settings.items(), key=lambda i: i[0]),
-            self.spec.vars, self.profile, self.provider, sorted(templates.items()),
-            sorted(self.tables_read.items()) if uses_data else None,
-        )  # fmt: skip
-        return fp, rowcache.mentions(texts, "index")
+            self._templates_read = (names, stats, texts)
+        return self._templates_read[1], self._templates_read[2]
 
     def _references_exist(self, asset: Asset) -> bool:
         for ref in asset.references:
