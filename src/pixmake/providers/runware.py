@@ -225,7 +225,7 @@ class RunwareProvider:
             tasks.remote_done(request.key)
         except ProviderError as exc:
             if not exc.retryable:
-                tasks.finished(request.key)  # refused or failed for good: never accepted/billed
+                tasks.finished(request.key)  # over for good: the next build may send a new task
             raise
         items = sorted(task.images.values(), key=lambda i: str(i.get("imageUUID")))[: task.expected]
         images = [await self._image(item) for item in items]
