@@ -9,7 +9,6 @@ result = api.build(Path("."), provider="placeholder")
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import json
 import os
@@ -28,6 +27,7 @@ from pixmake.store import STATE_DIR, Store
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pixmake.delta import Delta
     from pixmake.executor import Executor
     from pixmake.lockfile import DerivedRecord, OutputRecord
     from pixmake.planner import Plan
@@ -54,16 +54,30 @@ class Session:
     committed: Lock = field(default_factory=Lock)
     options: dict[str, Any] = field(default_factory=dict)
     lock_stat: snapshot.Stat = None
+    delta: Delta | None = None  # an incremental session: `project` holds the changed rows only
 
     @property
     def root(self) -> Path:
         return self.project.root
 
     def plan(self, force: bool = False) -> Plan:
+        if self.delta is not None:
+            return self._delta_plan(self.delta, force)
         proofs = None if self.journal_pending else memo.load(self.root, self.lock_stat)
         return planner.plan(
             self.project, self.lock, self.store, self.hasher, force=force, memo=proofs
         )
+
+    def _delta_plan(self, delta: Delta, force: bool) -> Plan:
+        """The changed rows' assets planned; every kept asset fresh by the snapshot."""
+        part = planner.plan(
+            self.project, self.lock, self.store, self.hasher, force=force,
+            orphans_among=delta.gone,
+        )  # fmt: skip
+        whole = planner.Plan.all_fresh(sorted(delta.kept.union(self.project.graph.order)))
+        whole.assets.update(part.assets)
+        whole.order += [i for i in part.order if part.assets[i].state == "orphaned"]
+        return whole
 
     def save_stats(self) -> None:
         if self.hasher.dirty:
@@ -72,16 +86,53 @@ class Session:
 
 
 def open_session(
-    root: Path, *, profile: str | None = None, provider: str | None = None, save: bool = True
+    root: Path,
+    *,
+    profile: str | None = None,
+    provider: str | None = None,
+    save: bool = True,
+    incremental: bool = False,
 ) -> Session:
     """Load the project (reusing rows rendered last time) with its lock, store and hasher.
-    `save=False` writes nothing, not even the render cache (for `check`)."""
+    `save=False` writes nothing, not even the render cache (for `check`). `incremental`: when
+    only data tables changed since every asset was fresh, load just their changed rows."""
     store = Store(root)
     cache = rowcache.load(store.dir)
+    options = {"profile": profile, "provider": provider}
+    change = _delta(root, options, cache) if incremental else None
+    if change is not None:
+        project, delta = change
+        return _session(root, project, store, options, delta)
     project = load_project(root, profile=profile, provider=provider, cache=cache)
     if save and cache.changed:
         store.ensure_dir()
         rowcache.save(store.dir, cache, project.templates)
+    return _session(root, project, store, options)
+
+
+def _delta(
+    root: Path, options: dict[str, Any], cache: rowcache.RowCache
+) -> tuple[Project, Delta] | None:
+    """The project of the changed rows alone, if delta.py applies and they collide with no
+    kept asset (by id or output) and name no other asset; else None, for the full path."""
+    from pixmake import delta as deltas
+
+    delta = deltas.compute(root, options)
+    if delta is None:
+        return None
+    project = load_project(root, **options, cache=cache, only=delta.only, tables=delta.tables)
+    outputs = delta.kept_outputs()
+    for asset in project.assets.values():
+        if asset.id in delta.kept or any(p in outputs for p in asset.all_outputs()):
+            return None
+        if any(ref.kind == "asset" for ref in asset.references):
+            return None
+    return project, delta
+
+
+def _session(
+    root: Path, project: Project, store: Store, options: dict[str, Any], delta: Delta | None = None
+) -> Session:
     lock_stat = snapshot.stat(root / LOCK_NAME)
     committed = read_lock(root)
     lock = Lock(committed.entries.copy())
@@ -91,14 +142,16 @@ def open_session(
             lock.entries[event["id"]] = event["entry"]
             pending += 1
     hasher = FileHasher(root, store.load_stats())
-    options = {"profile": profile, "provider": provider}
-    return Session(project, lock, store, hasher, pending, committed, options, lock_stat)
+    return Session(project, lock, store, hasher, pending, committed, options, lock_stat, delta)
 
 
 def remember_fresh(session: Session, plan: Plan) -> None:
     """Record what this plan proved fresh, for the next run: each fresh asset (memo.py) and,
     when every asset is fresh, the whole project (snapshot.py)."""
     if session.journal_pending:
+        return
+    if session.delta is not None:
+        _remember_delta(session, session.delta, plan)
         return
     cache = session.hasher.cache
     proofs: dict[str, memo.Entry] = {}
@@ -131,7 +184,55 @@ def remember_fresh(session: Session, plan: Plan) -> None:
                 return
             outputs.append((path, list(cache[path][:3])))
         assets.append((asset_id, outputs))
-    snapshot.write(session.root, session.options, sources, assets)
+    tables, rows = _series(session.project)
+    snapshot.write(session.root, session.options, sources, assets, tables, rows)
+
+
+def _series(
+    project: Project,
+) -> tuple[dict[str, list[tuple[str, str, bool]]], dict[str, list[tuple[str, str]]]]:
+    """What delta.py needs to resolve just the changed rows of a table: nothing at all when
+    a template mentions `data` or an asset references another (any row may affect any asset)."""
+    series = project.series
+    if any(s.uses_data for s in series.values()) or any(project.graph.upstream.values()):
+        return {}, {}
+    tables: dict[str, list[tuple[str, str, bool]]] = {}
+    rows: dict[str, list[tuple[str, str]]] = {name: [] for name in series}
+    for name, s in series.items():
+        tables.setdefault(s.table, []).append((name, s.var, s.uses_index))
+    for asset_id, (name, fp) in project.rows.items():
+        if name in rows:
+            rows[name].append((fp, asset_id))
+    return tables, rows
+
+
+def _remember_delta(session: Session, delta: Delta, plan: Plan) -> None:
+    """The snapshot after an incremental run found everything fresh: the old one, with the
+    changed tables, the lock, and the resolved assets' references and outputs updated."""
+    if any(p.state != "fresh" for p in plan.assets.values()):
+        return
+    cache = session.hasher.cache
+    document = delta.document
+    sources: dict[str, snapshot.Stat] = {**document["sources"], **delta.table_stats}
+    sources[LOCK_NAME] = session.lock_stat
+    for asset in session.project.assets.values():
+        for ref in asset.references:
+            if ref.kind == "file":
+                if ref.value not in cache:
+                    return
+                sources[ref.value] = list(cache[ref.value][:3])
+    old = {asset_id: outputs for asset_id, outputs in document["assets"]}
+    assets: list[tuple[str, list[tuple[str, snapshot.Stat]]]] = []
+    for asset_id in plan.order:
+        if asset_id in delta.kept:
+            assets.append((asset_id, old[asset_id]))
+            continue
+        paths = session.project.assets[asset_id].all_outputs()
+        if any(p not in cache for p in paths):
+            return
+        assets.append((asset_id, [(p, list(cache[p][:3])) for p in paths]))
+    rows = delta.rows_after(session.project.rows)
+    snapshot.write(session.root, session.options, sources, assets, document["tables"], rows)
 
 
 def open_tasks(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -166,7 +267,7 @@ def compact(session: Session) -> bool:
 def status(
     root: Path, *, profile: str | None = None, provider: str | None = None, save: bool = True
 ) -> Plan:
-    session = open_session(root, profile=profile, provider=provider)
+    session = open_session(root, profile=profile, provider=provider, incremental=True)
     result = session.plan()
     if save:
         session.save_stats()
@@ -176,7 +277,7 @@ def status(
 
 def check(root: Path, *, profile: str | None = None, provider: str | None = None) -> list[str]:
     """What is not up to date, as lines; empty when everything is. Writes nothing."""
-    session = open_session(root, profile=profile, provider=provider, save=False)
+    session = open_session(root, profile=profile, provider=provider, save=False, incremental=True)
     session.lock = session.committed  # CI checks the committed lockfile, not the local journal
     problems = [
         f"{p.state}: {p.id}: {'; '.join(p.reasons)}"
@@ -287,6 +388,8 @@ def build(
     Raises SpecError/UsageError before doing anything; per-asset failures are in the result.
     A KeyboardInterrupt propagates after everything finished has been written to the lock.
     """
+    import asyncio
+
     from pixmake.executor import Executor
     from pixmake.providers import make_provider
 
@@ -294,7 +397,7 @@ def build(
     factory = provider_factory or make_provider
     store = Store(root)
     with store.exclusive():
-        session = open_session(root, profile=profile, provider=provider)
+        session = open_session(root, profile=profile, provider=provider, incremental=not targets)
         session.store = store
         if session.journal_pending:
             compact(session)  # recover what a crashed or killed run finished
@@ -338,6 +441,8 @@ def build(
         finally:
             compact(session)
             session.save_stats()
+        if session.delta is not None:
+            result.fresh += len(session.delta.kept)  # fresh by the snapshot, not planned
         orphans = any(p.state == "orphaned" for p in plan.assets.values())
         if result.ok and selected == set(session.project.assets) and not orphans:
             session.lock_stat = snapshot.stat(root / LOCK_NAME)
@@ -351,7 +456,7 @@ def _as_built(session: Session, plan: Plan) -> Plan:
     built = planner.Plan.all_fresh(plan.order)
     for item in built.assets.values():
         before = plan.assets[item.id]
-        if before.action == "none" and before.key is not None:  # fresh before: known already
+        if before.action == "none":  # fresh before: known already (or proven by delta.py)
             item.key, item.ref_hashes = before.key, before.ref_hashes
             item.output_hash = before.output_hash
             continue
@@ -385,6 +490,8 @@ class _JournalTasks:
     async def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
         self.store.append_journal({"t": "task", "key": key, "id": asset_id, "task": task})
         self._open[key] = task
+        import asyncio
+
         await asyncio.to_thread(self.store.sync_journal)  # off the event loop
 
     def finished(self, key: str) -> None:

@@ -195,7 +195,7 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
     else:
         from pixmake import api
 
-        session = api.open_session(root, **_spec_kw(args))
+        session = api.open_session(root, **_spec_kw(args), incremental=not args.targets)
         plan = session.plan()
         session.save_stats()
         api.remember_fresh(session, plan)

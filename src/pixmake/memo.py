@@ -64,7 +64,7 @@ def load(root: Path, lock_stat: Stat) -> Memo:
     _ROOT[0] = str(root)
     try:
         with open(os.path.join(root, ".pixmake", NAME), "rb") as handle:
-            data = marshal.load(handle)
+            data = marshal.loads(handle.read())  # load(file) reads in tiny pieces: 5x slower
     except (FileNotFoundError, NotADirectoryError, EOFError, ValueError, TypeError):
         return Memo()
     if not isinstance(data, dict) or data.get("version") != __version__:

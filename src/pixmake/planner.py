@@ -96,17 +96,22 @@ def plan(
     *,
     force: bool = False,
     memo: Memo | None = None,
+    orphans_among: list[str] | None = None,
 ) -> Plan:
     """Compare every asset's current request with the lock and the files on disk.
 
     `memo` (see memo.py) lets unchanged assets be found fresh without that comparison.
+    `orphans_among`: only these locked ids can be orphaned (the project is partial: delta.py).
     """
     planner = _Planner(project, lock, store, hasher, force, memo)
     result: dict[str, AssetPlan] = {}
     for asset_id in project.graph.order:
         result[asset_id] = planner.asset(project.assets[asset_id], result)
     order = list(project.graph.order)
-    for asset_id in sorted(set(lock.entries) - set(project.assets)):
+    locked = (
+        lock.entries if orphans_among is None else [i for i in orphans_among if i in lock.entries]
+    )
+    for asset_id in sorted(set(locked) - set(project.assets)):
         result[asset_id] = AssetPlan(
             asset_id,
             "orphaned",

@@ -9,15 +9,15 @@ from pixmake.errors import SpecError, UsageError
 from pixmake.graph import Graph, build_graph
 from pixmake.snapshot import Stat, stat
 from pixmake.spec.resolve import Resolver
-from pixmake.spec.validate import validate_spec
 from pixmake.spec.yamlsource import load_yaml
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from pixmake.spec.asset import Asset
-    from pixmake.spec.models import Spec
-    from pixmake.spec.rowcache import RowCache
+    from pixmake.spec.rowcache import RowCache, Series
+    from pixmake.spec.tables import Row
+    from pixmake.spec.values import Spec
 
 SPEC_NAME = "pixmake.yaml"
 
@@ -35,6 +35,8 @@ class Project:
     profile: str | None
     templates: dict[str, Stat]
     fingerprints: dict[str, str]
+    rows: dict[str, tuple[str, str]]  # asset id -> (declaration, row fingerprint)
+    series: dict[str, Series]  # declaration over a data table -> how its rows are matched
 
     def concurrency(self, provider: str) -> int | None:
         config = self.spec.providers.get(provider)
@@ -47,13 +49,20 @@ def load_project(
     profile: str | None = None,
     provider: str | None = None,
     cache: RowCache | None = None,
+    only: dict[str, list[int]] | None = None,
+    tables: dict[str, list[Row]] | None = None,
 ) -> Project:
-    """Read, validate and expand pixmake.yaml in `root`. Raises SpecError with every problem."""
+    """Read, validate and expand pixmake.yaml in `root`. Raises SpecError with every problem.
+
+    `only`: resolve just these rows (by position) of these declarations, over `tables` (data
+    tables read already, by path); see delta.py."""
     spec_stat = stat(root / SPEC_NAME)
     cached = cache.cached_spec(spec_stat) if cache is not None else None
     if cached is not None:
         spec, lines, problems = cached[0], cached[1], list(cached[2])
     else:
+        from pixmake.spec.validate import validate_spec  # pydantic: only when the spec changed
+
         data, lines = load_yaml(root / SPEC_NAME, SPEC_NAME)
         spec, problems = validate_spec(data, lines)
         if cache is not None:
@@ -62,7 +71,16 @@ def load_project(
     if profile is not None and profile not in spec.profiles:
         known = ", ".join(spec.profiles) or "none declared"
         raise UsageError(f"unknown profile `{profile}` (profiles in {SPEC_NAME}: {known})")
-    resolver = Resolver(root, spec, lines, profile=profile, provider=provider, cache=cache)
+    resolver = Resolver(
+        root,
+        spec,
+        lines,
+        profile=profile,
+        provider=provider,
+        cache=cache,
+        only=only,
+        preloaded=tables or {},
+    )
     assets = resolver.resolve()
     problems += resolver.problems
     try:
@@ -76,5 +94,7 @@ def load_project(
         for rel in cache.templates:
             templates.setdefault(rel, stat(root / rel))
     sources = {SPEC_NAME: spec_stat, **resolver.tables_read, **templates}
-    fingerprints = resolver.fingerprints
-    return Project(root, SPEC_NAME, spec, assets, graph, sources, profile, templates, fingerprints)
+    return Project(
+        root, SPEC_NAME, spec, assets, graph, sources, profile, templates,
+        resolver.fingerprints, resolver.row_of, resolver.series,
+    )  # fmt: skip

@@ -2,12 +2,15 @@
 fresh, the answer is "all fresh" again, without loading the spec, Jinja or pydantic.
 
 ```
-.pixmake/snapshot.json = {version, options, sources: {path: stat}, assets: [[id, [stat, ...]]]}
+.pixmake/snapshot.json = {version, options, sources: {path: stat}, assets: [[id, [stat, ...]]],
+                          tables: {path: [[declaration, loop variable, uses index], ...]},
+                          rows: {declaration: [[row fingerprint, id], ...]}}
 valid  <=>  same pixmake and options, every source (pixmake.yaml, data tables, templates,
             reference files, pixmake.lock; no journal) has the same (size, mtime_ns, inode),
             and every output too
 ```
-Anything else, and the full plan runs (and writes a new snapshot when all is fresh again).
+When only data tables changed, delta.py uses `tables` and `rows` to resolve just the changed
+rows. Anything else, and the full plan runs (and writes a new snapshot when all is fresh).
 Only the standard library is imported here: this runs before everything else.
 """
 
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pixmake import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
 _NAME = "snapshot.json"
@@ -40,30 +44,52 @@ def stat(path: str | os.PathLike[str]) -> Stat:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-def fresh_ids(root: Path, options: dict[str, Any]) -> list[str] | None:
-    """The asset ids (in plan order) if the snapshot proves them all fresh, else None."""
+def load(root: Path, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The snapshot, if one was written by this pixmake with these options and no journal
+    is pending; whether its stats still hold is for the caller to check."""
     state = os.path.join(root, ".pixmake")
     try:
         with open(os.path.join(state, _NAME), encoding="utf-8") as handle:
-            snapshot = json.load(handle)
+            snapshot: dict[str, Any] = json.load(handle)
     except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, NotADirectoryError):
         return None
     if snapshot.get("version") != __version__ or snapshot.get("options") != options:
         return None
     if os.path.exists(os.path.join(state, _JOURNAL)):
         return None
+    return snapshot
+
+
+def changed_sources(root: Path, snapshot: dict[str, Any]) -> list[str]:
+    """The sources whose stat differs from the snapshot's (or is racily clean there)."""
     base = str(root)
     racy = int(snapshot["written_ns"]) - RACY_NS
-    for rel, expected in snapshot["sources"].items():
-        if stat(os.path.join(base, rel)) != expected or (expected and expected[1] >= racy):
-            return None
-    ids = []
-    for asset_id, outputs in snapshot["assets"]:
+    return [
+        rel
+        for rel, expected in snapshot["sources"].items()
+        if stat(os.path.join(base, rel)) != expected or (expected and expected[1] >= racy)
+    ]
+
+
+def outputs_unchanged(root: Path, snapshot: dict[str, Any]) -> bool:
+    """Whether every output has the stat the snapshot recorded (and not racily)."""
+    base = str(root)
+    racy = int(snapshot["written_ns"]) - RACY_NS
+    for _, outputs in snapshot["assets"]:
         for rel, expected in outputs:
             if stat(os.path.join(base, rel)) != expected or expected[1] >= racy:
-                return None
-        ids.append(asset_id)
-    return ids
+                return False
+    return True
+
+
+def fresh_ids(root: Path, options: dict[str, Any]) -> list[str] | None:
+    """The asset ids (in plan order) if the snapshot proves them all fresh, else None."""
+    snapshot = load(root, options)
+    if snapshot is None or changed_sources(root, snapshot):
+        return None
+    if not outputs_unchanged(root, snapshot):
+        return None
+    return [asset_id for asset_id, _ in snapshot["assets"]]
 
 
 def write(
@@ -71,6 +97,8 @@ def write(
     options: dict[str, Any],
     sources: dict[str, Stat],
     assets: list[tuple[str, list[tuple[str, Stat]]]],
+    tables: Mapping[str, Sequence[Sequence[Any]]] | None = None,
+    rows: Mapping[str, Sequence[Sequence[str]]] | None = None,
 ) -> None:
     """Record that every asset is fresh, with the stats that prove it: each taken *before*
     its file was read, so a file changed during the run invalidates the snapshot."""
@@ -82,5 +110,7 @@ def write(
         "options": options,
         "sources": dict(sorted(sources.items())),
         "assets": assets,
+        "tables": tables or {},
+        "rows": rows or {},
     }
     write_atomic(os.path.join(root, ".pixmake", _NAME), json.dumps(document).encode())

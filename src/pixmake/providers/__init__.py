@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from pixmake.providers.base import ImageProvider
-    from pixmake.spec.models import ProviderConfig
+    from pixmake.spec.values import ProviderConfig
     from pixmake.store import Store
 
 

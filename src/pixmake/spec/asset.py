@@ -83,4 +83,6 @@ class Asset:
         }
 
     def all_outputs(self) -> tuple[str, ...]:
+        if not self.derived:
+            return self.outputs
         return self.outputs + tuple(d.path for d in self.derived)

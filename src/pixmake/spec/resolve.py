@@ -17,9 +17,9 @@ from pixmake.errors import Problem, SpecError
 from pixmake.snapshot import Stat, stat
 from pixmake.spec import rowcache
 from pixmake.spec.asset import Asset, Derived, Reference
-from pixmake.spec.models import SETTING_FIELDS, AssetDecl, Settings, Spec, UrlReference
 from pixmake.spec.tables import Row, load_table
 from pixmake.spec.template import TemplateProblem, Templates
+from pixmake.spec.values import SETTING_FIELDS, AssetDecl, Settings, Spec, UrlReference, fields
 from pixmake.spec.yamlsource import format_path
 
 if TYPE_CHECKING:
@@ -80,7 +80,12 @@ class Resolver:
     _tables: dict[str, list[Row]] = field(default_factory=dict)
     cache: RowCache | None = None
     fingerprints: dict[str, str] = field(default_factory=dict)
-    _row_of: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Only these rows of these declarations (by position), for an incremental run (delta.py).
+    only: dict[str, list[int]] | None = None
+    preloaded: dict[str, list[Row]] = field(default_factory=dict)  # tables read already, by path
+    # asset id -> (declaration, row fingerprint); declaration over a table -> its Series.
+    row_of: dict[str, tuple[str, str]] = field(default_factory=dict)
+    series: dict[str, rowcache.Series] = field(default_factory=dict)
     _decl_fps: dict[str, str] = field(default_factory=dict)
     _files: dict[str, bool] = field(default_factory=dict)
     _templates_read: tuple[tuple[str, ...], list[Any], list[str]] | None = None
@@ -96,6 +101,8 @@ class Resolver:
         context["data"] = self._load_tables()
         assets: dict[str, Asset] = {}
         for name, decl in self.spec.assets.items():
+            if self.only is not None and name not in self.only:
+                continue
             for asset in self._expand(name, decl, base, context):
                 other = assets.get(asset.id)
                 if other is not None:
@@ -109,7 +116,7 @@ class Resolver:
                 assets[asset.id] = asset
         self._refingerprint()
         fps = self._decl_fps
-        self.fingerprints = {i: fps[name] + row for i, (name, row) in self._row_of.items()}
+        self.fingerprints = {i: fps[name] + row for i, (name, row) in self.row_of.items()}
         return assets
 
     def _refingerprint(self) -> None:
@@ -119,7 +126,7 @@ class Resolver:
             return
         cache.templates = {**cache.templates, **self.templates.files_read}
         for name, (decl, settings, uses_index) in self._fingerprinted.items():
-            fp, now_uses_index = self._decl_fp(name, decl, settings)
+            fp, now_uses_index, _ = self._decl_fp(name, decl, settings)
             rows = cache.new[name][1] if uses_index == now_uses_index else {}
             cache.new[name] = (fp, rows)
             self._decl_fps[name] = fp if rows else "stale"
@@ -141,9 +148,9 @@ class Resolver:
 
     def _setting_source(self, decl_name: str, decl: AssetDecl, name: str) -> PathKey:
         """Where a setting's value comes from: the profile, the asset, or `defaults`."""
-        if self.profile is not None and name in self.spec.profiles[self.profile].model_fields_set:
+        if self.profile is not None and name in self.spec.profiles[self.profile].fields_set:
             return ("profiles", self.profile, name)
-        if name in decl.model_fields_set:
+        if name in decl.fields_set:
             return ("assets", decl_name, name)
         return ("defaults", name)
 
@@ -157,6 +164,12 @@ class Resolver:
             if norm is None:
                 self._problem(where, f"`{rel}` is outside the project", "use a project path")
                 continue
+            if norm in self.preloaded:
+                self._tables[name] = self.preloaded[norm]
+                loaded[name] = [row.values for row in self.preloaded[norm]]
+                continue
+            if self.only is not None:
+                continue  # an incremental run: only the preloaded tables' rows are resolved
             before = stat(self.root / norm)
             try:
                 rows = load_table(self.root, norm)
@@ -191,23 +204,26 @@ class Resolver:
         settings.update(_set_fields(decl, SETTING_FIELDS))
         settings.update(self._overrides())
         assets = []
-        decl_fp, uses_index = self._decl_fp(name, decl, settings)
+        decl_fp, uses_index, uses_data = self._decl_fp(name, decl, settings)
         self._fingerprinted[name] = (decl, settings, uses_index)
+        if isinstance(decl.for_each, str) and decl.for_each in self.spec.data:
+            table = _normalise(self.spec.data[decl.for_each]) or ""
+            self.series[name] = rowcache.Series(table, decl.as_, uses_index, uses_data)
+        if self.only is not None:
+            rows = [rows[i] for i in self.only[name] if i < len(rows)]
         self._decl_fps[name] = decl_fp
         cached = self.cache.rows(name, decl_fp) if self.cache is not None else {}
         reused: rowcache.RowMap = {}
         line = self.lines.line(where)
         for extra, origin in rows:
             position = extra.get("index") if uses_index else None
-            row_fp = rowcache.fingerprint(
-                [(k, v) for k, v in extra.items() if k != "index"], position
-            )
+            row_fp = rowcache.row_fp(extra, position)
             row = cached.get(row_fp)
             hit = rowcache.from_row(row, origin, line) if row is not None else None
             if hit is not None and row is not None and self._references_exist(hit):
                 assets.append(hit)
                 reused[row_fp] = row
-                self._row_of[hit.id] = (name, row_fp)
+                self.row_of[hit.id] = (name, row_fp)
                 continue
             local = {**context, **extra}
             try:
@@ -222,7 +238,7 @@ class Resolver:
                 asset = self._asset(asset_id, name, decl, settings, local, origin)
                 assets.append(asset)
                 reused[row_fp] = rowcache.to_row(asset)
-                self._row_of[asset.id] = (name, row_fp)
+                self.row_of[asset.id] = (name, row_fp)
                 if self.cache is not None:
                     self.cache.rendered += 1
             except _Invalid as exc:
@@ -236,10 +252,12 @@ class Resolver:
             self.cache.new[name] = (decl_fp, reused)
         return assets
 
-    def _decl_fp(self, name: str, decl: AssetDecl, settings: dict[str, Any]) -> tuple[str, bool]:
+    def _decl_fp(
+        self, name: str, decl: AssetDecl, settings: dict[str, Any]
+    ) -> tuple[str, bool, bool]:
         """The fingerprint of everything but the row that a declaration's assets depend on,
-        and whether the row's position matters (see rowcache.py)."""
-        dumped = decl.model_dump(by_alias=True)
+        whether the row's position matters, and whether any table does (see rowcache.py)."""
+        dumped = fields(decl)
         templates, template_texts = self._template_files()
         texts = [name, *(str(v) for v in dumped.values()), *template_texts]
         uses_data = rowcache.mentions(texts, "data")
@@ -248,7 +266,7 @@ class Resolver:
             self.spec.vars, self.profile, self.provider, templates,
             sorted(self.tables_read.items()) if uses_data else None,
         )  # fmt: skip
-        return fp, rowcache.mentions(texts, "index")
+        return fp, rowcache.mentions(texts, "index"), uses_data
 
     def _template_files(self) -> tuple[list[tuple[str, Stat]], list[str]]:
         """The templates the render cache knows, with their stats and texts: read once."""
@@ -541,8 +559,8 @@ def _prefix(origin: str | None) -> str:
 
 
 def _set_fields(model: Settings, names: tuple[str, ...] | None = None) -> dict[str, Any]:
-    fields = model.model_fields_set if names is None else model.model_fields_set & set(names)
-    return {name: getattr(model, name) for name in fields if name in SETTING_FIELDS}
+    chosen = model.fields_set if names is None else set(model.fields_set) & set(names)
+    return {name: getattr(model, name) for name in chosen if name in SETTING_FIELDS}
 
 
 def _enum(values: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import Problem, SpecError
-from pixmake.spec.yamlsource import load_yaml
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,6 +34,8 @@ def load_table(root: Path, rel: str) -> list[Row]:
             [Problem(rel, None, "", "unknown table format", "use a .csv, .json or .yaml file")]
         )
     if suffix in (".yaml", ".yml"):
+        from pixmake.spec.yamlsource import load_yaml
+
         data, lines = load_yaml(path, rel)
         return _rows(data, rel, lambda i: lines.line((i,)))
     try:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from pixmake.errors import Problem, SpecError
+from pixmake.spec import values
 from pixmake.spec.models import AssetDecl, DeriveStep, ProviderConfig, Settings, Spec
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 _PRIORITY = {"extra_forbidden": 0, "missing": 1, "literal_error": 2, "string_pattern_mismatch": 9}
 
 
-def validate_spec(data: Any, lines: LineMap) -> tuple[Spec, list[Problem]]:
+def validate_spec(data: Any, lines: LineMap) -> tuple[values.Spec, list[Problem]]:
     """The spec with every asset that is well formed, and the problems of the others.
 
     Raises SpecError at once when the top level (version, defaults, vars, data, profiles) is
@@ -58,7 +59,21 @@ def validate_spec(data: Any, lines: LineMap) -> tuple[Spec, list[Problem]]:
     spec.assets = valid
     if top_problems:
         raise SpecError(problems)
-    return spec, problems
+    converted: values.Spec = _values(spec)
+    return converted, problems
+
+
+def _values(value: Any) -> Any:
+    """A validated model (and everything in it) as the plain values of values.py."""
+    if isinstance(value, BaseModel):
+        cls = values.CLASSES[type(value).__name__]
+        kw = {name: _values(getattr(value, name)) for name in type(value).model_fields}
+        return cls(**kw, fields_set=tuple(sorted(value.model_fields_set)))
+    if isinstance(value, list):
+        return [_values(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _values(v) for k, v in value.items()}
+    return value
 
 
 def _problems(

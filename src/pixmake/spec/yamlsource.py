@@ -5,17 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from pixmake.errors import Problem, SpecError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-try:  # libyaml is much faster on large data tables
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,unused-ignore]
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+    import yaml
 
 PathKey = tuple[str | int, ...]
 
@@ -63,7 +58,11 @@ def load_yaml(path: Path, display: str) -> tuple[Any, LineMap]:
 
 
 def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
-    loader = _Loader(text)
+    import yaml  # here, not at the top: a cached LineMap is unpickled without it
+
+    # libyaml is much faster on large data tables
+    loader_class: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -80,15 +79,22 @@ def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
     lines = LineMap(display)
     problems: list[Problem] = []
     if node is not None:
-        _walk(node, (), lines, problems)
+        _walk(node, (), lines, problems, yaml.MappingNode, yaml.SequenceNode)
     if problems:
         raise SpecError(problems)
     return data, lines
 
 
-def _walk(node: yaml.Node, path: PathKey, lines: LineMap, problems: list[Problem]) -> None:
+def _walk(
+    node: yaml.Node,
+    path: PathKey,
+    lines: LineMap,
+    problems: list[Problem],
+    mapping: type[yaml.MappingNode],
+    sequence: type[yaml.SequenceNode],
+) -> None:
     lines.lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+    if isinstance(node, mapping):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value)
@@ -104,8 +110,8 @@ def _walk(node: yaml.Node, path: PathKey, lines: LineMap, problems: list[Problem
                     )
                 )
             seen[key] = line
-            _walk(value_node, (*path, key), lines, problems)
+            _walk(value_node, (*path, key), lines, problems, mapping, sequence)
             lines.lines[(*path, key)] = line
-    elif isinstance(node, yaml.SequenceNode):
+    elif isinstance(node, sequence):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines, problems)
+            _walk(item, (*path, index), lines, problems, mapping, sequence)
