@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pixmake import memo, planner, snapshot
-from pixmake.errors import PixmakeError, UsageError
+from pixmake.errors import PixmakeError, SpecError, UsageError
 from pixmake.hashing import FileHasher, derive_key, key_material
 from pixmake.lockfile import LOCK_NAME, Lock, make_entry, read_lock, write_lock
 from pixmake.project import SPEC_NAME, Project, load_project
@@ -120,7 +120,10 @@ def _delta(
     delta = deltas.compute(root, options)
     if delta is None:
         return None
-    project = load_project(root, **options, cache=cache, only=delta.only, tables=delta.tables)
+    try:
+        project = load_project(root, **options, cache=cache, only=delta.only, tables=delta.tables)
+    except SpecError:
+        return None  # the full path reports it with its whole context (`asset:` names, ...)
     outputs = delta.kept_outputs()
     for asset in project.assets.values():
         if asset.id in delta.kept or any(p in outputs for p in asset.all_outputs()):
