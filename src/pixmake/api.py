@@ -12,12 +12,13 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pixmake import memo, planner, snapshot
 from pixmake.errors import PixmakeError, SpecError, UsageError
-from pixmake.hashing import FileHasher, derive_key, key_material
+from pixmake.hashing import FileHasher, derive_key, hash_file, key_material
 from pixmake.lockfile import LOCK_NAME, Lock, make_entry, read_lock, write_lock
 from pixmake.project import SPEC_NAME, Project, load_project
 from pixmake.results import BuildOptions
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from pixmake.delta import Delta
     from pixmake.executor import Executor
+    from pixmake.hashing import StatEntry
     from pixmake.lockfile import DerivedRecord, OutputRecord
     from pixmake.planner import Plan
     from pixmake.providers.base import ImageProvider
@@ -172,23 +174,41 @@ def remember_fresh(session: Session, plan: Plan) -> None:
     if any(p.state != "fresh" for p in plan.assets.values()):
         return
     sources = dict(session.project.sources)
-    sources[LOCK_NAME] = session.lock_stat
+    sources[LOCK_NAME] = _lock_record(session)
     for asset in session.project.assets.values():
         for ref in asset.references:
             if ref.kind == "file":
                 if ref.value not in cache:
                     return
-                sources[ref.value] = list(cache[ref.value][:3])
+                sources[ref.value] = _record(cache[ref.value])
     assets: list[tuple[str, list[tuple[str, snapshot.Stat]]]] = []
     for asset_id in plan.order:
         outputs: list[tuple[str, snapshot.Stat]] = []
         for path in session.project.assets[asset_id].all_outputs():
             if path not in cache:
                 return
-            outputs.append((path, list(cache[path][:3])))
+            outputs.append((path, _record(cache[path])))
         assets.append((asset_id, outputs))
     tables, rows = _series(session.project)
     snapshot.write(session.root, session.options, sources, assets, tables, rows)
+
+
+def _record(entry: StatEntry) -> list[Any]:
+    """A file's stat for the snapshot, with its content hash if it changed so recently that
+    the stat alone cannot vouch for it (snapshot.RACY_NS): then the next run hashes it."""
+    if entry[1] >= time.time_ns() - snapshot.RACY_NS:
+        return [*entry[:3], entry[3]]
+    return list(entry[:3])
+
+
+def _lock_record(session: Session) -> list[Any] | None:
+    """The lock's stat as planned with, and its hash when just written (see _record)."""
+    found = session.lock_stat
+    if found is None or found[1] < time.time_ns() - snapshot.RACY_NS:
+        return found
+    path = session.root / LOCK_NAME
+    digest = hash_file(path)
+    return [*found, digest] if snapshot.stat(path) == found else list(found)
 
 
 def _series(
@@ -217,13 +237,13 @@ def _remember_delta(session: Session, delta: Delta, plan: Plan) -> None:
     cache = session.hasher.cache
     document = delta.document
     sources: dict[str, snapshot.Stat] = {**document["sources"], **delta.table_stats}
-    sources[LOCK_NAME] = session.lock_stat
+    sources[LOCK_NAME] = _lock_record(session)
     for asset in session.project.assets.values():
         for ref in asset.references:
             if ref.kind == "file":
                 if ref.value not in cache:
                     return
-                sources[ref.value] = list(cache[ref.value][:3])
+                sources[ref.value] = _record(cache[ref.value])
     old = {asset_id: outputs for asset_id, outputs in document["assets"]}
     assets: list[tuple[str, list[tuple[str, snapshot.Stat]]]] = []
     for asset_id in plan.order:
@@ -233,7 +253,7 @@ def _remember_delta(session: Session, delta: Delta, plan: Plan) -> None:
         paths = session.project.assets[asset_id].all_outputs()
         if any(p not in cache for p in paths):
             return
-        assets.append((asset_id, [(p, list(cache[p][:3])) for p in paths]))
+        assets.append((asset_id, [(p, _record(cache[p])) for p in paths]))
     rows = delta.rows_after(session.project.rows)
     snapshot.write(session.root, session.options, sources, assets, document["tables"], rows)
 

@@ -85,7 +85,8 @@ def make_entry(
 _HEAD = '{\n  "assets": {\n'
 _TAIL = '\n  },\n  "version": 1\n}\n'
 _EMPTY = '{\n  "assets": {},\n  "version": 1\n}\n'
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.@+=/ -]+\Z")
+_PLAIN_KEYS = re.compile(r"[A-Za-z0-9_.@+=/ -]+(?:\n[A-Za-z0-9_.@+=/ -]+)*\Z")
+_END = "\n    }"  # an entry's closing line
 _SEPARATOR = '\n    },\n    "'  # an entry's end and the next one's start: unique, since JSON
 # strings cannot hold a raw newline and nothing else closes at this indentation
 
@@ -110,7 +111,7 @@ class Entries(MutableMapping[str, LockEntry]):
     def __getitem__(self, key: str) -> LockEntry:
         entry = self._parsed.get(key)
         if entry is None:
-            entry = _parse_entry(key, self._raw[key])
+            entry = _parse_entry(key, self.text(key))
             self._parsed[key] = entry
         return entry
 
@@ -142,7 +143,7 @@ class Entries(MutableMapping[str, LockEntry]):
         """The entry as it stands in the file, indented for its place there."""
         raw = self._raw.get(key)
         if raw is not None:
-            return raw
+            return "{" + raw + _END
         dumped = json.dumps(self._parsed[key], indent=2, sort_keys=True, ensure_ascii=False)
         return dumped.replace("\n", "\n    ")
 
@@ -161,8 +162,12 @@ class Lock:
         ids = sorted(self.entries)
         if not ids:
             return _EMPTY
-        text = self.entries.text
-        return _HEAD + ",\n".join(f"    {_key(i)}: {text(i)}" for i in ids) + _TAIL
+        raw, text = self.entries._raw, self.entries.text
+        parts = [
+            '    "' + i + '": {' + raw[i] + _END if i in raw else f"    {_key(i)}: {text(i)}"
+            for i in ids
+        ]  # the raw entries (most of them) as they were read: keys plain, text verbatim
+        return _HEAD + ",\n".join(parts) + _TAIL
 
 
 def _key(asset_id: str) -> str:
@@ -170,22 +175,21 @@ def _key(asset_id: str) -> str:
 
 
 def _index(text: str) -> dict[str, str] | None:
-    """Each entry's text, if the file is exactly as pixmake writes it; else None."""
+    """Each entry's text between its `{` and its closing line (see Entries.text), if the file
+    is exactly as pixmake writes it; else None."""
     if text == _EMPTY:
         return {}
-    if not (text.startswith(_HEAD + '    "') and text.endswith("\n    }" + _TAIL)):
+    if not (text.startswith(_HEAD + '    "') and text.endswith(_END + _TAIL)):
         return None
-    body = text[len(_HEAD) + 5 : -len(_TAIL) - 6]
-    raw: dict[str, str] = {}
-    for piece in body.split(_SEPARATOR):
-        cut = piece.find('": {')
-        if cut < 0:
-            return None
-        raw[piece[:cut]] = piece[cut + 3 :] + "\n    }"
+    pieces = text[len(_HEAD) + 5 : -len(_TAIL) - len(_END)].split(_SEPARATOR)
+    try:  # each piece is `KEY": {ENTRY`; split and paired in C: 10,000 entries in ~10 ms
+        raw = dict(piece.split('": {', 1) for piece in pieces)
+    except ValueError:
+        return None
     # Splitting on the separator and joining again gives back the same text, as long as no
     # key needs escaping in JSON: then the entries are exactly the file's.
     keys = list(raw)
-    if keys != sorted(keys) or not all(_PLAIN_KEY.match(k) for k in keys):
+    if len(keys) != len(pieces) or keys != sorted(keys) or not _PLAIN_KEYS.match("\n".join(keys)):
         return None  # formatted by hand, or keys with escapes: read it the slow way
     return raw
 

@@ -33,6 +33,7 @@ _NAME = "snapshot.json"
 RACY_NS = 100_000_000
 _JOURNAL = "journal.jsonl"
 Stat = list[int] | None
+_LOADED: dict[str, tuple[Stat, dict[str, Any]]] = {}  # path -> (its stat, the document)
 
 
 def stat(path: str | os.PathLike[str]) -> Stat:
@@ -48,11 +49,21 @@ def load(root: Path, options: dict[str, Any]) -> dict[str, Any] | None:
     """The snapshot, if one was written by this pixmake with these options and no journal
     is pending; whether its stats still hold is for the caller to check."""
     state = os.path.join(root, ".pixmake")
-    try:
-        with open(os.path.join(state, _NAME), encoding="utf-8") as handle:
-            snapshot: dict[str, Any] = json.load(handle)
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, NotADirectoryError):
-        return None
+    path = os.path.join(state, _NAME)
+    seen = stat(path)
+    last = _LOADED.get(path)
+    if last is not None and seen is not None and last[0] == seen:
+        snapshot = last[1]  # read already by this process (the no-op check, then delta.py)
+    else:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                snapshot = json.load(handle)
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError, NotADirectoryError):
+            return None
+        if not isinstance(snapshot, dict):
+            return None
+        _LOADED.clear()
+        _LOADED[path] = (seen, snapshot)
     if snapshot.get("version") != __version__ or snapshot.get("options") != options:
         return None
     if os.path.exists(os.path.join(state, _JOURNAL)):
@@ -60,24 +71,40 @@ def load(root: Path, options: dict[str, Any]) -> dict[str, Any] | None:
     return snapshot
 
 
+def _same(path: str, expected: Stat | list[Any], racy: int) -> bool:
+    """Whether a file is as recorded: same (size, mtime_ns, inode) and, if that stat is racily
+    clean, the same content hash (recorded as a 4th element when known; else not the same)."""
+    if expected is None:
+        return stat(path) is None
+    if stat(path) != expected[:3]:
+        return False
+    if expected[1] < racy:
+        return True
+    if len(expected) < 4:
+        return False
+    from pixmake.hashing import hash_file  # xxhash: only for files written just before
+
+    return hash_file(path) == expected[3]
+
+
 def changed_sources(root: Path, snapshot: dict[str, Any]) -> list[str]:
-    """The sources whose stat differs from the snapshot's (or is racily clean there)."""
+    """The sources that differ from the snapshot's record of them."""
     base = str(root)
     racy = int(snapshot["written_ns"]) - RACY_NS
     return [
         rel
         for rel, expected in snapshot["sources"].items()
-        if stat(os.path.join(base, rel)) != expected or (expected and expected[1] >= racy)
+        if not _same(os.path.join(base, rel), expected, racy)
     ]
 
 
 def outputs_unchanged(root: Path, snapshot: dict[str, Any]) -> bool:
-    """Whether every output has the stat the snapshot recorded (and not racily)."""
+    """Whether every output is as the snapshot recorded it."""
     base = str(root)
     racy = int(snapshot["written_ns"]) - RACY_NS
     for _, outputs in snapshot["assets"]:
         for rel, expected in outputs:
-            if stat(os.path.join(base, rel)) != expected or expected[1] >= racy:
+            if not _same(os.path.join(base, rel), expected, racy):
                 return False
     return True
 

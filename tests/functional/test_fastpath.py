@@ -108,3 +108,25 @@ def test_after_one_edit_only_that_asset_is_compared_with_the_lock(icons: Project
     _age(icons.root)
     (icons.root / "icons/sword.png").write_bytes(b"edited")
     assert icons.status()["icon-sword"]["state"] == "modified"
+
+
+def test_right_after_a_build_the_next_run_is_a_no_op(icons: Project) -> None:
+    _age(icons.root)  # the sources were written long ago; but the build writes outputs and
+    icons.build()  # the lock a moment before the snapshot: they are racily clean...
+    out, heavy = _imports(icons.root, "status", "--provider", "placeholder")
+    assert heavy == set()  # ...so their content hashes, kept in the snapshot, vouch for them
+    assert "3 fresh" in out
+
+
+def test_a_racily_clean_output_is_checked_by_content(icons: Project) -> None:
+    _age(icons.root)
+    icons.build()
+    path = icons.root / "icons/sword.png"
+    before = path.stat()
+    with path.open("r+b") as handle:  # same size, same inode, and the old mtime put back:
+        handle.seek(before.st_size - 1)  # only the content tells the difference
+        handle.write(b"\x00" if path.read_bytes()[-1:] != b"\x00" else b"\x01")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    _, heavy = _imports(icons.root, "status", "--provider", "placeholder")
+    assert "pixmake.project" in heavy
+    assert icons.status()["icon-sword"]["state"] == "modified"

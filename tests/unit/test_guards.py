@@ -52,3 +52,13 @@ def test_ruff_lint_and_format() -> None:
 def test_mypy_strict() -> None:
     done = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_plain_spec_values_have_the_models_fields() -> None:
+    """values.py mirrors models.py without pydantic: a field added to one must be in both."""
+    from pixmake.spec import models, values
+
+    for name, plain in values.CLASSES.items():
+        model = getattr(models, name)
+        expected = [*model.model_fields, "fields_set"]
+        assert sorted(plain.__dataclass_fields__) == sorted(expected), name
