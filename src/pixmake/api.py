@@ -82,7 +82,8 @@ class Session:
         return whole
 
     def save_stats(self) -> None:
-        if self.hasher.dirty:
+        if self.hasher.dirty and self.delta is None:  # an incremental run hashes a few files
+            # afresh rather than read and rewrite the whole stat cache (~25 ms at 10,000)
             self.store.save_stats(self.hasher.cache)
             self.hasher.dirty.clear()
 
@@ -99,12 +100,12 @@ def open_session(
     `save=False` writes nothing, not even the render cache (for `check`). `incremental`: when
     only data tables changed since every asset was fresh, load just their changed rows."""
     store = Store(root)
-    cache = rowcache.load(store.dir)
     options = {"profile": profile, "provider": provider}
-    change = _delta(root, options, cache) if incremental else None
+    change = _delta(root, options, rowcache.load(store.dir, rows=False)) if incremental else None
     if change is not None:
         project, delta = change
         return _session(root, project, store, options, delta)
+    cache = rowcache.load(store.dir)
     project = load_project(root, profile=profile, provider=provider, cache=cache)
     if save and cache.changed:
         store.ensure_dir()
@@ -146,7 +147,7 @@ def _session(
         if event.get("t") == "done":
             lock.entries[event["id"]] = event["entry"]
             pending += 1
-    hasher = FileHasher(root, store.load_stats())
+    hasher = FileHasher(root, store.load_stats() if delta is None else {})
     return Session(project, lock, store, hasher, pending, committed, options, lock_stat, delta)
 
 
@@ -277,7 +278,10 @@ def compact(session: Session) -> bool:
     events = session.store.read_journal()
     still_open = open_tasks(events)
     keep = [e for e in events if e.get("t") == "task" and still_open.get(e["key"]) is e["task"]]
-    wrote = write_lock(session.root, session.lock)
+    # Made durable before the journal is cut when it records paid work (every paid task is
+    # journaled before it is sent); free work lost to a power cut is only done again.
+    paid = any(e.get("t") == "task" for e in events)
+    wrote = write_lock(session.root, session.lock, fsync=paid)
     if events:
         session.store.rewrite_journal(keep)
     session.journal_pending = 0

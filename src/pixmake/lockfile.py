@@ -267,7 +267,7 @@ def _valid_entry(entry: Any) -> bool:
     )
 
 
-def write_lock(root: Path, lock: Lock) -> bool:
+def write_lock(root: Path, lock: Lock, *, fsync: bool = True) -> bool:
     """Write the lockfile atomically if its content changed. Returns whether it wrote."""
     text = lock.dumps()
     path = root / LOCK_NAME
@@ -276,5 +276,5 @@ def write_lock(root: Path, lock: Lock) -> bool:
             return False
     except (FileNotFoundError, UnicodeDecodeError):
         pass
-    write_atomic(path, text.encode("utf-8"), fsync=True)
+    write_atomic(path, text.encode("utf-8"), fsync=fsync)
     return True

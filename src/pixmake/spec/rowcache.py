@@ -2,8 +2,9 @@
 rendered again: editing one row of 10,000 renders one asset.
 
 ```
-.pixmake/resolve.marshal = {version, written_ns, templates: {path: stat}, spec,
+.pixmake/resolve.marshal = {version, templates: {path: stat},
                             decls: {name: (decl_fp, {row_fp: the asset as a plain tuple})}}
+.pixmake/spec.marshal    = {version, written_ns, spec: (stat of pixmake.yaml, pickled values)}
 decl_fp = hash(the declaration, its merged settings, vars, options, template stats
                [+ the data tables' stats if a template mentions `data`])
 row_fp  = hash(the row's values [+ its position if a template mentions `index`])
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from pixmake.spec.asset import Asset
 
 NAME = "resolve.marshal"
+SPEC_NAME = "spec.marshal"
 VERSION = f"{__version__}/2"  # the pixmake release and this file's format (2: plain values)
 
 Row = tuple[Any, ...]
@@ -143,40 +145,41 @@ def from_row(row: Row, origin: str | None, line: int | None) -> Asset:
     )
 
 
-def load(state_dir: Path) -> RowCache:
-    try:
-        with open(os.path.join(state_dir, NAME), "rb") as handle:
-            data = marshal.loads(handle.read())  # load(file) reads in tiny pieces: 5x slower
-    except (FileNotFoundError, NotADirectoryError, EOFError, ValueError, TypeError):
-        return RowCache()
-    if not isinstance(data, dict) or data.get("version") != VERSION:
-        return RowCache()
-    spec = None
-    if data.get("spec") is not None:
+def load(state_dir: Path, *, rows: bool = True) -> RowCache:
+    """The cache; with `rows=False` only the validated spec (for an incremental run)."""
+    cache = RowCache()
+    data = _read(os.path.join(state_dir, SPEC_NAME))
+    if data is not None and data.get("spec") is not None:
         spec_stat, pickled = data["spec"]
         try:
-            spec = (spec_stat, *pickle.loads(pickled))
+            cache.spec = (spec_stat, *pickle.loads(pickled))
+            cache.written_ns = int(data["written_ns"])
         except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
-            spec = None
-    return RowCache(
-        templates=data["templates"],
-        old=data["decls"],
-        spec=spec,
-        written_ns=int(data.get("written_ns", 0)),
-    )
+            cache.spec = None
+    data = _read(os.path.join(state_dir, NAME)) if rows else None
+    if data is not None:
+        cache.templates, cache.old = data["templates"], data["decls"]
+    return cache
+
+
+def _read(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path, "rb") as handle:
+            data = marshal.loads(handle.read())  # load(file) reads in tiny pieces: 5x slower
+    except (FileNotFoundError, NotADirectoryError, EOFError, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return None
+    return data
 
 
 def save(state_dir: Path, cache: RowCache, templates: dict[str, Stat]) -> None:
     from pixmake.fsutil import write_atomic
 
-    spec = None
-    if cache.spec is not None:
-        spec = (cache.spec[0], pickle.dumps(cache.spec[1:], pickle.HIGHEST_PROTOCOL))
-    data = {
-        "version": VERSION,
-        "written_ns": time.time_ns(),
-        "templates": templates,
-        "decls": cache.new,
-        "spec": spec,
-    }
+    now = time.time_ns()
+    if cache.spec_changed and cache.spec is not None:
+        pickled = pickle.dumps(cache.spec[1:], pickle.HIGHEST_PROTOCOL)
+        spec = {"version": VERSION, "written_ns": now, "spec": (cache.spec[0], pickled)}
+        write_atomic(os.path.join(state_dir, SPEC_NAME), marshal.dumps(spec))
+    data = {"version": VERSION, "templates": templates, "decls": cache.new}
     write_atomic(os.path.join(state_dir, NAME), marshal.dumps(data))
