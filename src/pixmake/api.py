@@ -140,7 +140,7 @@ def _session(
     root: Path, project: Project, store: Store, options: dict[str, Any], delta: Delta | None = None
 ) -> Session:
     lock_stat = snapshot.stat(root / LOCK_NAME)
-    committed = read_lock(root)
+    committed = read_lock(root, unindexed=delta is not None)  # unchanged since the snapshot
     lock = Lock(committed.entries.copy())
     pending = 0
     for event in store.read_journal():
@@ -157,7 +157,8 @@ def remember_fresh(session: Session, plan: Plan) -> None:
     if session.journal_pending:
         return
     if session.delta is not None:
-        _remember_delta(session, session.delta, plan)
+        if all(p.state == "fresh" for p in plan.assets.values()):
+            _remember_delta(session, session.delta, plan.order)
         return
     cache = session.hasher.cache
     proofs: dict[str, memo.Entry] = {}
@@ -230,11 +231,9 @@ def _series(
     return tables, rows
 
 
-def _remember_delta(session: Session, delta: Delta, plan: Plan) -> None:
-    """The snapshot after an incremental run found everything fresh: the old one, with the
-    changed tables, the lock, and the resolved assets' references and outputs updated."""
-    if any(p.state != "fresh" for p in plan.assets.values()):
-        return
+def _remember_delta(session: Session, delta: Delta, order: list[str]) -> None:
+    """The snapshot once an incremental run leaves every asset (in `order`) fresh: the old
+    one, with the changed tables, the lock, and the resolved assets' files updated."""
     cache = session.hasher.cache
     document = delta.document
     sources: dict[str, snapshot.Stat] = {**document["sources"], **delta.table_stats}
@@ -247,7 +246,7 @@ def _remember_delta(session: Session, delta: Delta, plan: Plan) -> None:
                 sources[ref.value] = _record(cache[ref.value])
     old = {asset_id: outputs for asset_id, outputs in document["assets"]}
     assets: list[tuple[str, list[tuple[str, snapshot.Stat]]]] = []
-    for asset_id in plan.order:
+    for asset_id in order:
         if asset_id in delta.kept:
             assets.append((asset_id, old[asset_id]))
             continue
@@ -473,7 +472,10 @@ def build(
         orphans = any(p.state == "orphaned" for p in plan.assets.values())
         if result.ok and selected == set(session.project.assets) and not orphans:
             session.lock_stat = snapshot.stat(root / LOCK_NAME)
-            remember_fresh(session, _as_built(session, plan))
+            if session.delta is not None:  # kept assets are fresh by proof: no plan to redo
+                _remember_delta(session, session.delta, plan.order)
+            else:
+                remember_fresh(session, _as_built(session, plan))
         reporter.summary(result)
         return result
 
