@@ -215,19 +215,20 @@ def _lock_record(session: Session) -> list[Any] | None:
 
 def _series(
     project: Project,
-) -> tuple[dict[str, list[tuple[str, str, bool]]], dict[str, list[tuple[str, str]]]]:
+) -> tuple[dict[str, list[tuple[str, str, bool]]], dict[str, tuple[list[str], list[str]]]]:
     """What delta.py needs to resolve just the changed rows of a table: nothing at all when
     a template mentions `data` or an asset references another (any row may affect any asset)."""
     series = project.series
     if any(s.uses_data for s in series.values()) or any(project.graph.upstream.values()):
         return {}, {}
     tables: dict[str, list[tuple[str, str, bool]]] = {}
-    rows: dict[str, list[tuple[str, str]]] = {name: [] for name in series}
+    rows: dict[str, tuple[list[str], list[str]]] = {name: ([], []) for name in series}
     for name, s in series.items():
         tables.setdefault(s.table, []).append((name, s.var, s.uses_index))
     for asset_id, (name, fp) in project.rows.items():
         if name in rows:
-            rows[name].append((fp, asset_id))
+            rows[name][0].append(fp)
+            rows[name][1].append(asset_id)
     return tables, rows
 
 

@@ -52,13 +52,15 @@ class Delta:
             for path, _ in outputs
         }
 
-    def rows_after(self, resolved: dict[str, tuple[str, str]]) -> dict[str, list[list[str]]]:
+    def rows_after(
+        self, resolved: dict[str, tuple[str, str]]
+    ) -> dict[str, tuple[list[str], list[str]]]:
         """The snapshot's `rows` once the resolved assets (id -> (declaration, row fp)) are in."""
-        rows: dict[str, list[list[str]]] = dict(self.document["rows"])
+        rows: dict[str, tuple[list[str], list[str]]] = dict(self.document["rows"])
         made = {(decl, fp): asset_id for asset_id, (decl, fp) in resolved.items()}
         for decl, fps in self.fingerprints.items():
-            old = dict(self.document["rows"][decl])
-            rows[decl] = [[fp, old.get(fp) or made[(decl, fp)]] for fp in fps]
+            old = dict(zip(*self.document["rows"][decl], strict=True))
+            rows[decl] = (fps, [old.get(fp) or made[(decl, fp)] for fp in fps])
         return rows
 
 
@@ -87,7 +89,7 @@ def compute(root: Path, options: dict[str, Any]) -> Delta | None:
             ]
             if len(set(fps)) != len(fps):
                 return None  # equal rows make one id twice: the full path reports it
-            old = dict(document["rows"].get(decl, ()))
+            old = dict(zip(*document["rows"].get(decl, ((), ())), strict=True))
             delta.fingerprints[decl] = fps
             delta.only[decl] = [i for i, fp in enumerate(fps) if fp not in old]
             present = set(fps)

@@ -26,7 +26,7 @@ def _settled(project: Project) -> None:
     project.build()
     _age(project.root)
     assert project.run("status", "--provider", "placeholder").code == 0  # writes the snapshot
-    assert (project.root / ".pixmake/snapshot.json").is_file()
+    assert (project.root / ".pixmake/snapshot.marshal").is_file()
 
 
 def _imports(root: Path, *args: str) -> tuple[str, set[str]]:
