@@ -26,8 +26,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 def main(argv: Sequence[str] | None = None) -> int:
     # A short-lived process that loads tens of thousands of objects and makes few garbage
-    # cycles: the collector's passes over them are wasted (~25 ms of a 10,000-asset run).
-    # It runs while building (api.build), where asyncio and httpx do make cycles.
+    # cycles: the collector's passes over them are wasted (~20 ms of a 10,000-asset run).
+    # api.build turns it on for builds of many assets, which do make cycles (asyncio, httpx).
     gc.disable()
     parser = _parser()
     args = parser.parse_args(argv)
