@@ -194,8 +194,7 @@ def remember_fresh(session: Session, plan: Plan) -> None:
                 return
             outputs.append((path, _record(cache[path])))
         assets.append((asset_id, outputs))
-    tables, rows = _series(session.project)
-    snapshot.write(session.root, session.options, sources, assets, tables, rows)
+    snapshot.write(session.root, session.options, sources, assets, _series(session.project))
 
 
 def _record(entry: StatEntry) -> list[Any]:
@@ -216,23 +215,19 @@ def _lock_record(session: Session) -> list[Any] | None:
     return [*found, digest] if snapshot.stat(path) == found else list(found)
 
 
-def _series(
-    project: Project,
-) -> tuple[dict[str, list[tuple[str, str, bool]]], dict[str, tuple[list[str], list[str]]]]:
-    """What delta.py needs to resolve just the changed rows of a table: nothing at all when
-    a template mentions `data` or an asset references another (any row may affect any asset)."""
+def _series(project: Project) -> dict[str, Any]:
+    """What delta.py needs to resolve just the changed rows of a table (snapshot.py): nothing
+    at all when a template mentions `data` or an asset references another (any row may then
+    affect any asset)."""
     series = project.series
     if any(s.uses_data for s in series.values()) or any(project.graph.upstream.values()):
-        return {}, {}
+        return {"tables": {}, "rows": {}, "lines": {}}
     tables: dict[str, list[tuple[str, str, bool]]] = {}
-    rows: dict[str, tuple[list[str], list[str]]] = {name: ([], []) for name in series}
     for name, s in series.items():
         tables.setdefault(s.table, []).append((name, s.var, s.uses_index))
-    for asset_id, (name, fp) in project.rows.items():
-        if name in rows:
-            rows[name][0].append(fp)
-            rows[name][1].append(asset_id)
-    return tables, rows
+    rows = {name: project.ordered[name] for name in series if name in project.ordered}
+    lines = {rel: project.digests[rel] for rel in tables if project.digests.get(rel)}
+    return {"tables": tables, "rows": rows, "lines": lines}
 
 
 def _remember_delta(session: Session, delta: Delta, order: list[str]) -> None:
@@ -258,8 +253,13 @@ def _remember_delta(session: Session, delta: Delta, order: list[str]) -> None:
         if any(p not in cache for p in paths):
             return
         assets.append((asset_id, [(p, _record(cache[p])) for p in paths]))
-    rows = delta.rows_after(session.project.rows)
-    snapshot.write(session.root, session.options, sources, assets, document["tables"], rows)
+    lines = {**document.get("lines", {}), **delta.digests}
+    series = {
+        "tables": document["tables"],
+        "rows": delta.rows_after(session.project.rows),
+        "lines": {rel: digests for rel, digests in lines.items() if digests is not None},
+    }
+    snapshot.write(session.root, session.options, sources, assets, series)
 
 
 def open_tasks(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 from pixmake import snapshot
 from pixmake.errors import SpecError
 from pixmake.spec.rowcache import row_fp
-from pixmake.spec.tables import load_table
+from pixmake.spec.tables import csv_rows_at, line_digests, read_table, read_text
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from pixmake.snapshot import Stat
-    from pixmake.spec.tables import Row
+    from pixmake.spec.tables import Digests, Row
 
 
 @dataclass(slots=True)
@@ -39,9 +39,10 @@ class Delta:
     kept: set[str]  # asset ids fresh by the snapshot's proof
     only: dict[str, list[int]]  # declaration -> positions of the rows to resolve
     gone: list[str]  # ids of assets whose rows are no longer there
-    tables: dict[str, list[Row]]  # the changed tables, read
+    tables: dict[str, dict[int, Row]]  # the changed tables' rows read (at least those to resolve)
     table_stats: dict[str, Stat]  # their stats, taken before reading them
     fingerprints: dict[str, list[str]] = field(default_factory=dict)  # declaration -> row fps
+    digests: dict[str, Digests | None] = field(default_factory=dict)  # table -> line digests
 
     def kept_outputs(self) -> dict[str, str]:
         """Output path -> the kept asset writing it."""
@@ -79,14 +80,19 @@ def compute(root: Path, options: dict[str, Any]) -> Delta | None:
     for rel in changed:
         delta.table_stats[rel] = snapshot.stat(root / rel)
         try:
-            rows = load_table(root, rel)
+            count = _read(root, rel, document.get("lines", {}).get(rel), delta)
         except SpecError:
             return None  # the full path reports it, with every other problem
-        delta.tables[rel] = rows
+        rows = delta.tables[rel]
         for decl, var, uses_index in tables[rel]:
-            fps = [
-                row_fp({var: row.values}, i if uses_index else None) for i, row in enumerate(rows)
-            ]
+            if count is None:  # every row read: fingerprint them all
+                fps = [""] * len(rows)
+            else:  # only the rows whose lines changed: the others' fingerprints are as they were
+                fps = list(document["rows"][decl][0])
+                if len(fps) != count:
+                    return None
+            for i, row in rows.items():
+                fps[i] = row_fp({var: row.values}, i if uses_index else None)
             if len(set(fps)) != len(fps):
                 return None  # equal rows make one id twice: the full path reports it
             old = dict(zip(*document["rows"].get(decl, ((), ())), strict=True))
@@ -97,3 +103,22 @@ def compute(root: Path, options: dict[str, Any]) -> Delta | None:
     gone = set(delta.gone)
     delta.kept = {asset_id for asset_id, _ in document["assets"] if asset_id not in gone}
     return delta
+
+
+def _read(root: Path, rel: str, old: Any, delta: Delta) -> int | None:
+    """Read a changed table into `delta`. When it is a CSV whose rows are its lines, with the
+    same header and number of rows as last time, only the rows whose lines changed are parsed,
+    and the number of rows is returned; else every row is read, and None."""
+    text = read_text(root, rel) if rel.lower().endswith(".csv") else None
+    digests = line_digests(text) if text is not None else None
+    if text is not None and digests is not None and old is not None:
+        header, lines = old
+        if header == digests[0] and len(lines) == len(digests[1]):
+            changed = [i for i, (a, b) in enumerate(zip(lines, digests[1], strict=True)) if a != b]
+            rows = csv_rows_at(text, rel, changed)
+            if rows is not None:
+                delta.tables[rel], delta.digests[rel] = rows, digests
+                return len(lines)
+    table = read_table(root, rel)
+    delta.tables[rel], delta.digests[rel] = dict(enumerate(table.rows)), table.digests
+    return None

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from pixmake.spec.asset import Asset
     from pixmake.spec.rowcache import RowCache, Series
-    from pixmake.spec.tables import Row
+    from pixmake.spec.tables import Digests, Row
     from pixmake.spec.values import Spec
 
 SPEC_NAME = "pixmake.yaml"
@@ -37,6 +37,8 @@ class Project:
     fingerprints: dict[str, str]
     rows: dict[str, tuple[str, str]]  # asset id -> (declaration, row fingerprint)
     series: dict[str, Series]  # declaration over a data table -> how its rows are matched
+    ordered: dict[str, tuple[list[str], list[str]]]  # ... -> (row fps, ids) in table order
+    digests: dict[str, Digests | None]  # table -> its line digests (tables.line_digests)
 
     def concurrency(self, provider: str) -> int | None:
         config = self.spec.providers.get(provider)
@@ -50,12 +52,12 @@ def load_project(
     provider: str | None = None,
     cache: RowCache | None = None,
     only: dict[str, list[int]] | None = None,
-    tables: dict[str, list[Row]] | None = None,
+    tables: dict[str, dict[int, Row]] | None = None,
 ) -> Project:
     """Read, validate and expand pixmake.yaml in `root`. Raises SpecError with every problem.
 
-    `only`: resolve just these rows (by position) of these declarations, over `tables` (data
-    tables read already, by path); see delta.py."""
+    `only`: resolve just these rows (by position) of these declarations, from `tables` (the
+    rows read already, by table path and position); see delta.py."""
     spec_stat = stat(root / SPEC_NAME)
     cached = cache.cached_spec(spec_stat) if cache is not None else None
     if cached is not None:
@@ -96,5 +98,6 @@ def load_project(
     sources = {SPEC_NAME: spec_stat, **resolver.tables_read, **templates}
     return Project(
         root, SPEC_NAME, spec, assets, graph, sources, profile, templates,
-        resolver.fingerprints, resolver.row_of, resolver.series,
+        resolver.fingerprints, resolver.row_of, resolver.series, resolver.ordered,
+        resolver.digests,
     )  # fmt: skip

@@ -4,7 +4,9 @@ fresh, the answer is "all fresh" again, without loading the spec, Jinja or pydan
 ```
 .pixmake/snapshot.marshal = {version, options, sources: {path: stat}, assets: [[id, [stat, ...]]],
                             tables: {path: [[declaration, loop variable, uses index], ...]},
-                            rows: {declaration: ([row fingerprint, ...], [id, ...])}}
+                            rows: {declaration: ([row fingerprint, ...], [id, ...])},
+                            lines: {path: (digest of the header, [digest of each row's line])}}
+rows are in the table's order; lines only for a CSV whose rows are its lines (tables.py)
 stat   = [size, mtime_ns, inode] (+ content hash, when racily clean: see _same)
 valid  <=>  same pixmake and options, every source (pixmake.yaml, data tables, templates,
             reference files, pixmake.lock; no journal) has the same (size, mtime_ns, inode),
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pixmake import __version__
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Mapping
     from pathlib import Path
 
 _NAME = "snapshot.marshal"  # marshal: read in a third of the time JSON takes
@@ -125,8 +127,7 @@ def write(
     options: dict[str, Any],
     sources: dict[str, Stat],
     assets: list[tuple[str, list[tuple[str, Stat]]]],
-    tables: Mapping[str, Sequence[Sequence[Any]]] | None = None,
-    rows: Mapping[str, Sequence[Sequence[str]]] | None = None,
+    series: Mapping[str, Any] | None = None,
 ) -> None:
     """Record that every asset is fresh, with the stats that prove it: each taken *before*
     its file was read, so a file changed during the run invalidates the snapshot."""
@@ -138,7 +139,9 @@ def write(
         "options": options,
         "sources": dict(sorted(sources.items())),
         "assets": assets,
-        "tables": tables or {},
-        "rows": rows or {},
+        "tables": {},
+        "rows": {},
+        "lines": {},
+        **(series or {}),  # for delta.py: tables, rows, and lines
     }
     write_atomic(os.path.join(root, ".pixmake", _NAME), marshal.dumps(document))

@@ -46,7 +46,9 @@ PLACEHOLDER = {"provider": "placeholder"}
 
 
 def _csv(rows: list[str]) -> str:
-    return HEADER + "".join(r + "\n" for r in rows)
+    """The table of these rows, under the usual header unless the first row is a header."""
+    header = "" if rows and rows[0].startswith("slug,") else HEADER
+    return header + "".join(r + "\n" for r in rows)
 
 
 def _age(project: Project) -> None:
@@ -101,6 +103,13 @@ EDITS: dict[str, Callable[[list[str]], list[str]]] = {
     "a missing reference": lambda rows: [rows[0].replace("refs/a.png", "refs/zz.png"), *rows[1:]],
     "the position now used": lambda rows: [rows[0].replace(",no", ",yes"), *rows[1:]],
     "nothing, only touched": lambda rows: rows,
+    "a quoted value": lambda rows: [
+        rows[0].replace("short sword", '"short, sharp sword"'),
+        *rows[1:],
+    ],
+    "a column renamed": lambda rows: ["slug,title,quality,ref,numbered", *rows],  # a header
+    "two rows' values swapped": lambda rows: [rows[1], rows[0], *rows[2:]],
+    "a blank line": lambda rows: [rows[0], "", *rows[1:]],
 }
 
 
@@ -116,6 +125,17 @@ def test_the_incremental_plan_is_the_full_plan(series: Project, edit: str) -> No
     # Nothing would be gained by going back to the full path for an ordinary edit.
     fallback = edit in ("another asset referenced", "an output taken", "a row repeated")
     assert (session is not None and session.delta is None) == fallback, edit
+
+
+def test_only_the_changed_lines_of_a_csv_are_parsed(series: Project) -> None:
+    rows = [ROWS[0], ROWS[1], ROWS[2].replace("health", "mana"), *ROWS[3:]]
+    (series.root / "data/items.csv").write_text(_csv(rows))
+    session = api.open_session(series.root, incremental=True, **PLACEHOLDER)
+    assert session.delta is not None
+    assert list(session.delta.tables["data/items.csv"]) == [2]  # the others were not parsed
+    assert list(session.project.assets) == ["icon-potion"]
+    full, _ = _plan(series, incremental=False)
+    assert _plan(series, incremental=True)[0] == full
 
 
 def test_only_the_changed_rows_are_resolved(series: Project) -> None:

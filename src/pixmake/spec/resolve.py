@@ -17,7 +17,7 @@ from pixmake.errors import Problem, SpecError
 from pixmake.snapshot import Stat, stat
 from pixmake.spec import rowcache
 from pixmake.spec.asset import Asset, Derived, Reference
-from pixmake.spec.tables import Row, load_table
+from pixmake.spec.tables import Digests, Row, read_table
 from pixmake.spec.template import TemplateProblem, Templates
 from pixmake.spec.values import SETTING_FIELDS, AssetDecl, Settings, Spec, UrlReference, fields
 from pixmake.spec.yamlsource import format_path
@@ -77,15 +77,20 @@ class Resolver:
     templates: Templates = field(init=False)
     problems: list[Problem] = field(default_factory=list)
     tables_read: dict[str, Stat] = field(default_factory=dict)
-    _tables: dict[str, list[Row]] = field(default_factory=dict)
+    _tables: dict[str, list[Row] | dict[int, Row]] = field(default_factory=dict)
     cache: RowCache | None = None
     fingerprints: dict[str, str] = field(default_factory=dict)
     # Only these rows of these declarations (by position), for an incremental run (delta.py).
     only: dict[str, list[int]] | None = None
-    preloaded: dict[str, list[Row]] = field(default_factory=dict)  # tables read already, by path
+    # Incremental: the rows to resolve of the tables read already (by path, then position).
+    preloaded: dict[str, dict[int, Row]] = field(default_factory=dict)
     # asset id -> (declaration, row fingerprint); declaration over a table -> its Series.
     row_of: dict[str, tuple[str, str]] = field(default_factory=dict)
     series: dict[str, rowcache.Series] = field(default_factory=dict)
+    # Declaration over a table -> (row fingerprints, asset ids) in the table's order; and the
+    # tables' line digests (tables.line_digests): for the next incremental run.
+    ordered: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    digests: dict[str, Digests | None] = field(default_factory=dict)
     _decl_fps: dict[str, str] = field(default_factory=dict)
     _files: dict[str, bool] = field(default_factory=dict)
     _templates_read: tuple[tuple[str, ...], list[Any], list[str]] | None = None
@@ -164,15 +169,12 @@ class Resolver:
             if norm is None:
                 self._problem(where, f"`{rel}` is outside the project", "use a project path")
                 continue
-            if norm in self.preloaded:
-                self._tables[name] = self.preloaded[norm]
-                loaded[name] = [row.values for row in self.preloaded[norm]]
+            if self.only is not None:  # incremental: no template reads `data` (delta.py)
+                self._tables[name] = self.preloaded.get(norm, {})
                 continue
-            if self.only is not None:
-                continue  # an incremental run: only the preloaded tables' rows are resolved
             before = stat(self.root / norm)
             try:
-                rows = load_table(self.root, norm)
+                table = read_table(self.root, norm)
             except SpecError as exc:
                 for problem in exc.problems:
                     if problem.line is None and problem.file == norm:
@@ -181,8 +183,9 @@ class Resolver:
                         self.problems.append(problem)
                 continue
             self.tables_read[norm] = before
-            self._tables[name] = rows
-            loaded[name] = [row.values for row in rows]
+            self.digests[norm] = table.digests
+            self._tables[name] = table.rows
+            loaded[name] = [row.values for row in table.rows]
         return loaded
 
     # -- expansion --------------------------------------------------------------------------
@@ -209,8 +212,11 @@ class Resolver:
         if isinstance(decl.for_each, str) and decl.for_each in self.spec.data:
             table = _normalise(self.spec.data[decl.for_each]) or ""
             self.series[name] = rowcache.Series(table, decl.as_, uses_index, uses_data)
-        if self.only is not None:
+        if self.only is not None and not isinstance(decl.for_each, str):
             rows = [rows[i] for i in self.only[name] if i < len(rows)]
+        ordered: tuple[list[str], list[str]] = ([], [])
+        if name in self.series:
+            self.ordered[name] = ordered
         self._decl_fps[name] = decl_fp
         cached = self.cache.rows(name, decl_fp) if self.cache is not None else {}
         reused: rowcache.RowMap = {}
@@ -224,6 +230,8 @@ class Resolver:
                 assets.append(hit)
                 reused[row_fp] = row
                 self.row_of[hit.id] = (name, row_fp)
+                ordered[0].append(row_fp)
+                ordered[1].append(hit.id)
                 continue
             local = {**context, **extra}
             try:
@@ -239,6 +247,8 @@ class Resolver:
                 assets.append(asset)
                 reused[row_fp] = rowcache.to_row(asset)
                 self.row_of[asset.id] = (name, row_fp)
+                ordered[0].append(row_fp)
+                ordered[1].append(asset.id)
                 if self.cache is not None:
                     self.cache.rendered += 1
             except _Invalid as exc:
@@ -326,7 +336,11 @@ class Resolver:
                         "declare it under `data:`",
                     )
                 return None
-            return [({var: row.values, "index": i}, row.where()) for i, row in enumerate(table)]
+            if isinstance(table, dict):  # incremental: just the rows asked for
+                chosen = [(i, table[i]) for i in (self.only or {}).get(name, []) if i in table]
+            else:
+                chosen = list(enumerate(table))
+            return [({var: row.values, "index": i}, row.where()) for i, row in chosen]
         if isinstance(decl.for_each, list):
             origin = f"{self.lines.file}:{self.lines.line((*where, 'for_each'))}"
             return [({var: v, "index": i}, origin) for i, v in enumerate(decl.for_each)]
