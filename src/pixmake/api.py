@@ -179,22 +179,38 @@ def remember_fresh(session: Session, plan: Plan) -> None:
     if any(p.state != "fresh" for p in plan.assets.values()):
         return
     sources = dict(session.project.sources)
+    if not _add_references(session, sources):
+        return
+    assets: list[tuple[str, list[tuple[str, snapshot.Stat]]]] = []
+    for asset_id in plan.order:
+        outputs = _outputs(session, asset_id)
+        if outputs is None:
+            return
+        assets.append((asset_id, outputs))
+    snapshot.write(session.root, session.options, sources, assets, _series(session.project))
+
+
+def _add_references(session: Session, sources: dict[str, snapshot.Stat]) -> bool:
+    """The lock and the project's reference files as snapshot sources; False if a reference
+    was not hashed in this run (then the snapshot cannot vouch for it)."""
     sources[LOCK_NAME] = _lock_record(session)
+    cache = session.hasher.cache
     for asset in session.project.assets.values():
         for ref in asset.references:
             if ref.kind == "file":
                 if ref.value not in cache:
-                    return
+                    return False
                 sources[ref.value] = _record(cache[ref.value])
-    assets: list[tuple[str, list[tuple[str, snapshot.Stat]]]] = []
-    for asset_id in plan.order:
-        outputs: list[tuple[str, snapshot.Stat]] = []
-        for path in session.project.assets[asset_id].all_outputs():
-            if path not in cache:
-                return
-            outputs.append((path, _record(cache[path])))
-        assets.append((asset_id, outputs))
-    snapshot.write(session.root, session.options, sources, assets, _series(session.project))
+    return True
+
+
+def _outputs(session: Session, asset_id: str) -> list[tuple[str, snapshot.Stat]] | None:
+    """An asset's outputs as snapshot records; None if one was not hashed in this run."""
+    cache = session.hasher.cache
+    paths = session.project.assets[asset_id].all_outputs()
+    if any(p not in cache for p in paths):
+        return None
+    return [(p, _record(cache[p])) for p in paths]
 
 
 def _record(entry: StatEntry) -> list[Any]:
@@ -233,26 +249,17 @@ def _series(project: Project) -> dict[str, Any]:
 def _remember_delta(session: Session, delta: Delta, order: list[str]) -> None:
     """The snapshot once an incremental run leaves every asset (in `order`) fresh: the old
     one, with the changed tables, the lock, and the resolved assets' files updated."""
-    cache = session.hasher.cache
     document = delta.document
     sources: dict[str, snapshot.Stat] = {**document["sources"], **delta.table_stats}
-    sources[LOCK_NAME] = _lock_record(session)
-    for asset in session.project.assets.values():
-        for ref in asset.references:
-            if ref.kind == "file":
-                if ref.value not in cache:
-                    return
-                sources[ref.value] = _record(cache[ref.value])
+    if not _add_references(session, sources):
+        return
     old = {asset_id: outputs for asset_id, outputs in document["assets"]}
     assets: list[tuple[str, list[tuple[str, snapshot.Stat]]]] = []
     for asset_id in order:
-        if asset_id in delta.kept:
-            assets.append((asset_id, old[asset_id]))
-            continue
-        paths = session.project.assets[asset_id].all_outputs()
-        if any(p not in cache for p in paths):
+        outputs = old[asset_id] if asset_id in delta.kept else _outputs(session, asset_id)
+        if outputs is None:
             return
-        assets.append((asset_id, [(p, _record(cache[p])) for p in paths]))
+        assets.append((asset_id, outputs))
     lines = {**document.get("lines", {}), **delta.digests}
     series = {
         "tables": document["tables"],
