@@ -88,9 +88,10 @@ def compute(root: Path, options: dict[str, Any]) -> Delta | None:
             if count is None:  # every row read: fingerprint them all
                 fps = [""] * len(rows)
             else:  # only the rows whose lines changed: the others' fingerprints are as they were
-                fps = list(document["rows"][decl][0])
-                if len(fps) != count:
+                known = document["rows"].get(decl)
+                if known is None or len(known[0]) != count:
                     return None
+                fps = list(known[0])
             for i, row in rows.items():
                 fps[i] = row_fp({var: row.values}, i if uses_index else None)
             if len(set(fps)) != len(fps):
