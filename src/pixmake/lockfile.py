@@ -131,7 +131,7 @@ class Entries(MutableMapping[str, LockEntry]):
         end = self._text.find(_END, start + len(needle))
         return (start + 1, end + len(_END)) if end >= 0 else None
 
-    def _index(self) -> None:
+    def _build_index(self) -> None:
         """Leave the unindexed mode: index the whole text (or parse it, if it is not canonical)."""
         text, self._text = self._text, None
         if text is None:
@@ -154,14 +154,14 @@ class Entries(MutableMapping[str, LockEntry]):
 
     def __setitem__(self, key: str, value: LockEntry) -> None:
         if self._text is not None and key not in self:
-            self._index()  # a new key: the text splice cannot place it
+            self._build_index()  # a new key: the text splice cannot place it
         if self._text is not None:
             self._replaced.add(key)
         self._parsed[key] = value
         self._raw.pop(key, None)
 
     def __delitem__(self, key: str) -> None:
-        self._index()
+        self._build_index()
         found = self._parsed.pop(key, None) is not None
         if self._raw.pop(key, None) is None and not found:
             raise KeyError(key)
@@ -172,17 +172,17 @@ class Entries(MutableMapping[str, LockEntry]):
         if self._text is None or not isinstance(key, str):
             return False
         if not _PLAIN_KEYS.match(key):
-            self._index()
+            self._build_index()
             return key in self._raw
         return self._span(key) is not None
 
     def __iter__(self) -> Iterator[str]:
-        self._index()
+        self._build_index()
         yield from self._raw
         yield from (k for k in self._parsed if k not in self._raw)
 
     def __len__(self) -> int:
-        self._index()
+        self._build_index()
         return len(self._raw) + sum(1 for k in self._parsed if k not in self._raw)
 
     def copy(self) -> Entries:
@@ -208,7 +208,7 @@ class Entries(MutableMapping[str, LockEntry]):
         """The entry as it stands in the file, indented for its place there."""
         if self._text is not None and key not in self._parsed:
             if not _PLAIN_KEYS.match(key):
-                self._index()
+                self._build_index()
             else:
                 span = self._span(key)
                 if span is None:
