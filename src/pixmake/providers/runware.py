@@ -31,6 +31,7 @@ from pixmake.errors import (
     ProviderRejectedError,
     ProviderRetryableError,
 )
+from pixmake.providers import lean_http
 from pixmake.providers.base import GenerationResult
 
 if TYPE_CHECKING:
@@ -183,11 +184,7 @@ class RunwareProvider:
     ) -> None:
         self._url = base_url
         self._headers = {"Authorization": f"Bearer {api_key}"}
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=None),
-            # Every request scans the idle connections: keep the pool near -j, not larger.
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-        )
+        self._client = client or _default_client()
         self._uploads = uploads or MemoryUploads()
         self._uploading: dict[str, asyncio.Future[str]] = {}
         self.delivery = delivery
@@ -488,6 +485,18 @@ class RunwareProvider:
 
 
 # -- the envelope and its errors ------------------------------------------------------------
+
+
+def _default_client() -> httpx.AsyncClient:
+    """Keep-alive HTTP/1.1 on the lean transport, or httpx's own where a proxy is configured."""
+    timeout = httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=None)
+    if lean_http.wants_default_transport():
+        return httpx.AsyncClient(
+            timeout=timeout,
+            # Every request scans the idle connections: keep the pool near -j, not larger.
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        )
+    return httpx.AsyncClient(timeout=timeout, transport=lean_http.LeanTransport(max_connections=16))
 
 
 def _settle(waiter: _Waiter, error: ProviderError | None) -> None:
