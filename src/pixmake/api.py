@@ -26,6 +26,7 @@ from pixmake.project import SPEC_NAME, Project, load_project
 from pixmake.results import BuildOptions
 from pixmake.spec import rowcache
 from pixmake.store import STATE_DIR, Store
+from pixmake.tasks import JournalTasks, open_tasks
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -269,20 +270,6 @@ def _remember_delta(session: Session, delta: Delta, order: list[str]) -> None:
     snapshot.write(session.root, session.options, sources, assets, series)
 
 
-def open_tasks(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Paid tasks submitted (or about to be) and not finished: key -> task, in journal order."""
-    found: dict[str, dict[str, Any]] = {}
-    for event in events:
-        kind = event.get("t")
-        if kind == "task":
-            found[event["key"]] = event
-        elif kind == "done":
-            found.pop(event["entry"]["key"], None)
-        elif kind == "task_end":
-            found.pop(event["key"], None)
-    return {key: event["task"] for key, event in found.items()}
-
-
 def compact(session: Session) -> bool:
     """Write the lockfile from the journal; keep only unfinished paid tasks in the journal."""
     events = session.store.read_journal()
@@ -472,7 +459,7 @@ def build(
                 store,
                 session.hasher,
                 providers,
-                _JournalTasks(store),
+                JournalTasks(store),
                 reporter,
                 options,
             )
@@ -535,31 +522,6 @@ async def _run(
     finally:
         for provider in providers.values():
             await provider.aclose()
-
-
-class _JournalTasks:
-    """The executor's TaskJournal: paid tasks recorded in the store's journal, durably."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._open = open_tasks(store.read_journal())
-
-    def submitted(self, key: str) -> dict[str, Any] | None:
-        return self._open.get(key)
-
-    async def record(self, key: str, asset_id: str, task: dict[str, Any]) -> None:
-        self.store.append_journal({"t": "task", "key": key, "id": asset_id, "task": task})
-        self._open[key] = task
-        import asyncio
-
-        await asyncio.to_thread(self.store.sync_journal)  # off the event loop
-
-    def finished(self, key: str) -> None:
-        self.store.append_journal({"t": "task_end", "key": key})
-
-    def remote_done(self, key: str) -> None:
-        return None  # the executor's per-asset journal frees the job slot
-        self._open.pop(key, None)
 
 
 # -- writing commands ----------------------------------------------------------------------
