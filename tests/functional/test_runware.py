@@ -24,7 +24,7 @@ from pixmake.errors import (
 )
 from pixmake.providers.base import GenerationRequest, RequestReference
 from pixmake.providers.lean_http import LeanTransport
-from pixmake.providers.runware import PollPolicy, RetryPolicy, RunwareProvider
+from pixmake.providers.runware import PollPolicy, RetryPolicy, RunwareProvider, _Task, _Waiter
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import png_bytes
 from tests.fakes import make_request
@@ -102,7 +102,7 @@ def test_async_happy_path(fake: FakeRunware) -> None:
     assert result.record["task_uuid"] == task_uuid
     assert journal.open["k" * 32] == {"taskUUID": task_uuid}  # journaled before it was sent
     assert result.cost_usd == pytest.approx(0.005)
-    assert sleeps == [0.5]  # polled once, after the first wait
+    assert sleeps == [0.25]  # polled once, after the first wait
     assert journal.remote == ["k" * 32]  # its place was given back before the download
 
 
@@ -121,7 +121,7 @@ def test_several_results_are_deduplicated_across_polls(fake: FakeRunware) -> Non
     result = run(provider, request(results=3))
     assert len(result.images) == 3
     assert len(set(result.record["image_uuids"])) == 3
-    assert sleeps == [0.5, 0.75, 1.125]
+    assert sleeps == [0.25, 0.375, 0.5625]
     assert fake.ledger[0].images == 3
 
 
@@ -221,7 +221,7 @@ def test_task_processing_for_a_while(fake: FakeRunware) -> None:
     provider, sleeps = make(fake)
     run(provider, request())
     assert fake.count("getResponse") == 7
-    assert sleeps == [0.5, 0.75, 1.125, 1.6875, 2.53125, 3.796875, 5.6953125]
+    assert sleeps == [0.25 * 1.5**n for n in range(7)]
 
 
 def test_polling_gives_up_after_its_budget_and_keeps_the_task(fake: FakeRunware) -> None:
@@ -371,5 +371,35 @@ def test_tasks_in_flight_share_one_poll_and_the_interval_follows_them(fake: Fake
         await provider.aclose()
 
     asyncio.run(go())
-    # Tasks took 0.5 s: the next one is polled after a twentieth of that.
-    assert sleeps == [0.5, 0.025]
+    # Tasks took 0.25 s: the next one is polled after a twentieth of that.
+    assert sleeps == [0.25, 0.0125]
+
+
+def test_a_poll_is_aimed_at_a_tasks_expected_finish(fake: FakeRunware) -> None:
+    now = [100.0]
+    provider, _ = make(fake, clock=lambda: now[0], poll=PollPolicy(batch=2))
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+
+        def waiter(uuid: str, started: float) -> _Waiter:
+            w = _Waiter(_Task(uuid, 1), loop.create_future(), started)
+            provider._waiting[uuid] = w
+            return w
+
+        provider._interval = 1.0
+        assert provider._delay() == 1.0  # nothing known yet
+        provider._recent.extend([2.0, 0.5, 3.0])  # recent tasks: the shortest took 0.5 s
+        first = waiter("a", 99.8)
+        waiter("b", 99.9)
+        waiter("c", 99.0)  # beyond the batch of 2: not polled next, so not aimed at
+        assert provider._delay() == pytest.approx(0.3)  # at a's start + 0.5 s
+        first.aimed = True
+        assert provider._delay() == pytest.approx(0.4)  # then at b's
+        now[0] = 101.0
+        assert provider._delay() == 0.0  # b is overdue: at once
+        for w in provider._waiting.values():
+            w.done.cancel()
+        await provider.aclose()
+
+    asyncio.run(go())

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import email.utils
+import itertools
 import random
 import time
 import uuid
@@ -132,13 +134,16 @@ class RetryPolicy:
 class PollPolicy:
     """getResponse polling, for every task in flight at once (one POST holds up to `batch`).
 
-    Until a task has finished, the interval starts at `first` and grows x`factor` up to `cap`.
+    Until a task has finished, the interval starts at `first` and grows x`factor` up to `cap`
+    (one request asks about every task, so an early first poll costs one or two requests a
+    build, and a fast model's first tasks are not left waiting).
     Once tasks finish, it follows them: a twentieth of their typical duration, within
-    [`floor`, `cap`], so a finished task waits little and a slow one costs few requests.
+    [`floor`, `cap`], so a finished task waits little and a slow one costs few requests; and
+    each task gets one poll aimed at its expected finish (see `RunwareProvider._delay`).
     A task still processing after `budget` seconds is left for the next build to poll.
     """
 
-    first: float = 0.5
+    first: float = 0.25
     factor: float = 1.5
     cap: float = 10.0
     floor: float = 0.01
@@ -158,6 +163,7 @@ class _Waiter:
     task: _Task
     done: asyncio.Future[None]
     started: float
+    aimed: bool = False  # polled at its expected finish already
 
 
 class RunwareProvider:
@@ -198,6 +204,7 @@ class RunwareProvider:
         self._poller: asyncio.Task[None] | None = None
         self._interval = self.poll.first
         self._typical: float | None = None
+        self._recent: collections.deque[float] = collections.deque(maxlen=16)
 
     async def aclose(self) -> None:
         if self._poller is not None:
@@ -269,7 +276,8 @@ class RunwareProvider:
 
     async def _poll_all(self) -> None:
         while self._waiting:
-            await self._sleep(self._interval)
+            await self._sleep(self._delay())
+            now = self._clock()
             batch = list(self._waiting.values())[: self.poll.batch]
             try:
                 data, errors = await self._post_batch(
@@ -284,6 +292,25 @@ class RunwareProvider:
             for waiter in batch:
                 if waiter.done.done():
                     self._waiting.pop(waiter.task.uuid, None)
+                elif self._recent and waiter.started + min(self._recent) <= now:
+                    waiter.aimed = True
+
+    def _delay(self) -> float:
+        """Until the next poll: the interval, or sooner if a task is expected to finish sooner.
+
+        A task is expected at its start plus the shortest of the recent durations, and gets one
+        poll aimed there: a finished task is found at once rather than up to an interval later.
+        Durations are measured at the poll that finds a task done, so they run long; the polls at
+        the interval keep finding the tasks that finish sooner, and the estimate learns from them.
+        """
+        if not self._recent:
+            return self._interval
+        shortest = min(self._recent)
+        polled = itertools.islice(self._waiting.values(), self.poll.batch)  # the next batch
+        expected = min((w.started + shortest for w in polled if not w.aimed), default=None)
+        if expected is None:
+            return self._interval
+        return max(0.0, min(self._interval, expected - self._clock()))
 
     def _distribute(
         self, batch: list[_Waiter], data: list[dict[str, Any]], errors: list[dict[str, Any]]
@@ -321,6 +348,7 @@ class RunwareProvider:
             if self._typical is None:
                 self._interval = min(policy.cap, self._interval * policy.factor)
             return
+        self._recent.extend(durations)
         for duration in durations:
             typical = self._typical
             self._typical = duration if typical is None else 0.8 * typical + 0.2 * duration

@@ -102,7 +102,7 @@ class ProviderConfig(_Strict):
         description="runware: upload local references once and reuse them, or send data URIs",
     )
     poll_interval: Annotated[float, Field(gt=0, le=60)] = Field(
-        0.5, description="runware: seconds before the first poll, while no task has finished"
+        0.25, description="runware: seconds before the first poll, while no task has finished"
     )
     retry_backoff: Annotated[float, Field(gt=0, le=60)] = Field(
         1.0, description="runware: seconds before the first retry; then doubling, up to 30 s"

@@ -59,7 +59,7 @@ class ProviderConfig:
     concurrency: int | None = None
     delivery: str = "async"
     references: str = "upload"
-    poll_interval: float = 0.5
+    poll_interval: float = 0.25
     retry_backoff: float = 1.0
     fields_set: tuple[str, ...] = ()
 
