@@ -298,11 +298,33 @@ def bench_runware(n: int, runs: int, latency: float = 0.2, in_flight: int = 8) -
             if done.returncode != 0 or len(fake.charges()) != n:
                 raise SystemExit(f"runware bench failed:\n{done.stdout}\n{done.stderr}")
         cpus.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    alone_walls: list[float] = []
+    alone_cpus: list[float] = []
+    wakes: list[float] = []
+    for _ in range(runs):
+        with FakeRunware("bench-key", latency=latency, max_in_flight=in_flight) as fake:
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, str(HERE / "runware_alone.py"), fake.url, str(n), str(in_flight)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            alone_walls.append(time.perf_counter() - start)
+        cpu_ms, wake_us = done.stdout.split()
+        alone_cpus.append(float(cpu_ms))
+        wakes.append(float(wake_us))
     ideal = n * latency / in_flight
-    ratio = f"{statistics.median(walls) / ideal:.2f} x ideal ({ideal:.1f} s)"
+    ratio = f"{statistics.median(walls) / ideal:.3f} x ideal ({ideal:.1f} s)"
     cpu = f"{statistics.median(cpus) / n * 1000:.2f} ms CPU/asset"
+    alone = (
+        f"{statistics.median(alone_walls) / ideal:.3f} x ideal; "
+        f"{statistics.median(alone_cpus):.2f} ms CPU/asset; an idle asyncio wake-up costs "
+        f"{statistics.median(wakes):.0f} µs CPU here"
+    )
     return [
-        (f"runware build, {n} assets, {latency} s/task, -j {in_flight}", walls, f"{ratio}; {cpu}")
+        (f"runware build, {n} assets, {latency} s/task, -j {in_flight}", walls, f"{ratio}; {cpu}"),
+        (f"reference: the Runware provider alone, {n} assets, -j {in_flight}", alone_walls, alone),
     ]
 
 

@@ -69,6 +69,68 @@ class _Connection:
             return True
         return False
 
+    async def send_and_read(
+        self,
+        request: httpx.Request,
+        body: bytes,
+        timeouts: Mapping[str, float | None],
+        reused: bool,
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Send the request and read the whole answer: (status, headers, body)."""
+        protocol = self.h11
+        head = h11.Request(
+            method=request.method, target=request.url.raw_path, headers=request.headers.raw
+        )
+        data = protocol.send(head) or b""
+        if body:
+            data += protocol.send(h11.Data(data=body)) or b""
+        data += protocol.send(h11.EndOfMessage()) or b""
+        try:
+            self.writer.write(data)
+            async with asyncio.timeout(timeouts.get("write")):
+                await self.writer.drain()
+        except TimeoutError:
+            raise httpx.WriteTimeout("sending the request timed out", request=request) from None
+        except OSError as exc:
+            if reused:
+                raise _Stale from exc
+            raise httpx.WriteError(f"sending the request failed: {exc}", request=request) from exc
+
+        status = 0
+        headers: list[tuple[bytes, bytes]] = []
+        chunks: list[bytes] = []
+        received = False
+        read_timeout = timeouts.get("read")
+        while True:
+            event: Any = protocol.next_event()
+            if event is h11.NEED_DATA:
+                try:
+                    async with asyncio.timeout(read_timeout):
+                        data = await self.reader.read(_READ_SIZE)
+                except TimeoutError:
+                    raise httpx.ReadTimeout("the answer timed out", request=request) from None
+                except OSError as exc:
+                    if reused and not received:
+                        raise _Stale from exc
+                    raise httpx.ReadError(
+                        f"reading the answer failed: {exc}", request=request
+                    ) from exc
+                if not data and reused and not received:
+                    raise _Stale
+                received = True
+                protocol.receive_data(data)
+            elif type(event) is h11.Response:
+                status, headers = event.status_code, list(event.headers)
+            elif type(event) is h11.Data:
+                chunks.append(bytes(event.data))
+            elif type(event) is h11.EndOfMessage:
+                return status, headers, b"".join(chunks)
+            elif type(event) is h11.ConnectionClosed:
+                raise httpx.RemoteProtocolError(
+                    "the server closed the connection without an answer", request=request
+                )
+            # an InformationalResponse (1xx) is skipped
+
 
 class LeanTransport(httpx.AsyncBaseTransport):
     """httpx.AsyncClient(transport=LeanTransport()): at most `max_connections` at once."""
@@ -162,7 +224,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
         """Send the request and read the whole answer. The connection is kept or closed."""
         kept = False
         try:
-            answer = await self._send_and_read(connection, request, body, timeouts, reused)
+            answer = await connection.send_and_read(request, body, timeouts, reused)
             kept = connection.reusable()
             return answer
         except h11.ProtocolError as exc:
@@ -172,68 +234,6 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 self._idle.setdefault(_origin_of(request), []).append(connection)
             else:
                 connection.close()
-
-    async def _send_and_read(
-        self,
-        connection: _Connection,
-        request: httpx.Request,
-        body: bytes,
-        timeouts: Mapping[str, float | None],
-        reused: bool,
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        protocol = connection.h11
-        head = h11.Request(
-            method=request.method, target=request.url.raw_path, headers=request.headers.raw
-        )
-        data = protocol.send(head) or b""
-        if body:
-            data += protocol.send(h11.Data(data=body)) or b""
-        data += protocol.send(h11.EndOfMessage()) or b""
-        try:
-            connection.writer.write(data)
-            async with asyncio.timeout(timeouts.get("write")):
-                await connection.writer.drain()
-        except TimeoutError:
-            raise httpx.WriteTimeout("sending the request timed out", request=request) from None
-        except OSError as exc:
-            if reused:
-                raise _Stale from exc
-            raise httpx.WriteError(f"sending the request failed: {exc}", request=request) from exc
-
-        status = 0
-        headers: list[tuple[bytes, bytes]] = []
-        chunks: list[bytes] = []
-        received = False
-        read_timeout = timeouts.get("read")
-        while True:
-            event: Any = protocol.next_event()
-            if event is h11.NEED_DATA:
-                try:
-                    async with asyncio.timeout(read_timeout):
-                        data = await connection.reader.read(_READ_SIZE)
-                except TimeoutError:
-                    raise httpx.ReadTimeout("the answer timed out", request=request) from None
-                except OSError as exc:
-                    if reused and not received:
-                        raise _Stale from exc
-                    raise httpx.ReadError(
-                        f"reading the answer failed: {exc}", request=request
-                    ) from exc
-                if not data and reused and not received:
-                    raise _Stale
-                received = True
-                protocol.receive_data(data)
-            elif type(event) is h11.Response:
-                status, headers = event.status_code, list(event.headers)
-            elif type(event) is h11.Data:
-                chunks.append(bytes(event.data))
-            elif type(event) is h11.EndOfMessage:
-                return status, headers, b"".join(chunks)
-            elif type(event) is h11.ConnectionClosed:
-                raise httpx.RemoteProtocolError(
-                    "the server closed the connection without an answer", request=request
-                )
-            # an InformationalResponse (1xx) is skipped
 
 
 def _origin_of(request: httpx.Request) -> _Origin:
