@@ -1,6 +1,6 @@
 """The Runware provider alone, without the rest of pixmake: N assets, `jobs` at once.
 
-    python bench/runware_alone.py URL N [JOBS]
+    python bench/runware_alone.py URL N [JOBS]    # prints: ms CPU/asset, µs CPU/wake-up, wall s
 
 Run by `bench/run.py --runware N` against the same fake server as the build, so that the CPU
 of a build can be split between the HTTP client and pixmake's own bookkeeping. A second figure
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import resource
 import sys
+import time
 from typing import Any
 
 from pixmake.providers.base import GenerationRequest
@@ -80,13 +81,13 @@ def _cpu() -> float:
 def main() -> None:
     url, n = sys.argv[1], int(sys.argv[2])
     jobs = int(sys.argv[3]) if len(sys.argv) > 3 else 8
-    start = _cpu()
+    start, began = _cpu(), time.perf_counter()
     asyncio.run(_generate(url, n, jobs))
-    provider = (_cpu() - start) / n
+    provider, wall = (_cpu() - start) / n, time.perf_counter() - began
     start = _cpu()
     asyncio.run(_wakeups(200))
     wake = (_cpu() - start) / 200
-    print(f"{provider * 1000:.3f} {wake * 1e6:.1f}")
+    print(f"{provider * 1000:.3f} {wake * 1e6:.1f} {wall:.3f}")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -165,6 +166,19 @@ def test_a_chunked_answer_is_joined_and_connection_close_is_honoured() -> None:
             assert (await http.get(server.url)).text == "hello world"
             assert (await http.get(server.url)).text == "hello world"
             assert server.connections == 2
+
+    asyncio.run(go())
+
+
+def test_a_compressed_answer_is_decoded_by_httpx() -> None:
+    async def gzipped(reader: Any, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(ok(gzip.compress(b'{"data": []}'), b"Content-Encoding: gzip"))
+        return True
+
+    async def go() -> None:
+        async with Server(gzipped) as server, client() as http:
+            assert (await http.post(server.url, json=[])).json() == {"data": []}
+            assert b"accept-encoding: gzip" in server.requests[0][0].lower()
 
     asyncio.run(go())
 

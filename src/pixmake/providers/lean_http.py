@@ -1,9 +1,9 @@
 """A lean HTTP/1.1 transport for httpx: keep-alive connections on asyncio streams, h11 for HTTP.
 
-httpx's own transport (httpcore over anyio) spends about 0.75 ms of CPU on each request on these
-machines, and a Runware asset takes four or five requests (submit, its share of the polls, the
-download). This transport spends about 0.12 ms. It does what the Runware provider needs and no
-more: HTTP/1.1 over http or https, a bounded pool of keep-alive connections per origin, httpx's
+On its own transport (httpcore over anyio), httpx spends about 0.9 ms of CPU on each request on
+these machines; on this one, about 0.3 ms (back-to-back requests on 8 connections over loopback).
+A Runware asset takes four requests (submit, its share of the polls, the download). This
+transport does what the Runware provider needs and no more: HTTP/1.1 over http or https, a bounded pool of keep-alive connections per origin, httpx's
 timeouts, and httpx's exceptions, so the client above it cannot tell the difference.
 
 What it leaves to httpx's own transport (see `wants_default_transport`): proxies.
