@@ -3,8 +3,9 @@
 On its own transport (httpcore over anyio), httpx spends about 0.9 ms of CPU on each request on
 these machines; on this one, about 0.3 ms (back-to-back requests on 8 connections over loopback).
 A Runware asset takes four requests (submit, its share of the polls, the download). This
-transport does what the Runware provider needs and no more: HTTP/1.1 over http or https, a bounded pool of keep-alive connections per origin, httpx's
-timeouts, and httpx's exceptions, so the client above it cannot tell the difference.
+transport does what the Runware provider needs and no more: HTTP/1.1 over http or https, a
+bounded pool of keep-alive connections per origin, httpx's timeouts, and httpx's exceptions, so
+the client above it cannot tell the difference.
 
 What it leaves to httpx's own transport (see `wants_default_transport`): proxies.
 
