@@ -289,11 +289,12 @@ class RunwareProvider:
                 continue
             finished = self._distribute(batch, data, errors)
             self._adapt(finished)
+            shortest = min(self._recent, default=None)
             for waiter in batch:
                 if waiter.done.done():
                     self._waiting.pop(waiter.task.uuid, None)
-                elif self._recent and waiter.started + min(self._recent) <= now:
-                    waiter.aimed = True
+                elif shortest is not None and waiter.started + shortest <= now:
+                    waiter.aimed = True  # this poll was its aimed one, or came later still
 
     def _delay(self) -> float:
         """Until the next poll: the interval, or sooner if a task is expected to finish sooner.
