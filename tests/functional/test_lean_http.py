@@ -123,6 +123,28 @@ def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
     asyncio.run(go())
 
 
+@pytest.mark.parametrize("later", [0.0, 0.02])  # with the answer (h11 holds it), or after it
+def test_bytes_sent_on_an_idle_connection_are_never_taken_for_an_answer(later: float) -> None:
+    async def answer_then_408(reader: Any, writer: asyncio.StreamWriter, n: int) -> bool:
+        writer.write(ok(b"answer %d" % n))
+        if n == 1:  # some servers say so before they close a connection left idle
+            if later:
+                await writer.drain()
+                await asyncio.sleep(later)
+            writer.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+        return True
+
+    async def go() -> None:
+        async with Server(answer_then_408) as server, client() as http:
+            assert (await http.get(server.url)).text == "answer 1"
+            await asyncio.sleep(0.05)
+            second = await http.get(server.url)
+            assert (second.status_code, second.text) == (200, "answer 2")
+            assert server.connections == 2
+
+    asyncio.run(go())
+
+
 def test_a_kept_connection_closed_under_a_request_is_retried_once_on_a_new_one() -> None:
     async def answer_then_drop(reader: Any, writer: asyncio.StreamWriter, n: int) -> bool:
         if n == 2:

@@ -59,7 +59,15 @@ class _Connection:
         self.h11 = h11.Connection(our_role=h11.CLIENT)
 
     def usable(self) -> bool:
-        return not self.reader.at_eof() and not self.writer.transport.is_closing()
+        """Still open, and silent since its last answer. Bytes that came while it was idle (a
+        `408 Request Timeout` before a close, say) would be read as the next request's answer:
+        h11 keeps what came with the last answer, the StreamReader what came after it (it has
+        no public way to tell how much it holds; `_buffer` is that)."""
+        reader = self.reader
+        if reader.at_eof() or self.writer.is_closing() or self.h11.trailing_data[0]:
+            return False
+        held: bytes = getattr(reader, "_buffer", b"")
+        return not held
 
     def close(self) -> None:
         self.writer.close()
