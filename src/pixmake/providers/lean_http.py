@@ -165,12 +165,12 @@ class LeanTransport(httpx.AsyncBaseTransport):
             connection, reused = await self._checkout(origin, request, timeouts)
             try:
                 status, headers, content = await self._exchange(
-                    connection, request, body, timeouts, reused
+                    connection, origin, request, body, timeouts, reused
                 )
             except _Stale:
                 connection, _ = await self._checkout(origin, request, timeouts, fresh=True)
                 status, headers, content = await self._exchange(
-                    connection, request, body, timeouts, False
+                    connection, origin, request, body, timeouts, False
                 )
         finally:
             self._slots.release()
@@ -225,6 +225,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
     async def _exchange(
         self,
         connection: _Connection,
+        origin: _Origin,
         request: httpx.Request,
         body: bytes,
         timeouts: Mapping[str, float | None],
@@ -240,7 +241,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError(str(exc), request=request) from None
         finally:
             if kept:
-                self._idle.setdefault(_origin_of(request), []).append(connection)
+                self._idle.setdefault(origin, []).append(connection)
             else:
                 connection.close()
 
