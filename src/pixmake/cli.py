@@ -25,10 +25,19 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # A short-lived process that loads tens of thousands of objects and makes few garbage
-    # cycles: the collector's passes over them are wasted (~20 ms of a 10,000-asset run).
-    # api.build turns it on for builds of many assets, which do make cycles (asyncio, httpx).
+    # A command loads tens of thousands of objects and makes few garbage cycles: the
+    # collector's passes over them are wasted. A build of many assets turns it on for its run
+    # (asyncio and httpx do make cycles); it is as it was once the command returns.
+    enabled = gc.isenabled()
     gc.disable()
+    try:
+        return _main(argv)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -135,18 +144,6 @@ def _spec_kw(args: argparse.Namespace) -> dict[str, Any]:
     return {"profile": args.profile, "provider": args.provider}
 
 
-def _fresh(root: Path, args: argparse.Namespace) -> Plan | None:
-    """The no-op fast path: a plan of fresh assets when nothing changed by stat, else None."""
-    from pixmake import snapshot
-
-    ids = snapshot.fresh_ids(root, _spec_kw(args))
-    if ids is None:
-        return None
-    from pixmake.planner import Plan
-
-    return Plan.all_fresh(ids)
-
-
 def _out(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
@@ -155,19 +152,17 @@ def _out(text: str) -> None:
 
 
 def _init(root: Path, args: argparse.Namespace) -> int:
-    from pixmake import api
+    from pixmake.commands.init import init
 
-    done = api.init(root)
+    done = init(root)
     _out("\n".join(done) if done else "nothing to do: pixmake.yaml and .gitignore are set up")
     return EXIT_OK
 
 
 def _status(root: Path, args: argparse.Namespace) -> int:
-    plan = _fresh(root, args)
-    if plan is None:
-        from pixmake import api
+    from pixmake.commands.status import status
 
-        plan = api.status(root, **_spec_kw(args))
+    plan = status(root, **_spec_kw(args))
     if args.json:
         assets = [{"id": p.id, "state": p.state, "reasons": p.reasons} for p in _items(plan)]
         _out(json.dumps({"assets": assets, "counts": plan.counts()}, indent=2, ensure_ascii=False))
@@ -194,18 +189,10 @@ def _counts_line(plan: Plan) -> str:
 
 
 def _plan(root: Path, args: argparse.Namespace) -> int:
-    fresh = None if args.targets else _fresh(root, args)
-    if fresh is not None:
-        plan, selected = fresh, set(fresh.order)
-    else:
-        from pixmake import api
+    from pixmake.commands.status import status
 
-        session = api.open_session(root, **_spec_kw(args), incremental=not args.targets)
-        plan = session.plan()
-        session.save_stats()
-        api.remember_fresh(session, plan)
-        selected = session.project.graph.select(args.targets) if args.targets else set(plan.order)
-    items = [p for p in _items(plan) if p.id in selected]
+    plan = status(root, args.targets, **_spec_kw(args))
+    items = _items(plan)
     total = sum(p.estimate_usd for p in items)
     if args.json:
         document = {
@@ -231,21 +218,16 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
 def _build(root: Path, args: argparse.Namespace) -> int:
     if args.dry_run:
         return _plan(root, args)
+    from pixmake.commands.build import build
     from pixmake.report import ConsoleReporter, JsonReporter
-    from pixmake.results import BuildOptions, BuildResult
+    from pixmake.results import BuildOptions
 
     reporter = JsonReporter() if args.json else ConsoleReporter()
-    fresh = None if args.targets else _fresh(root, args)
-    if fresh is not None:
-        reporter.start(0, 0.0)
-        reporter.summary(BuildResult(fresh=len(fresh.order)))
-        return EXIT_OK
-    from pixmake import api
 
     options = BuildOptions(
         jobs=args.jobs, fail_fast=args.fail_fast, max_cost=args.max_cost, max_new=args.max_new
     )
-    result = api.build(
+    result = build(
         root, args.targets, options=options, reporter=reporter, force=args.force,
         **_spec_kw(args),
     )  # fmt: skip
@@ -253,12 +235,9 @@ def _build(root: Path, args: argparse.Namespace) -> int:
 
 
 def _check(root: Path, args: argparse.Namespace) -> int:
-    if _fresh(root, args) is not None:
-        _out("check: every asset is fresh")
-        return EXIT_OK
-    from pixmake import api
+    from pixmake.commands.check import check
 
-    problems = api.check(root, **_spec_kw(args))
+    problems = check(root, **_spec_kw(args))
     for line in problems:
         _out(line)
     if problems:
@@ -269,9 +248,9 @@ def _check(root: Path, args: argparse.Namespace) -> int:
 
 
 def _explain(root: Path, args: argparse.Namespace) -> int:
-    from pixmake import api
+    from pixmake.commands.explain import explain
 
-    info = api.explain(root, args.id, **_spec_kw(args))
+    info = explain(root, args.id, **_spec_kw(args))
     if args.json:
         _out(json.dumps(info, indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -305,35 +284,35 @@ def _explain(root: Path, args: argparse.Namespace) -> int:
 
 
 def _accept(root: Path, args: argparse.Namespace) -> int:
-    from pixmake import api
+    from pixmake.commands.accept import accept
 
-    for asset_id in api.accept(root, args.ids, **_spec_kw(args)):
+    for asset_id in accept(root, args.ids, **_spec_kw(args)):
         _out(f"accepted {asset_id}")
     return EXIT_OK
 
 
 def _render(root: Path, args: argparse.Namespace) -> int:
-    from pixmake import api
+    from pixmake.commands.explain import key_of, render
 
     if args.json:
-        _out(json.dumps(api.render(root, args.id, **_spec_kw(args)), indent=2, ensure_ascii=False))
+        _out(json.dumps(render(root, args.id, **_spec_kw(args)), indent=2, ensure_ascii=False))
         return EXIT_OK
-    info = api.key_of(root, args.id, **_spec_kw(args))
+    info = key_of(root, args.id, **_spec_kw(args))
     _out(json.dumps(info, indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
 def _graph(root: Path, args: argparse.Namespace) -> int:
-    from pixmake import api
+    from pixmake.commands.explain import graph_dot
 
-    _out(api.graph_dot(root, **_spec_kw(args)))
+    _out(graph_dot(root, **_spec_kw(args)))
     return EXIT_OK
 
 
 def _prune(root: Path, args: argparse.Namespace) -> int:
-    from pixmake import api
+    from pixmake.commands.prune import prune
 
-    removed = api.prune(root, dry_run=args.dry_run, **_spec_kw(args))
+    removed = prune(root, dry_run=args.dry_run, **_spec_kw(args))
     verb = "would prune" if args.dry_run else "pruned"
     for asset_id in removed:
         _out(f"{verb} {asset_id}")
@@ -343,9 +322,9 @@ def _prune(root: Path, args: argparse.Namespace) -> int:
 
 
 def _gc(root: Path, args: argparse.Namespace) -> int:
-    from pixmake import api
+    from pixmake.commands.prune import gc
 
-    result = api.gc(root, dry_run=args.dry_run)
+    result = gc(root, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     _out(
         f"{verb} {result.objects} images ({result.bytes / 1e6:.1f} MB) and "

@@ -30,7 +30,7 @@ from pixmake.providers.base import GenerationRequest, RequestReference
 from pixmake.results import BuildOptions, BuildResult
 
 if TYPE_CHECKING:
-    from pixmake.hashing import FileHasher
+    from pixmake.filestat import FileHasher
     from pixmake.lockfile import DerivedRecord, Lock, LockEntry, OutputRecord
     from pixmake.planner import AssetPlan, Plan
     from pixmake.project import Project

@@ -101,49 +101,12 @@ class Entries(MutableMapping[str, LockEntry]):
     def __init__(self, parsed: dict[str, LockEntry] | None = None) -> None:
         self._parsed: dict[str, LockEntry] = dict(parsed or {})
         self._raw: dict[str, str] = {}
-        # Unindexed: the file's text, whose entries are found one by one when asked for,
-        # for a run that reads and replaces a few entries of many (see `unindexed`).
-        self._text: str | None = None
-        self._replaced: set[str] = set()
 
     @classmethod
     def from_raw(cls, raw: dict[str, str]) -> Entries:
         entries = cls()
         entries._raw = raw
         return entries
-
-    @classmethod
-    def unindexed(cls, text: str) -> Entries:
-        """The entries of a lockfile known to be as pixmake writes it (read through the index
-        before, unchanged since), left unindexed until iterated: a lookup is a text search."""
-        entries = cls()
-        entries._text = text
-        return entries
-
-    def _span(self, key: str) -> tuple[int, int] | None:
-        """Unindexed: where the entry of `key` (a plain key) lies in the text: from its key's
-        line to the end of its closing line."""
-        assert self._text is not None
-        needle = '\n    "' + key + '": {'
-        start = self._text.find(needle)
-        if start < 0:
-            return None
-        end = self._text.find(_END, start + len(needle))
-        return (start + 1, end + len(_END)) if end >= 0 else None
-
-    def _build_index(self) -> None:
-        """Leave the unindexed mode: index the whole text (or parse it, if it is not canonical)."""
-        text, self._text = self._text, None
-        if text is None:
-            return
-        raw = _index(text)
-        if raw is None:
-            found = parse_lock(text).entries
-            raw = {k: found.text(k)[1 : -len(_END)] for k in found}
-        for key in self._replaced:
-            raw.pop(key, None)
-        self._raw = raw
-        self._replaced = set()
 
     def __getitem__(self, key: str) -> LockEntry:
         entry = self._parsed.get(key)
@@ -153,67 +116,31 @@ class Entries(MutableMapping[str, LockEntry]):
         return entry
 
     def __setitem__(self, key: str, value: LockEntry) -> None:
-        if self._text is not None and key not in self:
-            self._build_index()  # a new key: the text splice cannot place it
-        if self._text is not None:
-            self._replaced.add(key)
         self._parsed[key] = value
         self._raw.pop(key, None)
 
     def __delitem__(self, key: str) -> None:
-        self._build_index()
         found = self._parsed.pop(key, None) is not None
         if self._raw.pop(key, None) is None and not found:
             raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        if key in self._raw or key in self._parsed:
-            return True
-        if self._text is None or not isinstance(key, str):
-            return False
-        if not _PLAIN_KEYS.match(key):
-            self._build_index()
-            return key in self._raw
-        return self._span(key) is not None
+        return key in self._raw or key in self._parsed
 
     def __iter__(self) -> Iterator[str]:
-        self._build_index()
         yield from self._raw
         yield from (k for k in self._parsed if k not in self._raw)
 
     def __len__(self) -> int:
-        self._build_index()
         return len(self._raw) + sum(1 for k in self._parsed if k not in self._raw)
 
     def copy(self) -> Entries:
         other = Entries(self._parsed)
         other._raw = dict(self._raw)
-        other._text, other._replaced = self._text, set(self._replaced)
         return other
-
-    def spliced(self) -> str | None:
-        """Unindexed: the file's text with the replaced entries written in; else None."""
-        if self._text is None:
-            return None
-        text, pieces, at = self._text, [], 0
-        spans = sorted((self._span(k), k) for k in self._replaced)
-        for span, key in spans:
-            assert span is not None  # only keys found in the text are replaced unindexed
-            pieces += [text[at : span[0]], f"    {_key(key)}: {self.text(key)}"]
-            at = span[1]
-        pieces.append(text[at:])
-        return "".join(pieces)
 
     def text(self, key: str) -> str:
         """The entry as it stands in the file, indented for its place there."""
-        if self._text is not None and key not in self._parsed:
-            if not _PLAIN_KEYS.match(key):
-                self._build_index()
-            else:
-                span = self._span(key)
-                if span is None:
-                    raise KeyError(key)
-                return self._text[span[0] + len(key) + 8 : span[1]]
         raw = self._raw.get(key)
         if raw is not None:
             return "{" + raw + _END
@@ -232,9 +159,6 @@ class Lock:
             self.entries = Entries(self.entries)
 
     def dumps(self) -> str:
-        spliced = self.entries.spliced()
-        if spliced is not None:
-            return spliced
         ids = sorted(self.entries)
         if not ids:
             return _EMPTY
@@ -284,7 +208,7 @@ def _parse_entry(key: str, raw: str) -> LockEntry:
     return result
 
 
-def read_lock(root: Path, *, unindexed: bool = False) -> Lock:
+def read_lock(root: Path) -> Lock:
     path = root / LOCK_NAME
     try:
         text = path.read_text(encoding="utf-8")
@@ -292,13 +216,10 @@ def read_lock(root: Path, *, unindexed: bool = False) -> Lock:
         return Lock()
     except (OSError, UnicodeDecodeError) as exc:
         raise LockfileError(f"{LOCK_NAME}: cannot read: {exc}") from None
-    return parse_lock(text, unindexed=unindexed)
+    return parse_lock(text)
 
 
-def parse_lock(text: str, *, unindexed: bool = False) -> Lock:
-    """`unindexed`: the text is known to be canonical; see Entries.unindexed."""
-    if unindexed and text.startswith(_HEAD + '    "') and text.endswith(_END + _TAIL):
-        return Lock(Entries.unindexed(text))
+def parse_lock(text: str) -> Lock:
     raw = _index(text)
     if raw is not None:
         return Lock(Entries.from_raw(raw))
@@ -348,8 +269,6 @@ def _valid_entry(entry: Any) -> bool:
 
 def write_lock(root: Path, lock: Lock, *, fsync: bool = True) -> bool:
     """Write the lockfile atomically if its content changed. Returns whether it wrote."""
-    if lock.entries._text is not None and not lock.entries._replaced:
-        return False  # unindexed and untouched: the text read is the text to write
     text = lock.dumps()
     path = root / LOCK_NAME
     try:

@@ -7,17 +7,16 @@ blocked (a hand-edited or untracked file would be overwritten; needs --force or 
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pixmake import catalog
 from pixmake.hashing import derive_key, reference_hashes, request_key
+from pixmake.trace import digest, verify
 
 if TYPE_CHECKING:
-    from pixmake.hashing import FileHasher
+    from pixmake.filestat import FileHasher
     from pixmake.lockfile import Lock, LockEntry
-    from pixmake.memo import Memo
     from pixmake.project import Project
     from pixmake.spec.asset import Asset
     from pixmake.store import Store
@@ -75,9 +74,6 @@ class Plan:
     def all_fresh(cls, ids: list[str]) -> Plan:
         return cls({i: AssetPlan(i, "fresh", "none") for i in ids}, list(ids))
 
-    def work(self) -> list[AssetPlan]:
-        return [p for p in (self.assets[i] for i in self.order) if p.action != "none"]
-
     def estimated_cost(self, ids: set[str] | None = None) -> float:
         return sum(p.estimate_usd for p in self.assets.values() if ids is None or p.id in ids)
 
@@ -95,23 +91,22 @@ def plan(
     hasher: FileHasher,
     *,
     force: bool = False,
-    memo: Memo | None = None,
-    orphans_among: list[str] | None = None,
+    memory: dict[str, Any] | None = None,
 ) -> Plan:
     """Compare every asset's current request with the lock and the files on disk.
 
-    `memo` (see memo.py) lets unchanged assets be found fresh without that comparison.
-    `orphans_among`: only these locked ids can be orphaned (the project is partial: delta.py).
+    `memory` is the trace's record of assets found fresh before (trace.py, section `plans`):
+    one whose record still verifies (the same asset, references, lock entry and outputs) is
+    fresh without that comparison; every asset found fresh is recorded there.
     """
-    planner = _Planner(project, lock, store, hasher, force, memo)
+    planner = _Planner(project, lock, store, hasher, force, {} if memory is None else memory)
     result: dict[str, AssetPlan] = {}
     for asset_id in project.graph.order:
         result[asset_id] = planner.asset(project.assets[asset_id], result)
     order = list(project.graph.order)
-    locked = (
-        lock.entries if orphans_among is None else [i for i in orphans_among if i in lock.entries]
-    )
-    for asset_id in sorted(set(locked) - set(project.assets)):
+    for name in set(planner.memory) - set(project.assets):
+        del planner.memory[name]
+    for asset_id in sorted(set(lock.entries) - set(project.assets)):
         result[asset_id] = AssetPlan(
             asset_id,
             "orphaned",
@@ -129,20 +124,42 @@ class _Planner:
     store: Store
     hasher: FileHasher
     force: bool
-    memo: Memo | None = None
+    memory: dict[str, Any]
 
     def asset(self, asset: Asset, done: dict[str, AssetPlan]) -> AssetPlan:
         ref_hashes, pending = self._ref_hashes(asset, done)
-        if self.memo is not None and not pending:
-            fp = self.project.fingerprints.get(asset.id)
-            proof = self.memo.fresh(asset.id, fp, ref_hashes, asset.all_outputs())
-            if proof is not None:
-                result = AssetPlan(asset.id, "fresh", "none", key=proof[2], ref_hashes=ref_hashes)
-                result.output_hash = proof[3]
-                return result
-        entry = self.lock.entries.get(asset.id)
         if pending:
-            return self._upstream_pending(asset, entry, pending)
+            return self._upstream_pending(asset, self.lock.entries.get(asset.id), pending)
+        inputs = None
+        if asset.id in self.lock.entries:
+            inputs = (
+                digest(asset.to_tuple()),
+                ref_hashes,
+                digest(self.lock.entries.text(asset.id)),
+            )
+            found = self._remembered(asset, inputs)
+            if found is not None:
+                return found
+        result = self._compare(asset, ref_hashes)
+        if result.state == "fresh" and inputs is not None:
+            outputs = tuple((p, (self.hasher.hash(p) or ("",))[0]) for p in asset.all_outputs())
+            self.memory[asset.id] = (*inputs, outputs, result.key, result.output_hash)
+        return result
+
+    def _remembered(self, asset: Asset, inputs: tuple[Any, ...]) -> AssetPlan | None:
+        """The fresh plan recorded for the same asset, references and lock entry, if its
+        outputs are still as recorded."""
+        record = self.memory.get(asset.id)
+        if not isinstance(record, tuple) or len(record) != 6 or record[:3] != inputs:
+            return None
+        if not verify(record[3], self.hasher):
+            return None
+        result = AssetPlan(asset.id, "fresh", "none", key=record[4], ref_hashes=inputs[1])
+        result.output_hash = record[5]
+        return result
+
+    def _compare(self, asset: Asset, ref_hashes: list[str | None]) -> AssetPlan:
+        entry = self.lock.entries.get(asset.id)
         key = request_key(asset, ref_hashes)
         if entry is None:
             result = self._new(asset, key)
@@ -401,6 +418,8 @@ def _reference_changes(
 
 def prompt_diff(old: str, new: str) -> str:
     """A word diff, `[-removed-]{+added+}`, with a little context around each change."""
+    import difflib
+
     a, b = old.split(), new.split()
     parts: list[str] = []
     matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import SpecError, UsageError
 from pixmake.graph import Graph, build_graph
-from pixmake.snapshot import Stat, stat
 from pixmake.spec.resolve import Resolver
-from pixmake.spec.yamlsource import load_yaml
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pixmake.filestat import FileHasher
     from pixmake.spec.asset import Asset
-    from pixmake.spec.rowcache import RowCache, Series
-    from pixmake.spec.tables import Digests, Row
     from pixmake.spec.values import Spec
+    from pixmake.spec.yamlsource import LineMap
+    from pixmake.trace import Trace
 
 SPEC_NAME = "pixmake.yaml"
 
@@ -31,14 +31,7 @@ class Project:
     spec: Spec
     assets: dict[str, Asset]
     graph: Graph
-    sources: dict[str, Stat]
     profile: str | None
-    templates: dict[str, Stat]
-    fingerprints: dict[str, str]
-    rows: dict[str, tuple[str, str]]  # asset id -> (declaration, row fingerprint)
-    series: dict[str, Series]  # declaration over a data table -> how its rows are matched
-    ordered: dict[str, tuple[list[str], list[str]]]  # ... -> (row fps, ids) in table order
-    digests: dict[str, Digests | None]  # table -> its line digests (tables.line_digests)
 
     def concurrency(self, provider: str) -> int | None:
         config = self.spec.providers.get(provider)
@@ -50,39 +43,27 @@ def load_project(
     *,
     profile: str | None = None,
     provider: str | None = None,
-    cache: RowCache | None = None,
-    only: dict[str, list[int]] | None = None,
-    tables: dict[str, dict[int, Row]] | None = None,
+    files: FileHasher | None = None,
+    trace: Trace | None = None,
 ) -> Project:
     """Read, validate and expand pixmake.yaml in `root`. Raises SpecError with every problem.
 
-    `only`: resolve just these rows (by position) of these declarations, from `tables` (the
-    rows read already, by table path and position); see delta.py."""
-    spec_stat = stat(root / SPEC_NAME)
-    cached = cache.cached_spec(spec_stat) if cache is not None else None
-    if cached is not None:
-        spec, lines, problems = cached[0], cached[1], list(cached[2])
-    else:
-        from pixmake.spec.validate import validate_spec  # pydantic: only when the spec changed
+    Every file it reads goes through `files`; `trace` lends what earlier runs worked out
+    (the validated spec, rendered rows) while their inputs are unchanged (none by default)."""
+    if files is None:
+        from pixmake.filestat import FileHasher
 
-        data, lines = load_yaml(root / SPEC_NAME, SPEC_NAME)
-        spec, problems = validate_spec(data, lines)
-        if cache is not None:
-            cache.spec = (spec_stat, spec, lines, list(problems))
-            cache.spec_changed = True
+        files = FileHasher(root)
+    if trace is None:
+        from pixmake.trace import NoTrace
+
+        trace = NoTrace(root)
+    spec, lines, problems = _validated(root, files, trace)
     if profile is not None and profile not in spec.profiles:
         known = ", ".join(spec.profiles) or "none declared"
         raise UsageError(f"unknown profile `{profile}` (profiles in {SPEC_NAME}: {known})")
-    resolver = Resolver(
-        root,
-        spec,
-        lines,
-        profile=profile,
-        provider=provider,
-        cache=cache,
-        only=only,
-        preloaded=tables or {},
-    )
+    memory = trace.section("decls")
+    resolver = Resolver(root, spec, lines, files, profile, provider, memory)
     assets = resolver.resolve()
     problems += resolver.problems
     try:
@@ -91,13 +72,27 @@ def load_project(
         problems += exc.problems
     if problems:
         raise SpecError(problems)
-    templates = dict(resolver.templates.files_read)
-    if cache is not None:  # templates not read this time, because their rows were reused
-        for rel in cache.templates:
-            templates.setdefault(rel, stat(root / rel))
-    sources = {SPEC_NAME: spec_stat, **resolver.tables_read, **templates}
-    return Project(
-        root, SPEC_NAME, spec, assets, graph, sources, profile, templates,
-        resolver.fingerprints, resolver.row_of, resolver.series, resolver.ordered,
-        resolver.digests,
-    )  # fmt: skip
+    trace.touch("decls")
+    return Project(root, SPEC_NAME, spec, assets, graph, profile)
+
+
+def _validated(root: Path, files: FileHasher, trace: Trace) -> tuple[Spec, LineMap, list[Any]]:
+    """The spec validated by pydantic, or as the trace has it for the same content (pydantic
+    is then not imported)."""
+    found = files.hash(SPEC_NAME)
+    remembered = trace.section("spec")
+    if found is not None and remembered.get("hash") == found[0]:
+        try:
+            spec, lines, problems = pickle.loads(remembered["value"])
+            return spec, lines, list(problems)
+        except Exception:
+            pass
+    from pixmake.spec.validate import validate_spec
+    from pixmake.spec.yamlsource import load_yaml
+
+    data, lines = load_yaml(root / SPEC_NAME, SPEC_NAME)
+    spec, problems = validate_spec(data, lines)
+    value = pickle.dumps((spec, lines, problems), pickle.HIGHEST_PROTOCOL)
+    if found is not None:
+        trace.replace("spec", {"hash": found[0], "value": value})
+    return spec, lines, list(problems)

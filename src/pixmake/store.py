@@ -4,7 +4,7 @@
 .pixmake/
   objects/ab/<hash>        every image ever produced, by content hash (xxh3-128)
   actions/ab/<key>.json    action cache: request key -> outputs; derive key -> derived output
-  stat.json                stat cache: path -> (size, mtime_ns, inode, hash)
+  trace.marshal            what earlier runs worked out, with their inputs (trace.py)
   journal.jsonl            append-only: finished assets (and, for paid providers, submitted tasks)
   run.lock                 held by the process that writes
 ```
@@ -22,9 +22,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import StateError
+from pixmake.filestat import hash_file
 from pixmake.fsutil import copy_atomic, write_atomic
-from pixmake.hashing import StatEntry, content_hash, hash_file
-from pixmake.snapshot import RACY_NS
+from pixmake.hashing import content_hash
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -35,7 +35,7 @@ _STAT_VERSION = 1
 
 
 class Store:
-    """The content store, action cache, stat cache and journal of one project."""
+    """The content store, action cache and journal of one project."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -113,26 +113,6 @@ class Store:
                     yield path, json.loads(path.read_text(encoding="utf-8"))
                 except (json.JSONDecodeError, UnicodeDecodeError):
                     yield path, {}
-
-    # -- stat cache -------------------------------------------------------------------------
-
-    def load_stats(self) -> dict[str, StatEntry]:
-        try:
-            data = json.loads((self.dir / "stat.json").read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-            return {}
-        if not isinstance(data, dict) or data.get("version") != _STAT_VERSION:
-            return {}
-        files = data.get("files", {})
-        return {k: (v[0], v[1], v[2], v[3]) for k, v in files.items()}
-
-    def save_stats(self, cache: dict[str, StatEntry]) -> None:
-        """Keep the stat cache, less the racily clean entries (see snapshot.RACY_NS)."""
-        self.ensure_dir()
-        racy = time.time_ns() - RACY_NS
-        kept = {path: entry for path, entry in cache.items() if entry[1] < racy}
-        data = {"version": _STAT_VERSION, "files": kept}
-        write_atomic(self.dir / "stat.json", json.dumps(data, separators=(",", ":")).encode())
 
     # -- journal ----------------------------------------------------------------------------
 

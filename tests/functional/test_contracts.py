@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from pixmake import api
+from pixmake.commands import build as commands_build
 from pixmake.report import ConsoleReporter
-from pixmake.results import BuildOptions
+from pixmake.results import BuildOptions, BuildResult
 from tests.conftest import ICONS_CSV, Project
 from tests.fakes import FakeProvider
 
@@ -93,7 +94,7 @@ def test_two_branches_changing_different_assets_merge_cleanly(icons: Project) ->
     assert "(new)" in lock["assets"]["icon-item05"]["request"]["prompt"]
 
 
-def _build(project: Project, provider: FakeProvider, **options: object) -> api.BuildResult:
+def _build(project: Project, provider: FakeProvider, **options: object) -> BuildResult:
     return api.build(
         project.root,
         options=BuildOptions(**options),  # type: ignore[arg-type]
@@ -167,7 +168,7 @@ def test_interrupt_exit_code_is_130(project: Project, monkeypatch: pytest.Monkey
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(api, "build", interrupted)
+    monkeypatch.setattr(commands_build, "build", interrupted)
     assert project.run("build", "--provider", "placeholder").code == 130
 
 

@@ -1,4 +1,4 @@
-"""The no-op fast path: all fresh from stats alone, and never once anything changed."""
+"""The no-op path: all fresh from the trace's `status` record, and never once anything changed."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ def _age(root: Path) -> None:
 def _settled(project: Project) -> None:
     project.build()
     _age(project.root)
-    assert project.run("status", "--provider", "placeholder").code == 0  # writes the snapshot
-    assert (project.root / ".pixmake/snapshot.marshal").is_file()
+    assert project.run("status", "--provider", "placeholder").code == 0  # records the answer
+    assert (project.root / ".pixmake/trace.marshal").is_file()
 
 
 def _imports(root: Path, *args: str) -> tuple[str, set[str]]:
@@ -56,7 +56,7 @@ def test_a_no_op_loads_nothing_heavy(icons: Project) -> None:
 
 def test_other_options_take_the_full_path(icons: Project) -> None:
     _settled(icons)
-    _, heavy = _imports(icons.root, "status")  # the spec's provider, not the snapshot's
+    _, heavy = _imports(icons.root, "status")  # the spec's provider, not the one recorded
     assert "pixmake.project" in heavy  # the spec was resolved...
     assert "pydantic" not in heavy  # ...from the cached, validated spec: pydantic not needed
 
@@ -95,27 +95,31 @@ def test_same_size_rewrite_in_the_same_tick_is_not_trusted(icons: Project) -> No
     assert icons.status()["icon-shield"]["state"] == "changed"
 
 
-def test_after_one_edit_only_that_asset_is_compared_with_the_lock(icons: Project) -> None:
-    from pixmake import api
-
-    _settled(icons)
-    (icons.root / "data/items.csv").write_text(ICONS_CSV.replace("round", "kite"))
-    session = api.open_session(icons.root, provider="placeholder")
-    plan = session.plan()
-    assert [p.id for p in plan.assets.values() if p.state != "fresh"] == ["icon-shield"]
-    assert list(session.lock.entries._parsed) == ["icon-shield"]  # the others: from the memo
-    # ... and a hand edit is still seen, memo or not
-    _age(icons.root)
-    (icons.root / "icons/sword.png").write_bytes(b"edited")
-    assert icons.status()["icon-sword"]["state"] == "modified"
-
-
-def test_right_after_a_build_the_next_run_is_a_no_op(icons: Project) -> None:
-    _age(icons.root)  # the sources were written long ago; but the build writes outputs and
-    icons.build()  # the lock a moment before the snapshot: they are racily clean...
+def test_after_a_build_one_status_records_the_answer(icons: Project) -> None:
+    icons.build()  # outputs and the lock were written just now: racily clean, checked by
+    out, heavy = _imports(icons.root, "status", "--provider", "placeholder")  # content
+    assert "pixmake.project" in heavy
     out, heavy = _imports(icons.root, "status", "--provider", "placeholder")
-    assert heavy == set()  # ...so their content hashes, kept in the snapshot, vouch for them
+    assert heavy == set()
     assert "3 fresh" in out
+
+
+def test_an_edit_in_the_tick_of_a_write_is_seen_however_late(
+    icons: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pixmake import filestat
+
+    icons.build()
+    path = icons.root / "icons/sword.png"
+    before = path.stat()
+    with path.open("r+b") as handle:  # same size, same inode, the old mtime put back
+        handle.seek(before.st_size - 1)
+        handle.write(b"\x00" if path.read_bytes()[-1:] != b"\x00" else b"\x01")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    later = time.time_ns() + 100 * filestat.TICK_NS  # the next run, long after the build
+    monkeypatch.setattr(filestat, "now", lambda: later)
+    assert icons.status()["icon-sword"]["state"] == "modified"
+    assert icons.run("check", "--provider", "placeholder").code == 1
 
 
 def test_a_racily_clean_output_is_checked_by_content(icons: Project) -> None:

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import xxhash
 
-from pixmake.hashing import FileHasher, canonical, derive_key, key_material, request_key
+from pixmake.hashing import canonical, derive_key, key_material, request_key
 from pixmake.spec.asset import Asset, Reference
 
 
@@ -75,23 +72,3 @@ def test_canonical_json_is_sorted_and_compact() -> None:
 def test_derive_key_depends_on_source_and_step() -> None:
     assert derive_key("a", {"resize": [64]}) != derive_key("b", {"resize": [64]})
     assert derive_key("a", {"resize": [64]}) != derive_key("a", {"resize": [32]})
-
-
-def test_stat_cache_avoids_reading_unchanged_files(tmp_path: Path) -> None:
-    path = tmp_path / "f.bin"
-    path.write_bytes(b"one")
-    first = FileHasher(tmp_path)
-    digest, size = first.hash("f.bin") or ("", 0)
-    assert size == 3
-    st = path.stat()
-    # Same size, mtime and inode but other bytes: the cache is trusted, the file not read.
-    with open(path, "r+b") as handle:
-        handle.write(b"two")
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert FileHasher(tmp_path, dict(first.cache)).hash("f.bin") == (digest, 3)
-    # A changed mtime makes it read the file again.
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
-    again = FileHasher(tmp_path, dict(first.cache)).hash("f.bin")
-    assert again is not None
-    assert again[0] != digest
-    assert FileHasher(tmp_path).hash("missing") is None

@@ -82,6 +82,39 @@ class Asset:
             "results": self.results,
         }
 
+    def to_tuple(self) -> tuple[Any, ...]:
+        """The asset as plain data for marshal (origin and line are given back when read)."""
+        return (
+            self.id, self.provider, self.model, self.prompt, self.width, self.height,
+            self.quality, self.background, self.format, self.output_quality, self.results,
+            tuple((r.kind, r.value, r.pin) for r in self.references),
+            self.outputs,
+            tuple((d.path, d.source, d.format, d.crop, d.resize, d.quality) for d in self.derived),
+            self.decl,
+        )  # fmt: skip
+
+    @classmethod
+    def from_tuple(cls, row: tuple[Any, ...], origin: str | None, line: int | None) -> Asset:
+        return cls(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            row[6],
+            row[7],
+            row[8],
+            row[9],
+            row[10],
+            references=tuple(Reference(*r) for r in row[11]),
+            outputs=tuple(row[12]),
+            derived=tuple(Derived(*d) for d in row[13]),
+            decl=row[14],
+            origin=origin,
+            line=line,
+        )
+
     def all_outputs(self) -> tuple[str, ...]:
         if not self.derived:
             return self.outputs

@@ -6,7 +6,6 @@ Every problem of the whole spec is collected and raised together as one SpecErro
 from __future__ import annotations
 
 import itertools
-import os
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -14,18 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake import catalog
 from pixmake.errors import Problem, SpecError
-from pixmake.snapshot import Stat, stat
-from pixmake.spec import rowcache
 from pixmake.spec.asset import Asset, Derived, Reference
-from pixmake.spec.tables import Digests, Row, read_table
-from pixmake.spec.template import TemplateProblem, Templates
+from pixmake.spec.tables import Row, read_table
+from pixmake.spec.template import Reads, TemplateProblem, Templates
 from pixmake.spec.values import SETTING_FIELDS, AssetDecl, Settings, Spec, UrlReference, fields
 from pixmake.spec.yamlsource import format_path
+from pixmake.trace import digest, verify
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pixmake.spec.rowcache import RowCache
+    from pixmake.filestat import FileHasher
     from pixmake.spec.yamlsource import LineMap, PathKey
 
 BUILTIN_DEFAULTS: dict[str, Any] = {
@@ -67,48 +65,39 @@ class _Many(Exception):
 
 @dataclass(slots=True)
 class Resolver:
-    """Turns a validated Spec into assets. `problems` collects everything that is wrong."""
+    """Turns a validated Spec into assets. `problems` collects everything that is wrong.
+
+    `memory` is the trace's record of earlier resolutions (trace.py, section `decls`): per
+    declaration, its fingerprint, the names and template files its renders looked up, and its
+    rows by the values of those names. A row whose key is there is not rendered again.
+    """
 
     root: Path
     spec: Spec
     lines: LineMap
+    files: FileHasher
     profile: str | None = None
     provider: str | None = None
+    memory: dict[str, Any] = field(default_factory=dict)
     templates: Templates = field(init=False)
     problems: list[Problem] = field(default_factory=list)
-    tables_read: dict[str, Stat] = field(default_factory=dict)
-    _tables: dict[str, list[Row] | dict[int, Row]] = field(default_factory=dict)
-    cache: RowCache | None = None
-    fingerprints: dict[str, str] = field(default_factory=dict)
-    # Only these rows of these declarations (by position), for an incremental run (delta.py).
-    only: dict[str, list[int]] | None = None
-    # Incremental: the rows to resolve of the tables read already (by path, then position).
-    preloaded: dict[str, dict[int, Row]] = field(default_factory=dict)
-    # asset id -> (declaration, row fingerprint); declaration over a table -> its Series.
-    row_of: dict[str, tuple[str, str]] = field(default_factory=dict)
-    series: dict[str, rowcache.Series] = field(default_factory=dict)
-    # Declaration over a table -> (row fingerprints, asset ids) in the table's order; and the
-    # tables' line digests (tables.line_digests): for the next incremental run.
-    ordered: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
-    digests: dict[str, Digests | None] = field(default_factory=dict)
-    _decl_fps: dict[str, str] = field(default_factory=dict)
-    _files: dict[str, bool] = field(default_factory=dict)
-    _templates_read: tuple[tuple[str, ...], list[Any], list[str]] | None = None
-    _fingerprinted: dict[str, tuple[AssetDecl, dict[str, Any], bool]] = field(default_factory=dict)
+    rendered: int = 0  # rows rendered (not found in memory)
+    _tables: dict[str, list[Row]] = field(default_factory=dict)
+    _data_digest: str = ""
     _seen: set[Problem] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.templates = Templates(self.root)
+        self.templates = Templates(self.root, self.files)
 
     def resolve(self) -> dict[str, Asset]:
         base = self._base_settings()
         context: dict[str, Any] = dict(self.spec.vars)
         context["data"] = self._load_tables()
+        fixed = {name: digest(value) for name, value in self.spec.vars.items()}
+        fixed["data"] = self._data_digest
         assets: dict[str, Asset] = {}
         for name, decl in self.spec.assets.items():
-            if self.only is not None and name not in self.only:
-                continue
-            for asset in self._expand(name, decl, base, context):
+            for asset in self._expand(name, decl, base, context, fixed):
                 other = assets.get(asset.id)
                 if other is not None:
                     self._problem(
@@ -119,22 +108,9 @@ class Resolver:
                     )
                     continue
                 assets[asset.id] = asset
-        self._refingerprint()
-        fps = self._decl_fps
-        self.fingerprints = {i: fps[name] + row for i, (name, row) in self.row_of.items()}
+        for name in set(self.memory) - set(self.spec.assets):
+            del self.memory[name]
         return assets
-
-    def _refingerprint(self) -> None:
-        """Templates seen for the first time change the fingerprints: save the right ones."""
-        cache = self.cache
-        if cache is None or not set(self.templates.files_read) - set(cache.templates):
-            return
-        cache.templates = {**cache.templates, **self.templates.files_read}
-        for name, (decl, settings, uses_index) in self._fingerprinted.items():
-            fp, now_uses_index, _ = self._decl_fp(name, decl, settings)
-            rows = cache.new[name][1] if uses_index == now_uses_index else {}
-            cache.new[name] = (fp, rows)
-            self._decl_fps[name] = fp if rows else "stale"
 
     # -- settings ---------------------------------------------------------------------------
 
@@ -163,16 +139,15 @@ class Resolver:
 
     def _load_tables(self) -> dict[str, list[Any]]:
         loaded: dict[str, list[Any]] = {}
+        hashes: list[tuple[str, str | None]] = []
         for name, rel in self.spec.data.items():
             where = ("data", name)
             norm = _normalise(rel)
             if norm is None:
                 self._problem(where, f"`{rel}` is outside the project", "use a project path")
                 continue
-            if self.only is not None:  # incremental: no template reads `data` (delta.py)
-                self._tables[name] = self.preloaded.get(norm, {})
-                continue
-            before = stat(self.root / norm)
+            found = self.files.hash(norm)
+            hashes.append((name, found[0] if found else None))
             try:
                 table = read_table(self.root, norm)
             except SpecError as exc:
@@ -182,16 +157,21 @@ class Resolver:
                     else:
                         self.problems.append(problem)
                 continue
-            self.tables_read[norm] = before
-            self.digests[norm] = table.digests
             self._tables[name] = table.rows
             loaded[name] = [row.values for row in table.rows]
+        # What a render that reads `data` depends on: every table, by content.
+        self._data_digest = digest(hashes)
         return loaded
 
     # -- expansion --------------------------------------------------------------------------
 
     def _expand(
-        self, name: str, decl: AssetDecl, base: dict[str, Any], context: dict[str, Any]
+        self,
+        name: str,
+        decl: AssetDecl,
+        base: dict[str, Any],
+        context: dict[str, Any],
+        fixed: dict[str, str],
     ) -> list[Asset]:
         where: PathKey = ("assets", name)
         rows = self._rows(name, decl)
@@ -206,34 +186,21 @@ class Resolver:
         settings = dict(base)
         settings.update(_set_fields(decl, SETTING_FIELDS))
         settings.update(self._overrides())
+        decl_fp = digest((name, fields(decl), sorted(settings.items())))
+        known, names, reads = self._remembered(name, decl_fp)
+        new: dict[str, Any] = {}
+        keyed: list[tuple[dict[str, Any], Asset]] = []
         assets = []
-        decl_fp, uses_index, uses_data = self._decl_fp(name, decl, settings)
-        self._fingerprinted[name] = (decl, settings, uses_index)
-        if isinstance(decl.for_each, str) and decl.for_each in self.spec.data:
-            table = _normalise(self.spec.data[decl.for_each]) or ""
-            self.series[name] = rowcache.Series(table, decl.as_, uses_index, uses_data)
-        if self.only is not None and not isinstance(decl.for_each, str):
-            rows = [rows[i] for i in self.only[name] if i < len(rows)]
-        ordered: tuple[list[str], list[str]] = ([], [])
-        if name in self.series:
-            self.ordered[name] = ordered
-        self._decl_fps[name] = decl_fp
-        cached = self.cache.rows(name, decl_fp) if self.cache is not None else {}
-        reused: rowcache.RowMap = {}
         line = self.lines.line(where)
         for extra, origin in rows:
-            position = extra.get("index") if uses_index else None
-            row_fp = rowcache.row_fp(extra, position)
-            row = cached.get(row_fp)
-            hit = rowcache.from_row(row, origin, line) if row is not None else None
-            if hit is not None and row is not None and self._references_exist(hit):
+            row = known.get(_row_key(names, extra, fixed)) if names is not None else None
+            hit = Asset.from_tuple(row, origin, line) if row is not None else None
+            if hit is not None and self._references_exist(hit):
                 assets.append(hit)
-                reused[row_fp] = row
-                self.row_of[hit.id] = (name, row_fp)
-                ordered[0].append(row_fp)
-                ordered[1].append(hit.id)
+                keyed.append((extra, hit))
                 continue
             local = {**context, **extra}
+            self.templates.reads = reads
             try:
                 asset_id = self.templates.render(name, local).strip() if series else name
                 if not _ID.match(asset_id):
@@ -245,12 +212,8 @@ class Resolver:
                 local["id"] = asset_id
                 asset = self._asset(asset_id, name, decl, settings, local, origin)
                 assets.append(asset)
-                reused[row_fp] = rowcache.to_row(asset)
-                self.row_of[asset.id] = (name, row_fp)
-                ordered[0].append(row_fp)
-                ordered[1].append(asset.id)
-                if self.cache is not None:
-                    self.cache.rendered += 1
+                keyed.append((extra, asset))
+                self.rendered += 1
             except _Invalid as exc:
                 self._invalid(name, decl, exc, origin)
             except _Many as many:
@@ -258,49 +221,34 @@ class Resolver:
                     self._invalid(name, decl, problem, origin)
             except TemplateProblem as exc:
                 self._template_problem((*where,), exc, origin)
-        if self.cache is not None:
-            self.cache.new[name] = (decl_fp, reused)
+            finally:
+                self.templates.reads = None
+        # The row keys over every name any render looked up (a superset of each row's own).
+        union = tuple(sorted(reads.names))
+        for extra, asset in keyed:
+            new[_row_key(union, extra, fixed)] = asset.to_tuple()
+        self.memory[name] = (decl_fp, union, tuple(sorted(reads.files.items())), new)
         return assets
 
-    def _decl_fp(
-        self, name: str, decl: AssetDecl, settings: dict[str, Any]
-    ) -> tuple[str, bool, bool]:
-        """The fingerprint of everything but the row that a declaration's assets depend on,
-        whether the row's position matters, and whether any table does (see rowcache.py)."""
-        dumped = fields(decl)
-        templates, template_texts = self._template_files()
-        texts = [name, *(str(v) for v in dumped.values()), *template_texts]
-        uses_data = rowcache.mentions(texts, "data")
-        fp = rowcache.fingerprint(
-            name, dumped, sorted(settings.items(), key=lambda i: i[0]),
-            self.spec.vars, self.profile, self.provider, templates,
-            sorted(self.tables_read.items()) if uses_data else None,
-        )  # fmt: skip
-        return fp, rowcache.mentions(texts, "index"), uses_data
-
-    def _template_files(self) -> tuple[list[tuple[str, Stat]], list[str]]:
-        """The templates the render cache knows, with their stats and texts: read once."""
-        names = tuple(self.cache.templates) if self.cache is not None else ()
-        if self._templates_read is None or self._templates_read[0] != names:
-            stats, texts = [], []
-            for rel in sorted(names):
-                stats.append((rel, stat(self.root / rel)))
-                try:
-                    texts.append((self.root / rel).read_text(encoding="utf-8"))
-                except (OSError, UnicodeDecodeError):
-                    texts.append("data index")  # unreadable: assume the worst
-            self._templates_read = (names, stats, texts)
-        return self._templates_read[1], self._templates_read[2]
+    def _remembered(
+        self, name: str, decl_fp: str
+    ) -> tuple[dict[str, Any], tuple[str, ...] | None, Reads]:
+        """The rows remembered for this declaration, if its fingerprint and every template
+        file its renders read (or looked for) are as they were; the names they looked up;
+        and the reads to extend (those remembered, or none)."""
+        reads = Reads()
+        entry = self.memory.get(name)
+        if not isinstance(entry, tuple) or len(entry) != 4 or entry[0] != decl_fp:
+            return {}, None, reads
+        _, names, files, rows = entry
+        if not verify(files, self.files):
+            return {}, None, reads
+        reads.names.update(names)
+        reads.files.update(files)
+        return rows, names, reads
 
     def _references_exist(self, asset: Asset) -> bool:
-        for ref in asset.references:
-            if ref.kind == "file":
-                exists = self._files.get(ref.value)
-                if exists is None:
-                    exists = self._files[ref.value] = os.path.isfile(self.root / ref.value)
-                if not exists:
-                    return False
-        return True
+        return all(ref.kind != "file" or self.files.hash(ref.value) for ref in asset.references)
 
     def _invalid(self, name: str, decl: AssetDecl, exc: _Invalid, origin: str | None) -> None:
         if exc.template is not None:
@@ -336,11 +284,7 @@ class Resolver:
                         "declare it under `data:`",
                     )
                 return None
-            if isinstance(table, dict):  # incremental: just the rows asked for
-                chosen = [(i, table[i]) for i in (self.only or {}).get(name, []) if i in table]
-            else:
-                chosen = list(enumerate(table))
-            return [({var: row.values, "index": i}, row.where()) for i, row in chosen]
+            return [({var: row.values, "index": i}, row.where()) for i, row in enumerate(table)]
         if isinstance(decl.for_each, list):
             origin = f"{self.lines.file}:{self.lines.line((*where, 'for_each'))}"
             return [({var: v, "index": i}, origin) for i, v in enumerate(decl.for_each)]
@@ -462,10 +406,7 @@ class Resolver:
             raise _Invalid(
                 where, f"`{text}` is outside the project", "copy the file into the project"
             )
-        exists = self._files.get(norm)
-        if exists is None:
-            exists = self._files[norm] = os.path.isfile(self.root / norm)
-        if not exists:
+        if self.files.hash(norm) is None:
             raise _Invalid(
                 where,
                 f"reference file `{norm}` does not exist",
@@ -562,6 +503,15 @@ def _prompt_length(prompt: str, model: catalog.ModelInfo) -> None:
             f"the rendered prompt has {len(prompt)} characters; {model.name} takes {low} to {high}",
             "shorten the prompt" if len(prompt) > high else "write a prompt",
         )
+
+
+_ABSENT = "<not in the context>"
+
+
+def _row_key(names: tuple[str, ...], extra: dict[str, Any], fixed: dict[str, str]) -> str:
+    """A row's key: the values of the names its declaration's renders looked up (the row's
+    own variables as they are, the others by their digests)."""
+    return digest([extra[n] if n in extra else fixed.get(n, _ABSENT) for n in names])
 
 
 def _source(asset: Asset) -> str:

@@ -7,8 +7,6 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import xxhash
-
 from pixmake.errors import Problem, SpecError
 
 if TYPE_CHECKING:
@@ -27,22 +25,13 @@ class Row:
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
-Digests = tuple[int, list[int]]  # of a CSV's header line, and of each row's line
-
-
 @dataclass(slots=True)
 class Table:
     rows: list[Row]
-    digests: Digests | None = None  # for a CSV whose rows are its lines (see line_digests)
-
-
-def load_table(root: Path, rel: str) -> list[Row]:
-    """Read a table by its path relative to the project root. Raises SpecError naming the file."""
-    return read_table(root, rel).rows
 
 
 def read_table(root: Path, rel: str) -> Table:
-    """Like load_table, with the line digests of a CSV whose rows are its lines."""
+    """Read a table by its path relative to the project root. Raises SpecError naming the file."""
     path = root / rel
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json", ".yaml", ".yml"):
@@ -56,7 +45,7 @@ def read_table(root: Path, rel: str) -> Table:
         return Table(_rows(data, rel, lambda i: lines.line((i,))))
     text = read_text(root, rel)
     if suffix == ".csv":
-        return Table(_csv_rows(text, rel), line_digests(text))
+        return Table(_csv_rows(text, rel))
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -75,33 +64,6 @@ def read_text(root: Path, rel: str) -> str:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([Problem(rel, None, "", f"cannot read: {exc}", "")]) from None
-
-
-def line_digests(text: str) -> Digests | None:
-    """A digest of the header line and of each row's line, when each row is one line: no
-    quotes (which may span lines) and no blank lines (which are skipped). Comparing them with
-    last time's tells which rows changed without parsing the others (see delta.py)."""
-    if '"' in text:
-        return None
-    lines = text.splitlines()
-    if not lines or not all(line.strip() for line in lines):
-        return None
-    digest = xxhash.xxh3_64_intdigest
-    return digest(lines[0].encode()), [digest(line.encode()) for line in lines[1:]]
-
-
-def csv_rows_at(text: str, rel: str, positions: list[int]) -> dict[int, Row] | None:
-    """The rows at these positions of a CSV whose rows are its lines (line_digests is not
-    None), as _csv_rows reads them; None if one is malformed (the full read reports it)."""
-    lines = text.splitlines()
-    header = [name.strip() for name in next(csv.reader(lines[:1]))]
-    rows: dict[int, Row] = {}
-    for i in positions:
-        values = next(csv.reader(lines[i + 1 : i + 2]))
-        if len(values) != len(header):
-            return None
-        rows[i] = Row(dict(zip(header, values, strict=True)), rel, i + 2)
-    return rows
 
 
 def _csv_rows(text: str, rel: str) -> list[Row]:

@@ -1,0 +1,138 @@
+"""File content hashes trusted by stat, with one racy rule measured from the time of the stat.
+
+```
+record = (size, mtime_ns, inode, content hash, checked_ns)      checked_ns: when the stat was taken
+trusted  <=>  the file's (size, mtime_ns, inode) equal the record's
+              and mtime_ns < checked_ns - TICK_NS               (not racily clean)
+```
+A file can change again within its filesystem's timestamp tick and keep its size and mtime
+(git's "racily clean" index entries). A record whose mtime lies within a tick of the moment
+its stat was taken cannot vouch for the content: that file is hashed again, and `settle`
+re-reads such files once a tick has passed, so that the run after a build trusts their stat.
+Only the standard library and xxhash are imported here: the no-op path runs on it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_module
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import xxhash
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+# Coarse filesystems (FAT, some network mounts) tick in seconds; local ones in jiffies. A tick
+# this wide is safe for both and only costs a re-hash of files written in the last two seconds.
+TICK_NS = 2_000_000_000
+_CHUNK = 1 << 20
+
+Stat = tuple[int, int, int]  # size, mtime_ns, inode
+Record = tuple[int, int, int, str, int]  # size, mtime_ns, inode, content hash, checked_ns
+
+
+def clock() -> int:
+    """The wall clock of stats, in ns: tests replace `pixmake.filestat.now`."""
+    return now()
+
+
+now: Callable[[], int] = time.time_ns
+
+
+def stat(path: str | os.PathLike[str]) -> Stat | None:
+    """(size, mtime_ns, inode) of a regular file, or None when there is none."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if not stat_module.S_ISREG(st.st_mode):
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def hash_file(path: str | os.PathLike[str]) -> str:
+    hasher = xxhash.xxh3_128()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            hasher.update(chunk)
+    return str(hasher.hexdigest())
+
+
+def trusted(record: Record, found: Stat) -> bool:
+    """Whether a record vouches for a file whose stat is `found` now."""
+    return record[:3] == found and record[1] < record[4] - TICK_NS
+
+
+@dataclass(slots=True)
+class FileHasher:
+    """Content hashes of project files, each computed at most once per run.
+
+    `records` are those of earlier runs (from the trace) and this one; `changed` tells whether
+    any record was added or replaced, so the trace is written only when it has news.
+    """
+
+    root: Path | str
+    records: dict[str, Record] = field(default_factory=dict)
+    changed: bool = False
+    _seen: dict[str, tuple[str, int] | None] = field(default_factory=dict)
+
+    def hash(self, rel: str) -> tuple[str, int] | None:
+        """(content hash, size) of a project file, or None when it does not exist."""
+        if rel in self._seen:
+            return self._seen[rel]
+        result = self._hash(rel)
+        self._seen[rel] = result
+        return result
+
+    def _hash(self, rel: str) -> tuple[str, int] | None:
+        path = os.path.join(self.root, rel)
+        taken = clock()
+        found = stat(path)
+        if found is None:
+            return None
+        record = self.records.get(rel)
+        if record is not None and trusted(record, found):
+            return record[3], found[0]
+        digest = hash_file(path)
+        self._record(rel, found, digest, taken)
+        return digest, found[0]
+
+    def _record(self, rel: str, found: Stat, digest: str, taken: int) -> None:
+        self.records[rel] = (*found, digest, taken)
+        self.changed = True
+
+    def remember(self, rel: str, st: os.stat_result, digest: str) -> None:
+        """Record the hash of a file this run just wrote (its stat taken after the write)."""
+        self._record(rel, (st.st_size, st.st_mtime_ns, st.st_ino), digest, clock())
+        self._seen[rel] = (digest, st.st_size)
+
+    def seen(self) -> tuple[tuple[str, str | None], ...]:
+        """Every file hashed or looked for in this run, with its hash (None: not there)."""
+        return tuple((rel, found[0] if found else None) for rel, found in self._seen.items())
+
+    def forget(self, rel: str) -> None:
+        self._seen.pop(rel, None)
+
+    def settle(self) -> None:
+        """Re-read the files whose records are racily clean but whose mtime is now a tick
+        old: if they still hash the same, their stat can vouch for them from now on."""
+        taken = clock()
+        for rel, record in list(self.records.items()):
+            if record[1] < record[4] - TICK_NS or record[1] >= taken - TICK_NS:
+                continue
+            path = os.path.join(self.root, rel)
+            found = stat(path)
+            if found is None or found != record[:3]:
+                self.records.pop(rel)
+                self.changed = True
+                continue
+            digest = hash_file(path)
+            if digest == record[3]:
+                self._record(rel, found, digest, taken)
+            else:  # changed in place since: the next run finds it by content
+                self.records.pop(rel)
+                self.changed = True

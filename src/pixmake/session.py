@@ -1,0 +1,171 @@
+"""A command's view of one project: its files, trace, store, spec, lock and plan.
+
+```
+open ──▶ the trace's `status` record verifies? ──yes──▶ every asset fresh (nothing loaded)
+              │ no
+              ▼
+         project (spec, rows: trace `spec`, `decls`) ──▶ lock + journal ──▶ plan (trace `plans`)
+              │
+close ──▶ the trace written back: file records, steps, and `status` when all is fresh
+```
+Commands (commands/*.py) open a session, ask it for a plan, act, and close it.
+"""
+
+from __future__ import annotations
+
+import gc as collector
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pixmake import planner
+from pixmake.filestat import FileHasher
+from pixmake.lockfile import LOCK_NAME, Lock, read_lock, write_lock
+from pixmake.store import STATE_DIR, Store
+from pixmake.tasks import open_tasks
+from pixmake.trace import open_trace, verify
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from pixmake.planner import Plan
+    from pixmake.project import Project
+    from pixmake.trace import Inputs, Trace
+
+JOURNAL = f"{STATE_DIR}/journal.jsonl"
+
+
+@dataclass(slots=True)
+class Session:
+    """Everything a command reads, each at most once, through one FileHasher and one trace."""
+
+    root: Path
+    profile: str | None = None
+    provider: str | None = None
+    store: Store = field(init=False)
+    trace: Trace = field(init=False)
+    files: FileHasher = field(init=False)
+    journal_pending: int = 0
+    _project: Project | None = None
+    _lock: Lock | None = None
+    _committed: Lock | None = None
+
+    def __post_init__(self) -> None:
+        self.store = Store(self.root)
+        self.trace = open_trace(self.store.dir)
+        self.files = FileHasher(self.root, self.trace.section("files"))
+
+    @property
+    def options(self) -> list[Any]:
+        return [self.profile, self.provider]
+
+    # -- the no-op path ---------------------------------------------------------------------
+
+    def fresh_ids(self) -> list[str] | None:
+        """The asset ids, in plan order, if the trace proves every one fresh; else None."""
+        record = self.trace.section("status")
+        if record.get("options") != self.options:
+            return None
+        if not verify(record.get("inputs", ()), self.files):
+            return None
+        ids: list[str] = record.get("ids", [])
+        return ids
+
+    # -- loading ----------------------------------------------------------------------------
+
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            from pixmake.project import load_project
+
+            self._project = load_project(
+                self.root,
+                profile=self.profile,
+                provider=self.provider,
+                files=self.files,
+                trace=self.trace,
+            )
+        return self._project
+
+    @property
+    def committed(self) -> Lock:
+        """The lockfile as committed, without the journal."""
+        if self._committed is None:
+            self.files.hash(LOCK_NAME)  # an input of every answer
+            self._committed = read_lock(self.root)
+        return self._committed
+
+    @property
+    def lock(self) -> Lock:
+        """The lockfile with what the journal records as finished since it was written."""
+        if self._lock is None:
+            lock = Lock(self.committed.entries.copy())
+            self.files.hash(JOURNAL)
+            for event in self.store.read_journal():
+                if event.get("t") == "done":
+                    lock.entries[event["id"]] = event["entry"]
+                    self.journal_pending += 1
+            self._lock = lock
+        return self._lock
+
+    def use_lock(self, lock: Lock) -> None:
+        self._lock = lock
+
+    def plan(self, *, force: bool = False, lock: Lock | None = None) -> Plan:
+        memory = self.trace.section("plans")
+        result = planner.plan(
+            self.project, lock or self.lock, self.store, self.files, force=force, memory=memory
+        )
+        self.trace.touch("plans")
+        return result
+
+    def compact(self) -> bool:
+        """Write the lockfile from the journal; keep only unfinished paid tasks in the journal.
+        Made durable before the journal is cut when it records paid work (every paid task is
+        journaled before it is sent); free work lost to a power cut is only done again."""
+        events = self.store.read_journal()
+        still_open = open_tasks(events)
+        keep = [e for e in events if e.get("t") == "task" and still_open.get(e["key"]) is e["task"]]
+        paid = any(e.get("t") == "task" for e in events)
+        wrote = write_lock(self.root, self.lock, fsync=paid)
+        if events:
+            self.store.rewrite_journal(keep)
+        self.journal_pending = 0
+        return wrote
+
+    # -- closing ----------------------------------------------------------------------------
+
+    def remember(self, plan: Plan | None = None) -> None:
+        """Write the trace back: the file records, the steps, and, when `plan` found every
+        asset fresh with no journal pending, the answer with every file it read."""
+        fresh = plan is not None and all(p.state == "fresh" for p in plan.assets.values())
+        if plan is not None and fresh and not self.journal_pending:
+            record = {"options": self.options, "inputs": self.inputs(), "ids": list(plan.order)}
+            self.trace.replace("status", record)
+        if self.files.changed:
+            self.files.settle()
+            self.trace.touch("files")
+        if self.trace.enabled:
+            self.store.ensure_dir()
+        self.trace.save()
+
+    def inputs(self) -> Inputs:
+        """Every file this session hashed or looked for, with what it found."""
+        return self.files.seen()
+
+
+def open_session(root: Path, *, profile: str | None = None, provider: str | None = None) -> Session:
+    return Session(root, profile, provider)
+
+
+@contextmanager
+def collecting() -> Iterator[None]:
+    """The cyclic garbage collector on for a block, and as it was after it."""
+    enabled = collector.isenabled()
+    collector.enable()
+    try:
+        yield
+    finally:
+        if not enabled:
+            collector.disable()
