@@ -1,0 +1,217 @@
+"""Remembering may change the speed of an answer, never the answer.
+
+Random sequences of edits (rows changed, added, removed, reordered and renamed; templates that
+read `data`, `index`, `vars`; an include list whose first file comes and goes; references
+switched between files, URLs, assets and outputs; outputs deleted or edited in place within the
+tick of their write; builds and the passing of time in between). After each edit, `status
+--json` and `check` with the trace give exactly what they give with PIXMAKE_NO_TRACE=1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from pixmake.cli import main
+from pixmake.trace import DISABLE
+from tests.conftest import png_bytes
+
+SPEC = """\
+version: 1
+defaults: {model: gpt-image-1-mini, quality: low, provider: placeholder}
+vars:
+  palette: forest green
+data:
+  items: data/items.csv
+assets:
+  hero:
+    prompt: "A hero banner, {{ palette }}"
+    out: out/hero.png
+  "icon-{{ item.slug }}":
+    for_each: items
+    prompt: "{% include ['prompts/extra.j2', 'prompts/base.j2'] %}"
+    references: ["{{ item.ref }}"]
+    out: "icons/{{ item.slug }}.png"
+    derive:
+      - {resize: 64, out: "icons/64/{{ item.slug }}.png"}
+"""
+TEMPLATES = [
+    "A {{ item.name }} icon, {{ palette }}",
+    "Icon number {{ index }}: {{ item.name }}",
+    "{{ item.name }}, one of {{ data['items'] | length }}",
+    "{% if index is even %}{{ item.name }}{% else %}{{ item.name | upper }}{% endif %}",
+]
+REFS = ["refs/a.png", "refs/b.png", "https://example.com/x.png", "asset:hero", "out/hero.png"]
+SLUGS = ["sword", "shield", "potion", "bow", "axe"]
+
+
+class World:
+    """The project and its edits; rows are (slug, name, ref)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.rows = [["sword", "short sword", REFS[0]], ["shield", "round shield", REFS[1]]]
+        self.palette = "forest green"
+        self._write("pixmake.yaml", SPEC)
+        self._write("prompts/base.j2", TEMPLATES[0])
+        self._write("refs/a.png", png_bytes(color=(1, 2, 3)))
+        self._write("refs/b.png", png_bytes(color=(4, 5, 6)))
+        self._table()
+
+    def _write(self, rel: str, content: str | bytes) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            content = content.encode()
+        path.write_bytes(content)
+
+    def _table(self) -> None:
+        lines = ["slug,name,ref", *(",".join(row) for row in self.rows)]
+        self._write("data/items.csv", "\n".join(lines) + "\n")
+
+    def run(self, *args: str, trace: bool = True) -> tuple[int, str]:
+        import contextlib
+        import io
+
+        out, err = io.StringIO(), io.StringIO()
+        saved = os.environ.pop(DISABLE, None)
+        if not trace:
+            os.environ[DISABLE] = "1"
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main(["-C", str(self.root), *args])
+        finally:
+            os.environ.pop(DISABLE, None)
+            if saved is not None:
+                os.environ[DISABLE] = saved
+        return code, out.getvalue() + err.getvalue()
+
+    def apply(self, op: tuple[Any, ...]) -> None:
+        kind = op[0]
+        n = len(self.rows)
+        if kind == "edit" and n:
+            self.rows[op[1] % n][1] = op[2]
+        elif kind == "add":
+            self.rows.append([op[1], f"new {op[1]}", REFS[0]])
+        elif kind == "remove" and n:
+            del self.rows[op[1] % n]
+        elif kind == "reorder":
+            self.rows.reverse()
+        elif kind == "rename" and n:
+            self.rows[op[1] % n][0] = op[2]
+        elif kind == "ref" and n:
+            self.rows[op[1] % n][2] = REFS[op[2]]
+        elif kind == "template":
+            self._write("prompts/base.j2", TEMPLATES[op[1]])
+        elif kind == "extra":
+            if op[1]:
+                self._write("prompts/extra.j2", "An extra {{ item.name }}")
+            else:
+                (self.root / "prompts/extra.j2").unlink(missing_ok=True)
+        elif kind == "var":
+            spec = (self.root / "pixmake.yaml").read_text()
+            self._write("pixmake.yaml", spec.replace(self.palette, op[1], 1))
+            self.palette = op[1]
+        elif kind == "delete" and n:
+            slug = self.rows[op[1] % n][0]
+            for rel in (f"icons/{slug}.png", f"icons/64/{slug}.png")[op[2] % 2 :]:
+                (self.root / rel).unlink(missing_ok=True)
+        elif kind == "build":
+            self.run("build")
+            if op[1] and n:  # an output edited within the tick of its write: same size and mtime
+                _edit_keeping_stat(self.root / f"icons/{self.rows[0][0]}.png")
+        elif kind == "age":  # time passes: every file was written long ago
+            past = time.time_ns() - 60_000_000_000
+            for path in self.root.rglob("*"):
+                if path.is_file() and ".pixmake" not in path.parts:
+                    os.utime(path, ns=(past, past))
+        if kind in ("edit", "add", "remove", "reorder", "rename", "ref"):
+            self._table()
+
+
+def _edit_keeping_stat(path: Path) -> None:
+    if not path.is_file():
+        return
+    before = path.stat()
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1
+    with path.open("r+b") as handle:
+        handle.write(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+OPS = st.one_of(
+    st.tuples(st.just("edit"), st.integers(0, 5), st.sampled_from(["long bow", "ORB", "x y"])),
+    st.tuples(st.just("add"), st.sampled_from(SLUGS)),
+    st.tuples(st.just("remove"), st.integers(0, 5)),
+    st.tuples(st.just("reorder")),
+    st.tuples(st.just("rename"), st.integers(0, 5), st.sampled_from(SLUGS)),
+    st.tuples(st.just("ref"), st.integers(0, 5), st.integers(0, len(REFS) - 1)),
+    st.tuples(st.just("template"), st.integers(0, len(TEMPLATES) - 1)),
+    st.tuples(st.just("extra"), st.booleans()),
+    st.tuples(st.just("var"), st.sampled_from(["burnt orange", "muted gold"])),
+    st.tuples(st.just("delete"), st.integers(0, 5), st.integers(0, 1)),
+    st.tuples(st.just("build"), st.booleans()),
+    st.tuples(st.just("age")),
+)
+
+
+def _answers(world: World, trace: bool) -> list[tuple[int, str]]:
+    return [world.run("status", "--json", trace=trace), world.run("check", trace=trace)]
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(st.lists(OPS, min_size=1, max_size=8))
+# The four ways the earlier caches answered wrongly, each a named example:
+@example([("template", 1), ("build", False), ("age",), ("reorder",)])  # included `index`
+@example([("build", False), ("age",), ("extra", True)])  # the include list's first file
+@example([("build", False), ("age",), ("ref", 0, 4)])  # a row's reference: an output
+@example([("build", True)])  # an output edited in place within the tick of its write
+def test_the_trace_never_changes_an_answer(ops: list[tuple[Any, ...]]) -> None:
+    root = Path(tempfile.mkdtemp(prefix="pixmake-oracle-"))
+    try:
+        world = World(root)
+        world.run("build")
+        for op in ops:
+            world.apply(op)
+            warm = _answers(world, trace=True)
+            again = _answers(world, trace=True)  # now from what the first answer recorded
+            cold = _answers(world, trace=False)
+            assert warm == cold, (op, warm, cold)
+            assert again == cold, (op, again, cold)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_without_the_trace_nothing_is_written_to_it(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.run("build", trace=False)
+    assert not (tmp_path / ".pixmake/trace.marshal").exists()
+    assert world.run("status", trace=False)[0] == 0
+    assert not (tmp_path / ".pixmake/trace.marshal").exists()
+    world.run("status")
+    assert (tmp_path / ".pixmake/trace.marshal").exists()
+
+
+@pytest.mark.parametrize(
+    "damage", [b"", b"\x00garbage", b"\xfb\x01\x00\x00\x00"], ids=["empty", "garbage", "marshal"]
+)
+def test_a_damaged_trace_is_only_a_miss(tmp_path: Path, damage: bytes) -> None:
+    world = World(tmp_path)
+    world.run("build")
+    world.run("status")
+    (tmp_path / ".pixmake/trace.marshal").write_bytes(damage)
+    assert world.run("status", "--json") == world.run("status", "--json", trace=False)
