@@ -1,6 +1,111 @@
-"""pixmake: make for AI-generated images."""
+"""pixmake: make for AI-generated images.
+
+```python
+import pixmake
+plan = pixmake.status(Path("."))                       # each asset's state, and why
+result = pixmake.build(Path("."), reporter=pixmake.JsonReporter(), provider="placeholder")
+```
+The names below are the library's API; each is imported when first used, so that the command
+line's no-op path loads only what it needs.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+
+_WHERE = {
+    "accept": "pixmake.commands.accept",
+    "build": "pixmake.commands.build",
+    "BudgetError": "pixmake.commands.build",
+    "check": "pixmake.commands.check",
+    "explain": "pixmake.commands.explain",
+    "graph_dot": "pixmake.commands.explain",
+    "key_of": "pixmake.commands.explain",
+    "render": "pixmake.commands.explain",
+    "init": "pixmake.commands.init",
+    "gc": "pixmake.commands.prune",
+    "GcResult": "pixmake.commands.prune",
+    "prune": "pixmake.commands.prune",
+    "status": "pixmake.commands.status",
+    "load_project": "pixmake.project",
+    "Project": "pixmake.project",
+    "Plan": "pixmake.planner",
+    "AssetPlan": "pixmake.planner",
+    "BuildOptions": "pixmake.results",
+    "BuildResult": "pixmake.results",
+    "Reporter": "pixmake.report",
+    "ConsoleReporter": "pixmake.report",
+    "JsonReporter": "pixmake.report",
+    "PixmakeError": "pixmake.errors",
+    "SpecError": "pixmake.errors",
+    "UsageError": "pixmake.errors",
+    "LockfileError": "pixmake.errors",
+    "StateError": "pixmake.errors",
+    "ProviderError": "pixmake.errors",
+}
+
+__all__ = [
+    "AssetPlan",
+    "BudgetError",
+    "BuildOptions",
+    "BuildResult",
+    "ConsoleReporter",
+    "GcResult",
+    "JsonReporter",
+    "LockfileError",
+    "PixmakeError",
+    "Plan",
+    "Project",
+    "ProviderError",
+    "Reporter",
+    "SpecError",
+    "StateError",
+    "UsageError",
+    "__version__",
+    "accept",
+    "build",
+    "check",
+    "explain",
+    "gc",
+    "graph_dot",
+    "init",
+    "key_of",
+    "load_project",
+    "prune",
+    "render",
+    "status",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pixmake' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from pixmake.commands.accept import accept
+    from pixmake.commands.build import BudgetError, build
+    from pixmake.commands.check import check
+    from pixmake.commands.explain import explain, graph_dot, key_of, render
+    from pixmake.commands.init import init
+    from pixmake.commands.prune import GcResult, gc, prune
+    from pixmake.commands.status import status
+    from pixmake.errors import (
+        LockfileError,
+        PixmakeError,
+        ProviderError,
+        SpecError,
+        StateError,
+        UsageError,
+    )
+    from pixmake.planner import AssetPlan, Plan
+    from pixmake.project import Project, load_project
+    from pixmake.report import ConsoleReporter, JsonReporter, Reporter
+    from pixmake.results import BuildOptions, BuildResult

@@ -30,13 +30,6 @@ class Graph:
     order: tuple[str, ...]
     upstream: dict[str, tuple[str, ...]]
 
-    def downstream(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {name: [] for name in self.order}
-        for name in self.order:
-            for up in self.upstream[name]:
-                out[up].append(name)
-        return out
-
     def select(self, targets: Iterable[str]) -> set[str]:
         """Ids matching the targets (ids or globs), with everything they depend on."""
         chosen: set[str] = set()

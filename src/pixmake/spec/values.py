@@ -1,8 +1,8 @@
 """The validated spec as plain values: the shapes of models.py without pydantic.
 
 pydantic validates pixmake.yaml once (validate.py) and the result is converted to these; the
-resolver and everything after it read only these, and the render cache keeps them pickled. A
-run whose pixmake.yaml is unchanged never imports pydantic (~90 ms). `fields_set` is what the
+resolver and everything after it read only these, and the trace keeps them pickled. A
+run whose pixmake.yaml is unchanged never imports pydantic. `fields_set` is what the
 YAML set explicitly (pydantic's `model_fields_set`), sorted so that reprs are stable.
 A guard test keeps the fields equal to the models'.
 """

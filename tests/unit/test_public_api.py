@@ -1,0 +1,47 @@
+"""The library's API is what `pixmake.__all__` names, no more and no less."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+import pixmake
+
+PINNED = [
+    "AssetPlan", "BudgetError", "BuildOptions", "BuildResult", "ConsoleReporter", "GcResult",
+    "JsonReporter", "LockfileError", "PixmakeError", "Plan", "Project", "ProviderError",
+    "Reporter", "SpecError", "StateError", "UsageError", "__version__", "accept", "build",
+    "check", "explain", "gc", "graph_dot", "init", "key_of", "load_project", "prune", "render",
+    "status",
+]  # fmt: skip
+
+
+def test_the_public_api_is_pinned() -> None:
+    assert sorted(pixmake.__all__) == sorted(PINNED)
+    for name in pixmake.__all__:
+        assert getattr(pixmake, name) is not None, name
+
+
+def test_importing_pixmake_loads_no_command() -> None:
+    code = "import sys, pixmake; print(sorted(m for m in sys.modules if m.startswith('pixmake')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "['pixmake']"
+
+
+def test_the_command_line_leaves_the_collector_as_it_found_it(tmp_path: object) -> None:
+    from pixmake.cli import main
+
+    assert gc.isenabled()
+    main(["-C", str(tmp_path), "status"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        main(["-C", str(tmp_path), "status"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_every_public_name_has_a_home() -> None:
+    assert set(pixmake.__all__) - {"__version__"} == set(pixmake._WHERE)
