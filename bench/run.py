@@ -150,11 +150,10 @@ def bench_size(n: int, runs: int, peers: Path | None) -> list[Row]:
     per_asset = f"{statistics.median(build) / n * 1000:.2f} ms/asset"
     memory = f"peak RSS {statistics.median(rss):.0f} MB"
     rows.append((f"full placeholder build, {n} assets", build, f"{per_asset}; {memory}"))
-    # Settle: the first run after a build sees outputs written in the last 100 ms as
-    # racily clean and takes the full path once; a user's next command finds it settled.
-    for _ in range(2):
-        time.sleep(0.2)
-        subprocess.run([*PIXMAKE, "status"], cwd=root, capture_output=True, check=True)
+    # Settle: files written within a tick (filestat.TICK_NS) of their stat are checked by
+    # content; a user's next command, seconds later, finds them settled.
+    time.sleep(2.1)
+    subprocess.run([*PIXMAKE, "status"], cwd=root, capture_output=True, check=True)
     rows.append((f"no-op `status`, {n} assets", timed([*PIXMAKE, "status"], root, runs), ""))
     rows.append((f"no-op `build`, {n} assets", timed([*PIXMAKE, "build"], root, runs), ""))
     rows.append((f"no-op `check`, {n} assets", timed([*PIXMAKE, "check"], root, runs), ""))
@@ -169,8 +168,61 @@ def bench_size(n: int, runs: int, peers: Path | None) -> list[Row]:
     rows.append((f"`build` after one row changed, {n} assets", one, "generates or restores one"))
     csv.write_text(original)
     subprocess.run([*PIXMAKE, "build"], cwd=root, capture_output=True, check=True)
+    rows += _spec_edits(root, n, runs)
+    rows += _straight(root, n, runs)
     rows += _peers(root, n, runs, peers)
     return rows
+
+
+def _spec_edits(root: Path, n: int, runs: int) -> list[Row]:
+    """`status` after edits of pixmake.yaml, each run seeing the other text than the last."""
+    spec = root / "pixmake.yaml"
+    original = spec.read_text()
+    edits = {
+        "a comment": original + "# a comment\n",
+        "an unused var": original.replace("data:", "vars: {unused: 1}\ndata:", 1),
+        "quality low -> medium (all changed)": original.replace("quality: low", "quality: medium"),
+    }
+    rows: list[Row] = []
+    for name, edited in edits.items():
+        flips = iter([edited, original] * runs)
+        times = timed(
+            [*PIXMAKE, "status"], root, runs, setup=lambda f=flips: spec.write_text(next(f))
+        )
+        rows.append((f"`status` after {name} in pixmake.yaml, {n} assets", times, ""))
+    spec.write_text(original)
+    subprocess.run([*PIXMAKE, "status"], cwd=root, capture_output=True, check=True)
+    return rows
+
+
+HASH_ALL = """
+import os, sys, xxhash
+total = 0
+for top in sys.argv[1:]:
+    for base, _, names in os.walk(top):
+        for name in names:
+            with open(os.path.join(base, name), "rb") as handle:
+                xxhash.xxh3_128_hexdigest(handle.read())
+"""
+
+
+def _straight(root: Path, n: int, runs: int) -> list[Row]:
+    """`check` with nothing remembered (a fresh clone: no .pixmake/), against reading and
+    xxh3-hashing every output and reference in the same run."""
+    state = root / ".pixmake"
+    kept = root / ".pixmake-kept"
+    shutil.move(state, kept)
+    try:
+        check = timed([*PIXMAKE, "check"], root, runs)
+        assert not state.exists(), "check wrote .pixmake/"
+        hashing = timed([sys.executable, "-c", HASH_ALL, "icons", "refs"], root, runs)
+    finally:
+        shutil.move(kept, state)
+    ratio = statistics.median(check) / statistics.median(hashing)
+    return [
+        (f"`check` with nothing remembered, {n} assets", check, f"{ratio:.2f} x the hashing below"),
+        (f"reference: read and xxh3 every output and reference, {n} assets", hashing, ""),
+    ]
 
 
 def timed_rss(cmd: list[str], cwd: Path, runs: int, setup: object, rss: list[float]) -> list[float]:
