@@ -23,7 +23,6 @@ from pixmake.errors import (
     ProviderRetryableError,
 )
 from pixmake.providers.base import GenerationRequest, RequestReference
-from pixmake.providers.lean_http import LeanTransport
 from pixmake.providers.runware import PollPolicy, RetryPolicy, RunwareProvider, _Task, _Waiter
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import png_bytes
@@ -151,39 +150,27 @@ def test_backoff_is_capped() -> None:
     assert policy.delay(0, lambda: 0.0, None) == 0.5
 
 
-def http_client(transport: str, timeout: httpx.Timeout) -> httpx.AsyncClient:
-    """The lean transport pixmake uses, or httpx's own (used where a proxy is configured)."""
-    lean = LeanTransport() if transport == "lean" else None
-    return httpx.AsyncClient(timeout=timeout, transport=lean)
-
-
-TRANSPORTS = pytest.mark.parametrize("transport", ["lean", "httpx"])
-
-
-@TRANSPORTS
-def test_timeout_then_conflict_means_poll_not_pay(fake: FakeRunware, transport: str) -> None:
+def test_timeout_then_conflict_means_poll_not_pay(fake: FakeRunware) -> None:
     fake.fail("slow", delay=0.5, task_type="imageInference")  # accepted, but answered too late
-    client = http_client(transport, httpx.Timeout(0.2))
+    client = httpx.AsyncClient(timeout=httpx.Timeout(0.2))
     provider, _ = make(fake, client=client)
     run(provider, request())
     assert fake.count("imageInference") == 2  # the retry hit conflictTaskUUID
     only_charge(fake)
 
 
-@TRANSPORTS
-def test_connection_dropped_before_the_task_is_read(fake: FakeRunware, transport: str) -> None:
+def test_connection_dropped_before_the_task_is_read(fake: FakeRunware) -> None:
     fake.fail("drop_before", task_type="imageInference")
-    provider, _ = make(fake, client=http_client(transport, httpx.Timeout(5.0)))
+    provider, _ = make(fake, client=httpx.AsyncClient(timeout=httpx.Timeout(5.0)))
     result = run(provider, request())
     sent = [r["taskUUID"] for r in fake.requests if r["taskType"] == "imageInference"]
     assert sent == [result.record["task_uuid"]] * 2
     only_charge(fake)
 
 
-@TRANSPORTS
-def test_connection_dropped_after_the_task_was_accepted(fake: FakeRunware, transport: str) -> None:
+def test_connection_dropped_after_the_task_was_accepted(fake: FakeRunware) -> None:
     fake.fail("drop_after", task_type="imageInference")
-    provider, _ = make(fake, client=http_client(transport, httpx.Timeout(5.0)))
+    provider, _ = make(fake, client=httpx.AsyncClient(timeout=httpx.Timeout(5.0)))
     result = run(provider, request())
     sent = [r["taskUUID"] for r in fake.requests if r["taskType"] == "imageInference"]
     assert len(sent) == 2
@@ -239,11 +226,10 @@ def test_polling_gives_up_after_its_budget_and_keeps_the_task(fake: FakeRunware)
     only_charge(fake)
 
 
-@TRANSPORTS
 @pytest.mark.parametrize("kind", ["truncated_download", "slow_download", "status"])
-def test_bad_downloads_are_tried_again(fake: FakeRunware, kind: str, transport: str) -> None:
+def test_bad_downloads_are_tried_again(fake: FakeRunware, kind: str) -> None:
     fake.fail(kind, task_type="download", delay=0.3, status=503)
-    client = http_client(transport, httpx.Timeout(5.0, read=0.1))
+    client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.1))
     provider, _ = make(fake, client=client)
     result = run(provider, request())
     Image.open(io.BytesIO(result.images[0])).load()

@@ -33,7 +33,6 @@ from pixmake.errors import (
     ProviderRejectedError,
     ProviderRetryableError,
 )
-from pixmake.providers import lean_http
 from pixmake.providers.base import GenerationResult
 
 if TYPE_CHECKING:
@@ -48,6 +47,40 @@ URL_VARIABLE = "RUNWARE_BASE_URL"
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"RIFF", "image/webp"))
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 UPLOAD_MAX_AGE = 25 * 86400  # Runware deletes uploads 30 days after their last use
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The HTTP client's pool, timeouts and download limits: every such default, in one place.
+
+    The pool is httpx's own (httpcore): it honours the proxy variables and NO_PROXY, races
+    IPv4 and IPv6, and closes a connection idle for `keepalive_expiry` seconds. A Runware
+    call takes 10 to 60 s, so a connection kept for half a minute serves the next poll or
+    submission of the same job slot.
+    """
+
+    max_connections: int = 16  # -j tasks in flight, the shared poller and the downloads
+    max_keepalive_connections: int = 16
+    keepalive_expiry: float = 30.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 180.0  # a sync submission waits this long for its answer
+    write_timeout: float = 60.0
+
+    def client(self) -> httpx.AsyncClient:
+        """An `httpx.AsyncClient` on httpx's default transport with these limits."""
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                connect=self.connect_timeout,
+                read=self.read_timeout,
+                write=self.write_timeout,
+                pool=None,
+            ),
+            limits=httpx.Limits(
+                max_connections=self.max_connections,
+                max_keepalive_connections=self.max_keepalive_connections,
+                keepalive_expiry=self.keepalive_expiry,
+            ),
+        )
 
 
 def inference_task(
@@ -179,6 +212,7 @@ class RunwareProvider:
         base_url: str = DEFAULT_BASE_URL,
         *,
         client: httpx.AsyncClient | None = None,
+        http: HttpSettings | None = None,
         uploads: UploadCache | None = None,
         delivery: str = "async",
         references: str = "upload",
@@ -190,7 +224,8 @@ class RunwareProvider:
     ) -> None:
         self._url = base_url
         self._headers = {"Authorization": f"Bearer {api_key}"}
-        self._client = client or _default_client()
+        self.http = http or HttpSettings()
+        self._client = client or self.http.client()
         self._uploads = uploads or MemoryUploads()
         self._uploading: dict[str, asyncio.Future[str]] = {}
         self.delivery = delivery
@@ -514,18 +549,6 @@ class RunwareProvider:
 
 
 # -- the envelope and its errors ------------------------------------------------------------
-
-
-def _default_client() -> httpx.AsyncClient:
-    """Keep-alive HTTP/1.1 on the lean transport, or httpx's own where a proxy is configured."""
-    timeout = httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=None)
-    if lean_http.wants_default_transport():
-        return httpx.AsyncClient(
-            timeout=timeout,
-            # Every request scans the idle connections: keep the pool near -j, not larger.
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-        )
-    return httpx.AsyncClient(timeout=timeout, transport=lean_http.LeanTransport(max_connections=16))
 
 
 def _settle(waiter: _Waiter, error: ProviderError | None) -> None:
