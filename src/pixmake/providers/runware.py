@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
     from pixmake.providers.base import GenerationRequest, RequestReference, TaskJournal
+    from pixmake.staging import StagedImage, Staging
 
 T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
@@ -65,6 +66,8 @@ class HttpSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 180.0  # a sync submission waits this long for its answer
     write_timeout: float = 60.0
+    download_timeout: float = 300.0  # one image download, from request to last byte
+    max_image_bytes: int = 64 << 20  # a GPT Image result is a few MB; a larger body is refused
 
     def client(self) -> httpx.AsyncClient:
         """An `httpx.AsyncClient` on httpx's default transport with these limits."""
@@ -248,7 +251,9 @@ class RunwareProvider:
 
     # -- the whole contract -----------------------------------------------------------------
 
-    async def generate(self, request: GenerationRequest, tasks: TaskJournal) -> GenerationResult:
+    async def generate(
+        self, request: GenerationRequest, tasks: TaskJournal, staging: Staging
+    ) -> GenerationResult:
         references = await self._references(request)
         body = inference_task(request, references, delivery=self.delivery)
         prior = tasks.submitted(request.key)
@@ -267,7 +272,13 @@ class RunwareProvider:
                 tasks.finished(request.key)  # over for good: the next build may send a new task
             raise
         items = sorted(task.images.values(), key=lambda i: str(i.get("imageUUID")))[: task.expected]
-        images = [await self._image(item) for item in items]
+        images: list[StagedImage] = []
+        try:
+            for item in items:
+                images.append(await self._image(item, staging))
+        except BaseException:
+            staging.discard(images)
+            raise
         cost = sum(float(item.get("cost") or 0.0) for item in items)
         record = {
             "task_uuid": task.uuid,
@@ -517,35 +528,55 @@ class RunwareProvider:
 
     # -- results ----------------------------------------------------------------------------
 
-    async def _image(self, item: dict[str, Any]) -> bytes:
-        if item.get("imageBase64Data"):
-            return base64.b64decode(item["imageBase64Data"])
-        if str(item.get("imageDataURI", "")).startswith("data:"):
-            return base64.b64decode(str(item["imageDataURI"]).split(",", 1)[1])
+    async def _image(self, item: dict[str, Any], staging: Staging) -> StagedImage:
+        inline = item.get("imageBase64Data")
+        if not inline and str(item.get("imageDataURI", "")).startswith("data:"):
+            inline = str(item["imageDataURI"]).split(",", 1)[1]
+        if inline:
+            with staging.receive(self.http.max_image_bytes) as receiver:
+                receiver.write(base64.b64decode(inline))
+                return receiver.finish()
         url = item.get("imageURL")
         if not url:
             raise ProviderRejectedError("Runware returned an image with neither URL nor data")
-        return await self._download(str(url))
+        return await self._download(str(url), staging)
 
-    async def _download(self, url: str) -> bytes:
-        """Stream the image; a truncated, failed or timed-out download is tried again."""
+    async def _download(self, url: str, staging: Staging) -> StagedImage:
+        """Stream the image into a staged file, within `http.max_image_bytes` and
+        `http.download_timeout`; a truncated, failed or timed-out download is tried again."""
+        settings = self.http
 
-        async def once(attempt: int) -> bytes:
-            async with self._client.stream("GET", url) as response:
-                if response.status_code in _RETRY_STATUS:
-                    raise ProviderRetryableError(
-                        f"image download: HTTP {response.status_code}", _retry_after(response)
-                    )
-                if response.status_code >= 400:
-                    raise ProviderRejectedError(f"image download: HTTP {response.status_code}")
-                chunks = [chunk async for chunk in response.aiter_bytes()]
-            data = b"".join(chunks)
-            expected = response.headers.get("content-length")
-            if expected is not None and int(expected) != len(data):
-                raise ProviderRetryableError(f"image download cut short at {len(data)} bytes")
-            return data
+        async def once(attempt: int) -> StagedImage:
+            try:
+                async with asyncio.timeout(settings.download_timeout):
+                    return await self._download_once(url, staging)
+            except TimeoutError:
+                raise ProviderRetryableError(
+                    f"image download took longer than {settings.download_timeout:g} s"
+                ) from None
 
         return await self._retrying(once, "image download failed")
+
+    async def _download_once(self, url: str, staging: Staging) -> StagedImage:
+        limit = self.http.max_image_bytes
+        async with self._client.stream("GET", url) as response:
+            if response.status_code in _RETRY_STATUS:
+                raise ProviderRetryableError(
+                    f"image download: HTTP {response.status_code}", _retry_after(response)
+                )
+            if response.status_code >= 400:
+                raise ProviderRejectedError(f"image download: HTTP {response.status_code}")
+            length = response.headers.get("content-length")
+            expected = int(length) if length is not None and length.isdigit() else None
+            with staging.receive(limit) as receiver:
+                if expected is not None:
+                    receiver.expect(expected)  # a body announced too large is not read at all
+                async for chunk in response.aiter_bytes():
+                    receiver.write(chunk)
+                received = response.num_bytes_downloaded  # as sent, before any decoding
+                if expected is not None and expected != received:
+                    raise ProviderRetryableError(f"image download cut short at {received} bytes")
+                return receiver.finish()
 
 
 # -- the envelope and its errors ------------------------------------------------------------
