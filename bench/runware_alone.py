@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import resource
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from pixmake.providers.base import GenerationRequest
 from pixmake.providers.runware import RunwareProvider
+from pixmake.staging import Staging
 
 
 class _Journal:
@@ -52,7 +55,7 @@ def _request(i: int) -> GenerationRequest:
     )  # fmt: skip
 
 
-async def _generate(url: str, n: int, jobs: int) -> None:
+async def _generate(url: str, n: int, jobs: int, staging: Staging) -> None:
     provider = RunwareProvider("bench-key", url)
     slots = asyncio.Semaphore(jobs)
 
@@ -60,7 +63,8 @@ async def _generate(url: str, n: int, jobs: int) -> None:
         await slots.acquire()
         journal = _Journal(slots)
         try:
-            await provider.generate(_request(i), journal)
+            result = await provider.generate(_request(i), journal, staging)
+            staging.discard(result.images)
         finally:
             journal.release()
 
@@ -82,7 +86,8 @@ def main() -> None:
     url, n = sys.argv[1], int(sys.argv[2])
     jobs = int(sys.argv[3]) if len(sys.argv) > 3 else 8
     start, began = _cpu(), time.perf_counter()
-    asyncio.run(_generate(url, n, jobs))
+    with tempfile.TemporaryDirectory() as scratch:
+        asyncio.run(_generate(url, n, jobs, Staging(Path(scratch))))
     provider, wall = (_cpu() - start) / n, time.perf_counter() - began
     start = _cpu()
     asyncio.run(_wakeups(200))

@@ -10,6 +10,7 @@ from typing import Any
 from pixmake.errors import ProviderRejectedError
 from pixmake.providers.base import GenerationRequest, GenerationResult, TaskJournal
 from pixmake.providers.placeholder import draw
+from pixmake.staging import Staging
 
 
 @dataclass
@@ -26,7 +27,9 @@ class FakeProvider:
     in_flight: int = 0
     most_in_flight: int = 0
 
-    async def generate(self, request: GenerationRequest, tasks: TaskJournal) -> GenerationResult:
+    async def generate(
+        self, request: GenerationRequest, tasks: TaskJournal, staging: Staging
+    ) -> GenerationResult:
         self.calls.append(request.asset_id)
         if request.asset_id in self.fail:
             raise ProviderRejectedError(f"refused {request.asset_id}")
@@ -37,7 +40,7 @@ class FakeProvider:
         for _ in range(3):
             await asyncio.sleep(0)  # let other assets start, as a network call would
         self.in_flight -= 1
-        images = [draw(request, i) for i in range(request.results)]
+        images = [staging.put(draw(request, i)) for i in range(request.results)]
         return GenerationResult(images, {"fake": True}, self.cost)
 
     async def aclose(self) -> None:

@@ -12,6 +12,7 @@ PixmakeError                      always user-presentable: `str(exc)` is the who
     ├── ProviderAuthError         the key is missing or refused (401, 403)
     ├── ProviderQuotaError        the account is out of credit (402): stops all further submissions
     └── ProviderRejectedError     the request itself is refused (400, content policy, bad image)
+        └── ImageTooLargeError    an image outgrew its size bound; its transfer was stopped
 ```
 
 Bugs are never `PixmakeError`: the CLI prints a traceback and asks for a report for anything else.
@@ -105,3 +106,7 @@ class ProviderQuotaError(ProviderError):
 
 class ProviderRejectedError(ProviderError):
     """The provider refused this request (validation, content policy) or returned a bad image."""
+
+
+class ImageTooLargeError(ProviderRejectedError):
+    """An image is larger than the bound set for it: its transfer was stopped, nothing kept."""

@@ -9,7 +9,8 @@ key known? ──no──▶ compute it from the upstream's new output; the stor
       │
 restore (free) | generate (provider, paid) | derive (local)
       │
-images ──▶ store (objects/) ──▶ output files (atomic) ──▶ journal ──▶ lock (in memory)
+staged files (.pixmake/tmp/) ──checked──▶ store (objects/, a rename) ──▶ output files (atomic)
+      ──▶ journal ──▶ lock (in memory)
 ```
 The lockfile is compacted from the journal when the run ends, however it ends.
 """
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from pixmake.providers.base import GenerationResult, ImageProvider, TaskJournal
     from pixmake.report import Reporter
     from pixmake.spec.asset import Asset
+    from pixmake.staging import Staging
     from pixmake.store import Store
 
 
@@ -104,9 +106,12 @@ class Executor:
     _in_flight_usd: float = 0.0
     _stop: str | None = None
     _claimed: set[str] | None = None
+    _staging: Staging = field(init=False)
 
     async def run(self, selected: set[str]) -> BuildResult:
         """Build the selected assets. Cancelling this coroutine keeps everything finished."""
+        self._staging = self.store.staging()
+        self._staging.clear()  # left by a killed build; this one holds run.lock
         self._jobs = asyncio.Semaphore(max(1, self.options.jobs))
         for name in self.providers:
             limit = self.project.concurrency(name)
@@ -208,33 +213,42 @@ class Executor:
         await provider_slot.acquire()
         tasks = _SlotJournal(self.tasks, (slot, provider_slot))
         try:
-            result = await provider.generate(request, tasks)
+            result = await provider.generate(request, tasks, self._staging)
         finally:
             provider_slot.release()
             self._in_flight_usd -= estimate
         self.result.cost_usd += result.cost_usd
-        if not provider.trusted:
-            # On the event loop: about 1 ms for a 3 MB PNG, less than a thread's round trip
-            # costs when images are small, and nothing beside 10 to 60 s of generation.
-            self._check_images(asset, result)
-        outputs: list[OutputRecord] = []
-        for path, data in zip(asset.outputs, result.images, strict=True):
-            digest = self.store.put_bytes(data)
-            self._materialize(path, digest, data)
-            outputs.append(
-                {
-                    "path": path,
-                    "hash": digest,
-                    "bytes": len(data),
-                    "width": asset.width,
-                    "height": asset.height,
-                }
-            )
+        outputs = self._keep_images(asset, result, check=not provider.trusted)
         record = {"provider": provider.name, "placeholder": not provider.paid, **result.record}
         record["cost_usd"] = round(result.cost_usd, 6)
         cache = {"outputs": [{k: v for k, v in o.items() if k != "path"} for o in outputs]}
         self.store.put_action(key, {**cache, "record": record})
         return outputs, record
+
+    def _keep_images(
+        self, asset: Asset, result: GenerationResult, *, check: bool
+    ) -> list[OutputRecord]:
+        """Check the staged images, move them into the store and out to the asset's outputs.
+        Whatever happens, no staged file outlives this."""
+        try:
+            if check:  # on the event loop: a structural check costs less than a thread hop
+                self._check_images(asset, result)
+            outputs: list[OutputRecord] = []
+            for path, image in zip(asset.outputs, result.images, strict=True):
+                digest = self.store.adopt(image)
+                self._materialize(path, digest, None)
+                outputs.append(
+                    {
+                        "path": path,
+                        "hash": digest,
+                        "bytes": image.size,
+                        "width": asset.width,
+                        "height": asset.height,
+                    }
+                )
+            return outputs
+        finally:
+            self._staging.discard(result.images)  # those not adopted
 
     def _check_budget(self, estimate: float) -> None:
         max_new, max_cost = self.options.max_new, self.options.max_cost
@@ -252,8 +266,8 @@ class Executor:
     def _check_images(self, asset: Asset, result: GenerationResult) -> None:
         if len(result.images) != asset.results:
             raise ProviderError(f"asked for {asset.results} images, got {len(result.images)}")
-        for data in result.images:
-            imaging.check_image(data, asset.format, asset.width, asset.height)
+        for image in result.images:
+            imaging.check_image(image.path, asset.format, asset.width, asset.height)
 
     # -- restore and derive -----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
@@ -10,6 +11,8 @@ from PIL import Image, UnidentifiedImageError
 from pixmake.errors import ProviderRejectedError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pixmake.spec.asset import Derived
 
 PIL_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
@@ -32,16 +35,17 @@ def encode(image: Image.Image, fmt: str, quality: int | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def check_image(data: bytes, fmt: str, width: int, height: int) -> None:
-    """Raise ProviderRejectedError unless `data` is a whole `fmt` image of width x height.
+def check_image(source: bytes | Path, fmt: str, width: int, height: int) -> None:
+    """Raise ProviderRejectedError unless `source` (bytes or a file) is a whole `fmt` image of
+    width x height.
 
-    Checked structurally, not by decoding every pixel (2-8 ms an image, more than the whole
-    per-asset budget): the header, the size and the format; for PNG every chunk's CRC
-    through IEND; for JPEG the end-of-image marker; for WebP the RIFF length. These catch
-    what goes wrong in transfer: a truncated or damaged file, the wrong size or format.
+    Checked structurally, not by decoding every pixel (2-8 ms an image): the header, the size
+    and the format; for PNG every chunk's CRC through IEND; for JPEG the end-of-image marker;
+    for WebP the RIFF length. These catch what goes wrong in transfer: a truncated or damaged
+    file, the wrong size or format.
     """
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
             actual = image.format
             size = image.size
             image.verify()
@@ -49,8 +53,9 @@ def check_image(data: bytes, fmt: str, width: int, height: int) -> None:
         raise ProviderRejectedError(
             f"the provider returned an image that does not decode: {exc}"
         ) from exc
-    if (actual == "JPEG" and not data.rstrip(b"\x00").endswith(b"\xff\xd9")) or (
-        actual == "WEBP" and int.from_bytes(data[4:8], "little") + 8 != len(data)
+    head, tail, length = _ends(source)
+    if (actual == "JPEG" and not tail.rstrip(b"\x00").endswith(b"\xff\xd9")) or (
+        actual == "WEBP" and int.from_bytes(head[4:8], "little") + 8 != length
     ):
         raise ProviderRejectedError(
             "the provider returned an image that does not decode: cut short"
@@ -61,6 +66,17 @@ def check_image(data: bytes, fmt: str, width: int, height: int) -> None:
         raise ProviderRejectedError(
             f"the provider returned {size[0]}x{size[1]}, not the {width}x{height} asked for"
         )
+
+
+def _ends(source: bytes | Path, span: int = 4096) -> tuple[bytes, bytes, int]:
+    """The first 8 bytes, the last `span` bytes and the length, without reading the middle."""
+    if isinstance(source, bytes):
+        return source[:8], source[-span:], len(source)
+    with open(source, "rb") as handle:
+        head = handle.read(8)
+        length = os.fstat(handle.fileno()).st_size
+        handle.seek(max(0, length - span))
+        return head, handle.read(), length
 
 
 def derive(source: bytes, step: Derived) -> tuple[bytes, int, int]:

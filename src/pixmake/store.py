@@ -3,6 +3,7 @@
 ```
 .pixmake/
   objects/ab/<hash>        every image ever produced, by content hash (xxh3-128)
+  tmp/                     images arriving from a provider, until checked (staging.py)
   actions/ab/<key>.json    action cache: request key -> outputs; derive key -> derived output
   trace.marshal            what earlier runs worked out, with their inputs (trace.py)
   journal.jsonl            append-only: finished assets (and, for paid providers, submitted tasks)
@@ -25,10 +26,13 @@ from pixmake.errors import StateError
 from pixmake.filestat import hash_file
 from pixmake.fsutil import copy_atomic, write_atomic
 from pixmake.hashing import content_hash
+from pixmake.staging import Staging
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from pixmake.staging import StagedImage
 
 STATE_DIR = ".pixmake"
 _STAT_VERSION = 1
@@ -70,6 +74,21 @@ class Store:
         if not target.exists():
             copy_atomic(path, target)
         return digest
+
+    def adopt(self, image: StagedImage) -> str:
+        """Move a staged image into the objects (or drop it, if they hold it already)."""
+        target = self.object_path(image.digest)
+        if target.exists():
+            os.unlink(image.path)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(image.path, target)
+        return image.digest
+
+    def staging(self) -> Staging:
+        """Where providers write incoming images: on the objects' file system, so that
+        adopting one is a rename."""
+        return Staging(self.dir / "tmp")
 
     def read_object(self, digest: str) -> bytes:
         return self.object_path(digest).read_bytes()

@@ -207,15 +207,17 @@ def test_corrupt_image_from_a_provider_fails_the_asset(project: Project) -> None
     project.gen({"pixmake.yaml": "version: 1\nassets:\n  a: {prompt: p, out: a.png}\n"})
 
     class Broken(FakeProvider):
-        async def generate(self, request, tasks):  # type: ignore[no-untyped-def]
-            result = await super().generate(request, tasks)
-            result.images = [b"\x89PNG garbage"]
+        async def generate(self, request, tasks, staging):  # type: ignore[no-untyped-def]
+            result = await super().generate(request, tasks, staging)
+            staging.discard(result.images)
+            result.images = [staging.put(b"\x89PNG garbage")]
             return result
 
     result = _build(project, Broken())
     assert result.failed == 1
     assert "does not decode" in result.failures["a"]
     assert not (project.root / "a.png").exists()
+    assert list((project.root / ".pixmake/tmp").iterdir()) == []  # the bad file is not kept
 
 
 def test_init_creates_spec_and_ignores_state(tmp_path: Path, project: Project) -> None:
@@ -259,9 +261,9 @@ def test_a_job_slot_is_freed_when_the_remote_work_is_done(project: Project) -> N
     _six(project)
 
     class Downloading(FakeProvider):
-        async def generate(self, request, tasks):  # type: ignore[no-untyped-def]
+        async def generate(self, request, tasks, staging):  # type: ignore[no-untyped-def]
             tasks.remote_done(request.key)  # Runware is done; only the download is left
-            return await super().generate(request, tasks)
+            return await super().generate(request, tasks, staging)
 
     provider = Downloading()
     result = _build(project, provider, jobs=1)

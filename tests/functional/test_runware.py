@@ -7,7 +7,8 @@ sleeps for real here: its sleep is injected and records the delays it was asked 
 from __future__ import annotations
 
 import asyncio
-import io
+import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,22 @@ import pytest
 from PIL import Image
 
 from pixmake.errors import (
+    ImageTooLargeError,
     ProviderAuthError,
     ProviderQuotaError,
     ProviderRejectedError,
     ProviderRetryableError,
 )
 from pixmake.providers.base import GenerationRequest, RequestReference
-from pixmake.providers.lean_http import LeanTransport
-from pixmake.providers.runware import PollPolicy, RetryPolicy, RunwareProvider, _Task, _Waiter
+from pixmake.providers.runware import (
+    HttpSettings,
+    PollPolicy,
+    RetryPolicy,
+    RunwareProvider,
+    _Task,
+    _Waiter,
+)
+from pixmake.staging import Staging
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import png_bytes
 from tests.fakes import make_request
@@ -54,6 +63,23 @@ class Journal:
         self.remote.append(key)
 
 
+@pytest.fixture(autouse=True)
+def staging(tmp_path: Path) -> Iterator[Staging]:
+    """Where the provider writes images in these tests; `run` uses it."""
+    area = Staging(tmp_path / "staging")
+    _STAGING[:] = [area]
+    yield area
+    _STAGING.clear()
+
+
+_STAGING: list[Staging] = []
+
+
+def staged_files() -> list[Path]:
+    directory = _STAGING[0].directory
+    return sorted(directory.iterdir()) if directory.is_dir() else []
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeRunware]:
     with FakeRunware(api_key=KEY) as server:
@@ -79,7 +105,7 @@ request = make_request
 def run(provider: RunwareProvider, req: GenerationRequest, journal: Journal | None = None) -> Any:
     async def go() -> Any:
         try:
-            return await provider.generate(req, journal or Journal())
+            return await provider.generate(req, journal or Journal(), _STAGING[0])
         finally:
             await provider.aclose()
 
@@ -96,8 +122,8 @@ def test_async_happy_path(fake: FakeRunware) -> None:
     provider, sleeps = make(fake)
     journal = Journal()
     result = run(provider, request(), journal)
-    image = Image.open(io.BytesIO(result.images[0]))
-    assert (image.format, image.size) == ("PNG", (1024, 1024))
+    with Image.open(result.images[0].path) as image:
+        assert (image.format, image.size) == ("PNG", (1024, 1024))
     task_uuid = only_charge(fake)
     assert result.record["task_uuid"] == task_uuid
     assert journal.open["k" * 32] == {"taskUUID": task_uuid}  # journaled before it was sent
@@ -109,7 +135,8 @@ def test_async_happy_path(fake: FakeRunware) -> None:
 def test_sync_delivery(fake: FakeRunware) -> None:
     provider, sleeps = make(fake, delivery="sync")
     result = run(provider, request(format="webp", output_quality=80, width=1536))
-    assert Image.open(io.BytesIO(result.images[0])).size == (1536, 1024)
+    with Image.open(result.images[0].path) as image:
+        assert image.size == (1536, 1024)
     assert fake.count("getResponse") == 0
     assert sleeps == []
     only_charge(fake)
@@ -151,39 +178,27 @@ def test_backoff_is_capped() -> None:
     assert policy.delay(0, lambda: 0.0, None) == 0.5
 
 
-def http_client(transport: str, timeout: httpx.Timeout) -> httpx.AsyncClient:
-    """The lean transport pixmake uses, or httpx's own (used where a proxy is configured)."""
-    lean = LeanTransport() if transport == "lean" else None
-    return httpx.AsyncClient(timeout=timeout, transport=lean)
-
-
-TRANSPORTS = pytest.mark.parametrize("transport", ["lean", "httpx"])
-
-
-@TRANSPORTS
-def test_timeout_then_conflict_means_poll_not_pay(fake: FakeRunware, transport: str) -> None:
+def test_timeout_then_conflict_means_poll_not_pay(fake: FakeRunware) -> None:
     fake.fail("slow", delay=0.5, task_type="imageInference")  # accepted, but answered too late
-    client = http_client(transport, httpx.Timeout(0.2))
+    client = httpx.AsyncClient(timeout=httpx.Timeout(0.2))
     provider, _ = make(fake, client=client)
     run(provider, request())
     assert fake.count("imageInference") == 2  # the retry hit conflictTaskUUID
     only_charge(fake)
 
 
-@TRANSPORTS
-def test_connection_dropped_before_the_task_is_read(fake: FakeRunware, transport: str) -> None:
+def test_connection_dropped_before_the_task_is_read(fake: FakeRunware) -> None:
     fake.fail("drop_before", task_type="imageInference")
-    provider, _ = make(fake, client=http_client(transport, httpx.Timeout(5.0)))
+    provider, _ = make(fake, client=httpx.AsyncClient(timeout=httpx.Timeout(5.0)))
     result = run(provider, request())
     sent = [r["taskUUID"] for r in fake.requests if r["taskType"] == "imageInference"]
     assert sent == [result.record["task_uuid"]] * 2
     only_charge(fake)
 
 
-@TRANSPORTS
-def test_connection_dropped_after_the_task_was_accepted(fake: FakeRunware, transport: str) -> None:
+def test_connection_dropped_after_the_task_was_accepted(fake: FakeRunware) -> None:
     fake.fail("drop_after", task_type="imageInference")
-    provider, _ = make(fake, client=http_client(transport, httpx.Timeout(5.0)))
+    provider, _ = make(fake, client=httpx.AsyncClient(timeout=httpx.Timeout(5.0)))
     result = run(provider, request())
     sent = [r["taskUUID"] for r in fake.requests if r["taskType"] == "imageInference"]
     assert len(sent) == 2
@@ -239,14 +254,31 @@ def test_polling_gives_up_after_its_budget_and_keeps_the_task(fake: FakeRunware)
     only_charge(fake)
 
 
-@TRANSPORTS
 @pytest.mark.parametrize("kind", ["truncated_download", "slow_download", "status"])
-def test_bad_downloads_are_tried_again(fake: FakeRunware, kind: str, transport: str) -> None:
+def test_bad_downloads_are_tried_again(fake: FakeRunware, kind: str) -> None:
     fake.fail(kind, task_type="download", delay=0.3, status=503)
-    client = http_client(transport, httpx.Timeout(5.0, read=0.1))
+    client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.1))
     provider, _ = make(fake, client=client)
     result = run(provider, request())
-    Image.open(io.BytesIO(result.images[0])).load()
+    with Image.open(result.images[0].path) as image:
+        image.load()
+    only_charge(fake)
+
+
+@pytest.mark.parametrize("kind", [None, "unsized_download"])
+def test_a_download_over_the_size_bound_fails_and_leaves_nothing(
+    fake: FakeRunware, kind: str | None
+) -> None:
+    """Refused from its Content-Length, or stopped mid-stream when the body has none."""
+    if kind is not None:
+        fake.fail(kind, task_type="download")
+    provider, _ = make(fake, http=HttpSettings(max_image_bytes=1024))
+    journal = Journal()
+    with pytest.raises(ImageTooLargeError, match="than the 1 KiB limit") as caught:
+        run(provider, request(), journal)
+    assert not caught.value.retryable
+    assert staged_files() == []
+    assert journal.open  # still known: a later build downloads it again, without paying
     only_charge(fake)
 
 
@@ -318,7 +350,7 @@ def test_references_are_uploaded_once(fake: FakeRunware, tmp_path: Path) -> None
     async def go() -> None:
         provider, _ = make(fake)
         reqs = [request(key=f"{i:032d}", references=(ref, url)) for i in range(4)]
-        await asyncio.gather(*(provider.generate(r, Journal()) for r in reqs))
+        await asyncio.gather(*(provider.generate(r, Journal(), _STAGING[0]) for r in reqs))
         await provider.aclose()
 
     asyncio.run(go())
@@ -336,15 +368,23 @@ def test_inline_references_are_data_uris(fake: FakeRunware, tmp_path: Path) -> N
     only_charge(fake)
 
 
-def test_base64_results_are_decoded(fake: FakeRunware) -> None:
-    provider, _ = make(fake)
+@pytest.mark.parametrize("field", ["imageBase64Data", "imageDataURI"])
+def test_inline_results_are_decoded(field: str) -> None:
+    """Results that carry the image inline (base64 or a data URI) are staged like downloads."""
     data = png_bytes()
-    import base64
+    encoded = base64.b64encode(data).decode()
+    inline = encoded if field == "imageBase64Data" else "data:image/png;base64," + encoded
 
-    item = {"imageUUID": "x", "imageBase64Data": base64.b64encode(data).decode()}
-    assert asyncio.run(provider._image(item)) == data
-    item = {"imageUUID": "x", "imageDataURI": "data:image/png;base64," + item["imageBase64Data"]}
-    assert asyncio.run(provider._image(item)) == data
+    def answer(http: httpx.Request) -> httpx.Response:
+        task = json.loads(http.content)[0]
+        item = {"taskType": "imageInference", "taskUUID": task["taskUUID"], "imageUUID": "i"}
+        return httpx.Response(200, json={"data": [{**item, field: inline}]})
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    provider = RunwareProvider(KEY, "https://runware.invalid/v1", client=client, delivery="sync")
+    result = run(provider, request())
+    assert result.images[0].path.read_bytes() == data
+    assert result.images[0].size == len(data)
 
 
 def test_tasks_in_flight_share_one_poll_and_the_interval_follows_them(fake: FakeRunware) -> None:
@@ -364,10 +404,10 @@ def test_tasks_in_flight_share_one_poll_and_the_interval_follows_them(fake: Fake
         provider, _ = make(fake, sleep=sleep, clock=lambda: now[0])
         holder.append(provider)
         first = [request(key=f"{i:032d}") for i in range(5)]
-        await asyncio.gather(*(provider.generate(r, Journal()) for r in first))
+        await asyncio.gather(*(provider.generate(r, Journal(), _STAGING[0]) for r in first))
         assert fake.count("getResponse") == 5
         assert fake.posts == 5 + 1  # five submits, and one getResponse POST for all five
-        await provider.generate(request(key="z" * 32), Journal())
+        await provider.generate(request(key="z" * 32), Journal(), _STAGING[0])
         await provider.aclose()
 
     asyncio.run(go())

@@ -81,6 +81,7 @@ def test_examples_build_against_runware(fake: FakeRunware, project: Project) -> 
         again = project.run("-C", str(root), "build", "--json")
         assert again.last_json()["generated"] == 0
         assert len(fake.requests) == before  # a second build sends no request at all
+        assert list((root / ".pixmake/tmp").iterdir()) == []  # every staged image was stored
         assert KEY not in _everything_written(root)
         assert KEY not in result.out + result.err
     assert fake.count("imageUpload") == 2  # hero for 4 thumbnails, style for 6 icons: once each

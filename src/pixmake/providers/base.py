@@ -1,6 +1,8 @@
-"""The provider interface: a fully resolved request in, image bytes and a record out.
+"""The provider interface: a fully resolved request in, staged image files and a record out.
 
-The executor sees only `ImageProvider` and never a wire format. A provider that is paid keeps
+The executor sees only `ImageProvider` and never a wire format. A provider writes each image
+through the `Staging` area it is handed (a temp file in `.pixmake/tmp/`, hashed on the way in);
+the executor checks the files and moves them into the store. A provider that is paid keeps
 its tasks in the `TaskJournal` the executor hands it, so a crashed build resumes instead of
 paying twice.
 """
@@ -12,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from pixmake.staging import StagedImage, Staging
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +48,10 @@ class GenerationRequest:
 
 @dataclass(slots=True)
 class GenerationResult:
-    """The images (one per result, in order) and what the provider says about them."""
+    """The images (one per result, in order, staged as files) and what the provider says about
+    them. The executor owns the files from here on."""
 
-    images: list[bytes]
+    images: list[StagedImage]
     record: dict[str, Any] = field(default_factory=dict)
     cost_usd: float = 0.0
 
@@ -75,8 +80,11 @@ class ImageProvider(Protocol):
     paid: bool
     trusted: bool  # False: every image is decoded and checked before it is stored
 
-    async def generate(self, request: GenerationRequest, tasks: TaskJournal) -> GenerationResult:
-        """Return `request.results` images in `request.format` at the requested size."""
+    async def generate(
+        self, request: GenerationRequest, tasks: TaskJournal, staging: Staging
+    ) -> GenerationResult:
+        """Return `request.results` images in `request.format` at the requested size, each
+        written through `staging`. If it raises, it leaves no staged file behind."""
         ...
 
     async def aclose(self) -> None: ...

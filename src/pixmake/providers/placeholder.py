@@ -19,6 +19,7 @@ from pixmake.providers.base import GenerationRequest, GenerationResult
 
 if TYPE_CHECKING:
     from pixmake.providers.base import TaskJournal
+    from pixmake.staging import StagedImage, Staging
 
 
 class PlaceholderProvider:
@@ -26,15 +27,24 @@ class PlaceholderProvider:
     paid = False
     trusted = True
 
-    async def generate(self, request: GenerationRequest, tasks: TaskJournal) -> GenerationResult:
-        images = await asyncio.to_thread(self._draw_all, request)
+    async def generate(
+        self, request: GenerationRequest, tasks: TaskJournal, staging: Staging
+    ) -> GenerationResult:
+        images = await asyncio.to_thread(self._draw_all, request, staging)
         return GenerationResult(images, {"placeholder": True, "provider": self.name}, 0.0)
 
     async def aclose(self) -> None:
         return None
 
-    def _draw_all(self, request: GenerationRequest) -> list[bytes]:
-        return [draw(request, index) for index in range(request.results)]
+    def _draw_all(self, request: GenerationRequest, staging: Staging) -> list[StagedImage]:
+        images: list[StagedImage] = []
+        try:
+            for index in range(request.results):
+                images.append(staging.put(draw(request, index)))
+        except BaseException:
+            staging.discard(images)
+            raise
+        return images
 
 
 def draw(request: GenerationRequest, index: int = 0) -> bytes:

@@ -33,13 +33,13 @@ from pixmake.errors import (
     ProviderRejectedError,
     ProviderRetryableError,
 )
-from pixmake.providers import lean_http
 from pixmake.providers.base import GenerationResult
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
     from pixmake.providers.base import GenerationRequest, RequestReference, TaskJournal
+    from pixmake.staging import StagedImage, Staging
 
 T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
@@ -48,6 +48,42 @@ URL_VARIABLE = "RUNWARE_BASE_URL"
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"RIFF", "image/webp"))
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 UPLOAD_MAX_AGE = 25 * 86400  # Runware deletes uploads 30 days after their last use
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The HTTP client's pool, timeouts and download limits: every such default, in one place.
+
+    The pool is httpx's own (httpcore): it honours the proxy variables and NO_PROXY, races
+    IPv4 and IPv6, and closes a connection idle for `keepalive_expiry` seconds. A Runware
+    call takes 10 to 60 s, so a connection kept for half a minute serves the next poll or
+    submission of the same job slot.
+    """
+
+    max_connections: int = 16  # -j tasks in flight, the shared poller and the downloads
+    max_keepalive_connections: int = 16
+    keepalive_expiry: float = 30.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 180.0  # a sync submission waits this long for its answer
+    write_timeout: float = 60.0
+    download_timeout: float = 300.0  # one image download, from request to last byte
+    max_image_bytes: int = 64 << 20  # a GPT Image result is a few MB; a larger body is refused
+
+    def client(self) -> httpx.AsyncClient:
+        """An `httpx.AsyncClient` on httpx's default transport with these limits."""
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                connect=self.connect_timeout,
+                read=self.read_timeout,
+                write=self.write_timeout,
+                pool=None,
+            ),
+            limits=httpx.Limits(
+                max_connections=self.max_connections,
+                max_keepalive_connections=self.max_keepalive_connections,
+                keepalive_expiry=self.keepalive_expiry,
+            ),
+        )
 
 
 def inference_task(
@@ -179,6 +215,7 @@ class RunwareProvider:
         base_url: str = DEFAULT_BASE_URL,
         *,
         client: httpx.AsyncClient | None = None,
+        http: HttpSettings | None = None,
         uploads: UploadCache | None = None,
         delivery: str = "async",
         references: str = "upload",
@@ -190,7 +227,8 @@ class RunwareProvider:
     ) -> None:
         self._url = base_url
         self._headers = {"Authorization": f"Bearer {api_key}"}
-        self._client = client or _default_client()
+        self.http = http or HttpSettings()
+        self._client = client or self.http.client()
         self._uploads = uploads or MemoryUploads()
         self._uploading: dict[str, asyncio.Future[str]] = {}
         self.delivery = delivery
@@ -213,7 +251,9 @@ class RunwareProvider:
 
     # -- the whole contract -----------------------------------------------------------------
 
-    async def generate(self, request: GenerationRequest, tasks: TaskJournal) -> GenerationResult:
+    async def generate(
+        self, request: GenerationRequest, tasks: TaskJournal, staging: Staging
+    ) -> GenerationResult:
         references = await self._references(request)
         body = inference_task(request, references, delivery=self.delivery)
         prior = tasks.submitted(request.key)
@@ -232,7 +272,13 @@ class RunwareProvider:
                 tasks.finished(request.key)  # over for good: the next build may send a new task
             raise
         items = sorted(task.images.values(), key=lambda i: str(i.get("imageUUID")))[: task.expected]
-        images = [await self._image(item) for item in items]
+        images: list[StagedImage] = []
+        try:
+            for item in items:
+                images.append(await self._image(item, staging))
+        except BaseException:
+            staging.discard(images)
+            raise
         cost = sum(float(item.get("cost") or 0.0) for item in items)
         record = {
             "task_uuid": task.uuid,
@@ -482,50 +528,58 @@ class RunwareProvider:
 
     # -- results ----------------------------------------------------------------------------
 
-    async def _image(self, item: dict[str, Any]) -> bytes:
-        if item.get("imageBase64Data"):
-            return base64.b64decode(item["imageBase64Data"])
-        if str(item.get("imageDataURI", "")).startswith("data:"):
-            return base64.b64decode(str(item["imageDataURI"]).split(",", 1)[1])
+    async def _image(self, item: dict[str, Any], staging: Staging) -> StagedImage:
+        inline = item.get("imageBase64Data")
+        if not inline and str(item.get("imageDataURI", "")).startswith("data:"):
+            inline = str(item["imageDataURI"]).split(",", 1)[1]
+        if inline:
+            with staging.receive(self.http.max_image_bytes) as receiver:
+                receiver.write(base64.b64decode(inline))
+                return receiver.finish()
         url = item.get("imageURL")
         if not url:
             raise ProviderRejectedError("Runware returned an image with neither URL nor data")
-        return await self._download(str(url))
+        return await self._download(str(url), staging)
 
-    async def _download(self, url: str) -> bytes:
-        """Stream the image; a truncated, failed or timed-out download is tried again."""
+    async def _download(self, url: str, staging: Staging) -> StagedImage:
+        """Stream the image into a staged file, within `http.max_image_bytes` and
+        `http.download_timeout`; a truncated, failed or timed-out download is tried again."""
+        settings = self.http
 
-        async def once(attempt: int) -> bytes:
-            async with self._client.stream("GET", url) as response:
-                if response.status_code in _RETRY_STATUS:
-                    raise ProviderRetryableError(
-                        f"image download: HTTP {response.status_code}", _retry_after(response)
-                    )
-                if response.status_code >= 400:
-                    raise ProviderRejectedError(f"image download: HTTP {response.status_code}")
-                chunks = [chunk async for chunk in response.aiter_bytes()]
-            data = b"".join(chunks)
-            expected = response.headers.get("content-length")
-            if expected is not None and int(expected) != len(data):
-                raise ProviderRetryableError(f"image download cut short at {len(data)} bytes")
-            return data
+        async def once(attempt: int) -> StagedImage:
+            try:
+                async with asyncio.timeout(settings.download_timeout):
+                    return await self._download_once(url, staging)
+            except TimeoutError:
+                raise ProviderRetryableError(
+                    f"image download took longer than {settings.download_timeout:g} s"
+                ) from None
 
         return await self._retrying(once, "image download failed")
 
+    async def _download_once(self, url: str, staging: Staging) -> StagedImage:
+        limit = self.http.max_image_bytes
+        async with self._client.stream("GET", url) as response:
+            if response.status_code in _RETRY_STATUS:
+                raise ProviderRetryableError(
+                    f"image download: HTTP {response.status_code}", _retry_after(response)
+                )
+            if response.status_code >= 400:
+                raise ProviderRejectedError(f"image download: HTTP {response.status_code}")
+            length = response.headers.get("content-length")
+            expected = int(length) if length is not None and length.isdigit() else None
+            with staging.receive(limit) as receiver:
+                if expected is not None:
+                    receiver.expect(expected)  # a body announced too large is not read at all
+                async for chunk in response.aiter_bytes():
+                    receiver.write(chunk)
+                received = response.num_bytes_downloaded  # as sent, before any decoding
+                if expected is not None and expected != received:
+                    raise ProviderRetryableError(f"image download cut short at {received} bytes")
+                return receiver.finish()
+
 
 # -- the envelope and its errors ------------------------------------------------------------
-
-
-def _default_client() -> httpx.AsyncClient:
-    """Keep-alive HTTP/1.1 on the lean transport, or httpx's own where a proxy is configured."""
-    timeout = httpx.Timeout(connect=10.0, read=180.0, write=60.0, pool=None)
-    if lean_http.wants_default_transport():
-        return httpx.AsyncClient(
-            timeout=timeout,
-            # Every request scans the idle connections: keep the pool near -j, not larger.
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-        )
-    return httpx.AsyncClient(timeout=timeout, transport=lean_http.LeanTransport(max_connections=16))
 
 
 def _settle(waiter: _Waiter, error: ProviderError | None) -> None:

@@ -18,7 +18,8 @@ Faults (`fail(kind, times=1, task_type=None, ...)`), consumed by the next matchi
 - `task_error`: HTTP 200 with a per-task error (`code`) for a getResponse;
 - `processing`: the task stays processing for `polls` more polls;
 - for image downloads (`task_type="download"`): `slow_download` (`delay` between chunks),
-  `truncated_download` and `status`.
+  `truncated_download`, `unsized_download` (no Content-Length: the body ends when the
+  connection closes) and `status`.
 """
 
 from __future__ import annotations
@@ -646,6 +647,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data[: len(data) // 2])
+            self._drop()
+            return
+        if fault is not None and fault.kind == "unsized_download":
+            self.send_response(200)
+            self.send_header("Content-Type", mime)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
             self._drop()
             return
         if fault is not None and fault.kind == "slow_download":
