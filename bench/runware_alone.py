@@ -5,7 +5,8 @@
 Run by `bench/run.py --runware N` against the same fake server as the build, so that the CPU
 of a build can be split between the HTTP client and pixmake's own bookkeeping. A second figure
 is the CPU of an idle asyncio wake-up on this machine (a 10 ms sleep), which every answer and
-every poll costs before any work is done.
+every poll costs before any work is done. Images are staged in a temp directory, as a build
+stages them, and discarded.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """The Runware client against the fake Runware server, over real HTTP on 127.0.0.1.
 
 Each fault of RUNWARE_API.md: the outcome, and what the ledger charged. The client never
-sleeps for real here: its sleep is injected and records the delays it was asked for.
+sleeps for real here: its sleep (and, where times matter, its clock) is injected, and the
+fake server stamps each request with the same clock. Timeouts are met by answers held back
+until the server stops, never by racing two real delays.
 """
 
 from __future__ import annotations
@@ -25,14 +27,7 @@ from pixmake.errors import (
     ProviderRetryableError,
 )
 from pixmake.providers.base import GenerationRequest, RequestReference
-from pixmake.providers.runware import (
-    HttpSettings,
-    PollPolicy,
-    RetryPolicy,
-    RunwareProvider,
-    _Task,
-    _Waiter,
-)
+from pixmake.providers.runware import HttpSettings, PollPolicy, RetryPolicy, RunwareProvider
 from pixmake.staging import Staging
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import png_bytes
@@ -178,12 +173,35 @@ def test_backoff_is_capped() -> None:
     assert policy.delay(0, lambda: 0.0, None) == 0.5
 
 
+class LosesFirstSubmitAnswer(httpx.AsyncHTTPTransport):
+    """httpx's own transport, except that the first submission's answer is lost to a read
+    timeout after the server accepted it: a timeout without waiting for one."""
+
+    lost = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if not self.lost and b'"imageInference"' in request.content:
+            self.lost = True
+            await response.aclose()
+            raise httpx.ReadTimeout("the answer came too late", request=request)
+        return response
+
+
 def test_timeout_then_conflict_means_poll_not_pay(fake: FakeRunware) -> None:
-    fake.fail("slow", delay=0.5, task_type="imageInference")  # accepted, but answered too late
-    client = httpx.AsyncClient(timeout=httpx.Timeout(0.2))
+    client = httpx.AsyncClient(transport=LosesFirstSubmitAnswer())
     provider, _ = make(fake, client=client)
     run(provider, request())
     assert fake.count("imageInference") == 2  # the retry hit conflictTaskUUID
+    only_charge(fake)
+
+
+def test_an_answer_held_back_past_the_read_timeout_is_not_paid_twice(fake: FakeRunware) -> None:
+    """The same through a real read timeout: the server holds its answer until it stops."""
+    fake.fail("slow", delay=600, task_type="imageInference")  # accepted, answered too late
+    provider, _ = make(fake, client=httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.5)))
+    run(provider, request())
+    assert fake.count("imageInference") == 2
     only_charge(fake)
 
 
@@ -256,12 +274,14 @@ def test_polling_gives_up_after_its_budget_and_keeps_the_task(fake: FakeRunware)
 
 @pytest.mark.parametrize("kind", ["truncated_download", "slow_download", "status"])
 def test_bad_downloads_are_tried_again(fake: FakeRunware, kind: str) -> None:
-    fake.fail(kind, task_type="download", delay=0.3, status=503)
-    client = httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.1))
-    provider, _ = make(fake, client=client)
+    # a slow download stalls until the server stops: only the provider's deadline ends it
+    fake.fail(kind, task_type="download", delay=600, status=503)
+    slow = kind == "slow_download"
+    provider, _ = make(fake, http=HttpSettings(download_timeout=0.5) if slow else None)
     result = run(provider, request())
     with Image.open(result.images[0].path) as image:
         image.load()
+    assert staged_files() == [result.images[0].path]  # the failed attempt left nothing
     only_charge(fake)
 
 
@@ -387,59 +407,98 @@ def test_inline_results_are_decoded(field: str) -> None:
     assert result.images[0].size == len(data)
 
 
-def test_tasks_in_flight_share_one_poll_and_the_interval_follows_them(fake: FakeRunware) -> None:
-    now = [0.0]
-    sleeps = Sleeps()
+class Clock:
+    """A fake monotonic clock for the client and the fake server; sleeping moves it on."""
 
-    holder: list[RunwareProvider] = []
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
 
-    async def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        if len(sleeps) == 1:  # let all five be submitted and waiting (real I/O, not time)
-            while len(holder[0]._waiting) < 5:
-                await asyncio.sleep(0.001)
-        now[0] += seconds
+    def __call__(self) -> float:
+        return self.now
 
-    async def go() -> None:
-        provider, _ = make(fake, sleep=sleep, clock=lambda: now[0])
-        holder.append(provider)
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def polls(fake: FakeRunware, task_uuid: str | None = None) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in fake.requests
+        if r["taskType"] == "getResponse" and task_uuid in (None, r["taskUUID"])
+    ]
+
+
+def submitted_at(fake: FakeRunware, task_uuid: str) -> float:
+    return next(
+        r["at"]
+        for r in fake.requests
+        if r["taskType"] == "imageInference" and r["taskUUID"] == task_uuid
+    )
+
+
+def test_tasks_in_flight_share_one_poll_and_the_interval_follows_them() -> None:
+    clock = Clock()
+
+    async def go(fake: FakeRunware) -> list[str]:
+        provider: RunwareProvider | None = None
+
+        async def sleep(seconds: float) -> None:
+            if not clock.sleeps:  # the first poll waits for all five (real I/O, not time)
+                assert provider is not None
+                async with asyncio.timeout(10):
+                    while provider.in_flight < 5:
+                        await asyncio.sleep(0)
+            await clock.sleep(seconds)
+
+        provider = RunwareProvider(KEY, fake.url, sleep=sleep, clock=clock)
         first = [request(key=f"{i:032d}") for i in range(5)]
-        await asyncio.gather(*(provider.generate(r, Journal(), _STAGING[0]) for r in first))
-        assert fake.count("getResponse") == 5
-        assert fake.posts == 5 + 1  # five submits, and one getResponse POST for all five
-        await provider.generate(request(key="z" * 32), Journal(), _STAGING[0])
+        results = await asyncio.gather(
+            *(provider.generate(r, Journal(), _STAGING[0]) for r in first)
+        )
+        last = await provider.generate(request(key="z" * 32), Journal(), _STAGING[0])
         await provider.aclose()
+        return [r.record["task_uuid"] for r in [*results, last]]
 
-    asyncio.run(go())
-    # Tasks took 0.25 s: the next one is polled after a twentieth of that.
-    assert sleeps == [0.25, 0.0125]
+    with FakeRunware(api_key=KEY, clock=clock) as fake:
+        *five, sixth = asyncio.run(go(fake))
+        shared = polls(fake)[:5]
+        assert {r["taskUUID"] for r in shared} == set(five)
+        assert {r["post"] for r in shared} == {shared[0]["post"]}  # one POST asked for all five
+        assert shared[0]["at"] == 0.25  # after the first wait
+        # They took 0.25 s: the next task is polled after a twentieth of that, and once only.
+        (poll,) = polls(fake, sixth)
+        assert poll["at"] - submitted_at(fake, sixth) == pytest.approx(0.0125)
+        assert fake.count("getResponse") == 6
+    assert clock.sleeps == [0.25, 0.0125]
 
 
-def test_a_poll_is_aimed_at_a_tasks_expected_finish(fake: FakeRunware) -> None:
-    now = [100.0]
-    provider, _ = make(fake, clock=lambda: now[0], poll=PollPolicy(batch=2))
+def test_a_poll_is_aimed_at_a_tasks_expected_finish() -> None:
+    """Each task gets one poll at its start plus the shortest recent duration; then the
+    interval (here held at 1 s) takes over again."""
+    clock = Clock(100.0)
+    policy = PollPolicy(first=0.25, factor=1.5, floor=1.0, cap=1.0)
+    with FakeRunware(api_key=KEY, clock=clock) as fake:
+        provider = RunwareProvider(KEY, fake.url, sleep=clock.sleep, clock=clock, poll=policy)
 
-    async def go() -> None:
-        loop = asyncio.get_running_loop()
+        async def one(key: str, held_polls: int) -> str:
+            if held_polls:
+                fake.fail("processing", task_type="imageInference", polls=held_polls)
+            result = await provider.generate(request(key=key * 32), Journal(), _STAGING[0])
+            return str(result.record["task_uuid"])
 
-        def waiter(uuid: str, started: float) -> _Waiter:
-            w = _Waiter(_Task(uuid, 1), loop.create_future(), started)
-            provider._waiting[uuid] = w
-            return w
+        async def go() -> list[str]:
+            uuids = [await one("a", 1), await one("b", 0), await one("c", 1)]
+            await provider.aclose()
+            return uuids
 
-        provider._interval = 1.0
-        assert provider._delay() == 1.0  # nothing known yet
-        provider._recent.extend([2.0, 0.5, 3.0])  # recent tasks: the shortest took 0.5 s
-        first = waiter("a", 99.8)
-        waiter("b", 99.9)
-        waiter("c", 99.0)  # beyond the batch of 2: not polled next, so not aimed at
-        assert provider._delay() == pytest.approx(0.3)  # at a's start + 0.5 s
-        first.aimed = True
-        assert provider._delay() == pytest.approx(0.4)  # then at b's
-        now[0] = 101.0
-        assert provider._delay() == 0.0  # b is overdue: at once
-        for w in provider._waiting.values():
-            w.done.cancel()
-        await provider.aclose()
+        first, second, third = asyncio.run(go())
 
-    asyncio.run(go())
+        def offsets(task_uuid: str) -> list[float]:
+            start = submitted_at(fake, task_uuid)
+            return [round(p["at"] - start, 6) for p in polls(fake, task_uuid)]
+
+        assert offsets(first) == [0.25, 0.625]  # nothing known: the interval, growing x1.5
+        assert offsets(second) == [0.625]  # aimed at 0.625 s, the first task's duration
+        assert offsets(third) == [0.625, 1.625]  # aimed, still processing: then the interval

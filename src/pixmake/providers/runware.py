@@ -244,6 +244,11 @@ class RunwareProvider:
         self._typical: float | None = None
         self._recent: collections.deque[float] = collections.deque(maxlen=16)
 
+    @property
+    def in_flight(self) -> int:
+        """How many tasks were accepted and are being polled for their results now."""
+        return len(self._waiting)
+
     async def aclose(self) -> None:
         if self._poller is not None:
             self._poller.cancel()

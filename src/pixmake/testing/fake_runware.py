@@ -11,7 +11,8 @@ Or from a shell: `python -m pixmake.testing.fake_runware --port 8765 --key test`
 
 Faults (`fail(kind, times=1, task_type=None, ...)`), consumed by the next matching requests:
 - `status`: an HTTP status (`status`, `retry_after`, `code`) instead of an answer;
-- `slow`: the answer comes after `delay` seconds;
+- `slow`: the task is processed at once, but the answer comes after `delay` seconds (or when
+  the server stops, whichever is first);
 - `drop_before`: the connection is closed before the task is read;
 - `drop_after`: closed after the task was accepted and charged, with no answer;
 - `malformed`: HTTP 200 with a body that is not JSON, after processing;
@@ -38,11 +39,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from pixmake import catalog
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MODELS = ("openai:1@1", "openai:1@2")
 SIZES = ((1024, 1024), (1536, 1024), (1024, 1536))
@@ -116,13 +120,18 @@ class FakeRunware:
         latency: float = 0.0,
         max_in_flight: int | None = None,
         processing_polls: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` stamps each request in `requests` (`at`): a test that gives the client a
+        fake clock gives the same one here, and reads when each poll was sent."""
         self.api_key = api_key
+        self.clock = clock
         self.latency = latency
         self.processing_polls = processing_polls
         self.ledger: list[Charge] = []
-        self.requests: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []  # every task sent: taskType, taskUUID, post, at
         self.posts = 0
+        self._stopping = threading.Event()
         self.uploads: dict[str, bytes] = {}
         self.images: dict[str, bytes] = {}
         self._faults: collections.deque[Fault] = collections.deque()
@@ -150,6 +159,7 @@ class FakeRunware:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # releases the answers held back by `slow` faults
         self._server.shutdown()
         self._server.server_close()
         if self._workers is not None:
@@ -576,8 +586,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with self.fake._lock:
             self.fake.posts += 1
+            post, at = self.fake.posts, self.fake.clock()
             self.fake.requests += [
-                {"taskType": t.get("taskType"), "taskUUID": t.get("taskUUID")}
+                {
+                    "taskType": t.get("taskType"),
+                    "taskUUID": t.get("taskUUID"),
+                    "post": post,
+                    "at": at,
+                }
                 for t in body
                 if isinstance(t, dict)
             ]
@@ -585,8 +601,6 @@ class _Handler(BaseHTTPRequestHandler):
             (t for t in body if isinstance(t, dict) and t.get("taskType") != "authentication"), {}
         )
         fault = self.fake._take(first.get("taskType"))
-        if fault is not None and fault.kind == "slow":
-            time.sleep(fault.delay)  # the answer comes late: past a client's read timeout
         if fault is not None and fault.kind == "drop_before":
             self._drop()
             return
@@ -615,6 +629,8 @@ class _Handler(BaseHTTPRequestHandler):
                 fault.message or "The external provider did not respond.",
             )
         status, envelope = self._handle(body)
+        if fault is not None and fault.kind == "slow":
+            self.fake._stopping.wait(fault.delay)  # processed, answered late
         if fault is not None and fault.kind == "drop_after":
             self._drop()
             return
@@ -662,10 +678,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", mime)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            for start in range(0, len(data), max(1, len(data) // 4)):
-                self.wfile.write(data[start : start + max(1, len(data) // 4)])
-                self.wfile.flush()
-                time.sleep(fault.delay)
+            step = max(1, len(data) // 4)
+            try:
+                for start in range(0, len(data), step):
+                    self.wfile.write(data[start : start + step])
+                    self.wfile.flush()
+                    if self.fake._stopping.wait(fault.delay):
+                        return
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up waiting
             return
         self._send(200, data, {"Content-Type": mime})
 
