@@ -97,15 +97,17 @@ def plan(
 
     `memory` is the trace's record of assets found fresh before (trace.py, section `plans`):
     one whose record still verifies (the same asset, references, lock entry and outputs) is
-    fresh without that comparison; every asset found fresh is recorded there.
+    fresh without that comparison; every asset found fresh is recorded there. None: nothing
+    is looked up or recorded (a command that writes nothing back).
     """
-    planner = _Planner(project, lock, store, hasher, force, {} if memory is None else memory)
+    planner = _Planner(project, lock, store, hasher, force, memory)
     result: dict[str, AssetPlan] = {}
     for asset_id in project.graph.order:
         result[asset_id] = planner.asset(project.assets[asset_id], result)
     order = list(project.graph.order)
-    for name in set(planner.memory) - set(project.assets):
-        del planner.memory[name]
+    if memory is not None:
+        for name in set(memory) - set(project.assets):
+            del memory[name]
     for asset_id in sorted(set(lock.entries) - set(project.assets)):
         result[asset_id] = AssetPlan(
             asset_id,
@@ -124,14 +126,14 @@ class _Planner:
     store: Store
     hasher: FileHasher
     force: bool
-    memory: dict[str, Any]
+    memory: dict[str, Any] | None
 
     def asset(self, asset: Asset, done: dict[str, AssetPlan]) -> AssetPlan:
         ref_hashes, pending = self._ref_hashes(asset, done)
         if pending:
             return self._upstream_pending(asset, self.lock.entries.get(asset.id), pending)
         inputs = None
-        if asset.id in self.lock.entries:
+        if self.memory is not None and asset.id in self.lock.entries:
             inputs = (
                 digest(asset.to_tuple()),
                 ref_hashes,
@@ -141,7 +143,7 @@ class _Planner:
             if found is not None:
                 return found
         result = self._compare(asset, ref_hashes)
-        if result.state == "fresh" and inputs is not None:
+        if result.state == "fresh" and inputs is not None and self.memory is not None:
             outputs = tuple((p, (self.hasher.hash(p) or ("",))[0]) for p in asset.all_outputs())
             self.memory[asset.id] = (*inputs, outputs, result.key, result.output_hash)
         return result
@@ -149,7 +151,7 @@ class _Planner:
     def _remembered(self, asset: Asset, inputs: tuple[Any, ...]) -> AssetPlan | None:
         """The fresh plan recorded for the same asset, references and lock entry, if its
         outputs are still as recorded."""
-        record = self.memory.get(asset.id)
+        record = self.memory.get(asset.id) if self.memory is not None else None
         if not isinstance(record, tuple) or len(record) != 6 or record[:3] != inputs:
             return None
         if not verify(record[3], self.hasher):

@@ -112,8 +112,12 @@ class Session:
     def use_lock(self, lock: Lock) -> None:
         self._lock = lock
 
-    def plan(self, *, force: bool = False, lock: Lock | None = None) -> Plan:
-        memory = self.trace.section("plans")
+    def plan(self, *, force: bool = False, lock: Lock | None = None, record: bool = True) -> Plan:
+        """The plan; `record=False` for a command that writes nothing back (the trace's
+        records are still used, none is made)."""
+        memory: dict[str, Any] | None = self.trace.section("plans")
+        if not record and not memory:
+            memory = None
         result = planner.plan(
             self.project, lock or self.lock, self.store, self.files, force=force, memory=memory
         )

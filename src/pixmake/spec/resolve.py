@@ -85,6 +85,7 @@ class Resolver:
     _tables: dict[str, list[Row]] = field(default_factory=dict)
     _data_digest: str = ""
     _seen: set[Problem] = field(default_factory=set)
+    _settings: dict[tuple[tuple[str, Any], ...], Checked] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.templates = Templates(self.root, self.files)
@@ -322,22 +323,12 @@ class Resolver:
         values = {
             k: field(k, render, v, ctx) if isinstance(v, str) else v for k, v in settings.items()
         }
-        provider = field("provider", _provider, values["provider"])
-        model = field("model", _model, values["model"])
-        size = field("size", _size, values["size"], model) if model else None
-        quality = field("quality", _enum, values, "quality", catalog.QUALITIES)
-        background = field("background", _enum, values, "background", catalog.BACKGROUNDS)
-        fmt = field("format", _enum, values, "format", catalog.FORMATS)
-        if background == "transparent" and fmt and fmt not in catalog.ALPHA_FORMATS:
-            problems.append(
-                _Invalid(
-                    ("background",),
-                    f"a transparent background needs png or webp, not {fmt}",
-                    "set `format: png` or `format: webp`",
-                )
-            )
-        output_quality = field("output_quality", _output_quality, values["output_quality"], fmt)
-        results = field("results", _int, values, "results", 1, catalog.MAX_RESULTS) or 1
+        setting = tuple(values.items())
+        known = self._settings.get(setting)
+        if known is None:
+            known = self._settings[setting] = _settings(values)
+        provider, model, size, quality, background, fmt, output_quality, results, invalid = known
+        problems += invalid
         prompt = field("prompt", render, decl.prompt, ctx)
         if prompt is not None and model is not None:
             field("prompt", _prompt_length, prompt.strip(), model)
@@ -367,6 +358,10 @@ class Resolver:
         assert model is not None
         assert size is not None
         assert prompt is not None
+        assert provider is not None
+        assert quality is not None
+        assert background is not None
+        assert fmt is not None
         return Asset(
             id=asset_id,
             provider=provider,
@@ -462,6 +457,60 @@ class Resolver:
             self._add(Problem(exc.file, exc.line, "", _prefix(origin) + exc.message, exc.fix))
         else:
             self._problem(where, _prefix(origin) + exc.message, exc.fix)
+
+
+Checked = tuple[
+    str | None,
+    catalog.ModelInfo | None,
+    catalog.Size | None,
+    str | None,
+    str | None,
+    str | None,
+    int | None,
+    int,
+    tuple["_Invalid", ...],
+]
+
+
+def _settings(values: dict[str, Any]) -> Checked:
+    """The settings of an asset checked: the same for every row with the same rendered values,
+    so a series checks them once."""
+    problems: list[_Invalid] = []
+
+    def field(fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except _Invalid as exc:
+            problems.append(exc)
+        return None
+
+    provider = field(_provider, values["provider"])
+    model = field(_model, values["model"])
+    size = field(_size, values["size"], model) if model else None
+    quality = field(_enum, values, "quality", catalog.QUALITIES)
+    background = field(_enum, values, "background", catalog.BACKGROUNDS)
+    fmt = field(_enum, values, "format", catalog.FORMATS)
+    if background == "transparent" and fmt and fmt not in catalog.ALPHA_FORMATS:
+        problems.append(
+            _Invalid(
+                ("background",),
+                f"a transparent background needs png or webp, not {fmt}",
+                "set `format: png` or `format: webp`",
+            )
+        )
+    output_quality = field(_output_quality, values["output_quality"], fmt)
+    results = field(_int, values, "results", 1, catalog.MAX_RESULTS) or 1
+    return (
+        provider,
+        model,
+        size,
+        quality,
+        background,
+        fmt,
+        output_quality,
+        results,
+        tuple(problems),
+    )
 
 
 def _provider(value: Any) -> str:
