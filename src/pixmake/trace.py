@@ -41,8 +41,13 @@ Inputs = tuple[tuple[str, str | None], ...]  # (project path, content hash or No
 
 
 def digest(value: Any) -> str:
-    """A short hash of a plain value (its repr: stable for str, int, tuple, dict in order)."""
-    return str(xxhash.xxh3_64_hexdigest(repr(value).encode()))
+    """A short hash of a plain value: its marshal form at version 2, which has no references
+    between objects, so equal values give equal bytes; its repr if marshal cannot take it."""
+    try:
+        data = marshal.dumps(value, 2)
+    except ValueError:
+        data = b"repr:" + repr(value).encode()
+    return str(xxhash.xxh3_64_hexdigest(data))
 
 
 def verify(inputs: Inputs, files: FileHasher) -> bool:

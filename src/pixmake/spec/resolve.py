@@ -321,7 +321,8 @@ class Resolver:
             return None
 
         values = {
-            k: field(k, render, v, ctx) if isinstance(v, str) else v for k, v in settings.items()
+            k: field(k, render, v, ctx) if isinstance(v, str) and "{" in v else v
+            for k, v in settings.items()
         }
         setting = tuple(values.items())
         known = self._settings.get(setting)
