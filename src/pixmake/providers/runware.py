@@ -47,7 +47,6 @@ KEY_VARIABLE = "RUNWARE_API_KEY"
 URL_VARIABLE = "RUNWARE_BASE_URL"
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"RIFF", "image/webp"))
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
-UPLOAD_MAX_AGE = 25 * 86400  # Runware deletes uploads 30 days after their last use
 
 
 @dataclass(frozen=True, slots=True)
