@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from pixmake.planner import AssetPlan
     from pixmake.session import Session
+    from pixmake.spec.asset import Asset
 
 
 def _asset_plan(session: Session, asset_id: str) -> AssetPlan:
@@ -21,6 +22,16 @@ def _asset_plan(session: Session, asset_id: str) -> AssetPlan:
     if item is None:
         raise UsageError(f"no asset `{asset_id}`; `pixmake status --all` lists the ids")
     return item
+
+
+def _declared(root: Path, asset_id: str, kw: dict[str, Any]) -> tuple[Session, AssetPlan, Asset]:
+    """The session, plan and asset of a declared asset (not an orphaned lock entry)."""
+    session = open_session(root, **kw)
+    item = _asset_plan(session, asset_id)
+    asset = session.project.assets.get(asset_id)
+    if asset is None:
+        raise UsageError(f"no asset `{asset_id}`; `pixmake status --all` lists the ids")
+    return session, item, asset
 
 
 def explain(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:
@@ -49,11 +60,7 @@ def render(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:
     from pixmake.executor import generation_request
     from pixmake.providers.runware import inference_task, reference_values
 
-    session = open_session(root, **kw)
-    item = _asset_plan(session, asset_id)
-    asset = session.project.assets.get(asset_id)
-    if asset is None:
-        raise UsageError(f"no asset `{asset_id}`; `pixmake status --all` lists the ids")
+    session, item, asset = _declared(root, asset_id, kw)
     if item.key is None or item.ref_hashes is None:
         upstream = ", ".join(session.project.graph.upstream[asset_id])
         raise UsageError(
@@ -68,11 +75,7 @@ def render(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:
 
 def key_of(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:
     """The request key of an asset and the canonical material it hashes."""
-    session = open_session(root, **kw)
-    item = _asset_plan(session, asset_id)
-    asset = session.project.assets.get(asset_id)
-    if asset is None:
-        raise UsageError(f"no asset `{asset_id}`; `pixmake status --all` lists the ids")
+    _, item, asset = _declared(root, asset_id, kw)
     if item.ref_hashes is None or item.key is None:
         return {"key": None, "material": None}
     return {"key": item.key, "material": key_material(asset, item.ref_hashes)}
