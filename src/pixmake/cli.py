@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -55,7 +56,10 @@ def _main(argv: Sequence[str] | None) -> int:
     except PixmakeError as exc:
         if args.verbose:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        from pixmake.redact import redact
+
+        secret = os.environ.get("RUNWARE_API_KEY", "").strip()  # the provider's KEY_VARIABLE
+        print(f"error: {redact(str(exc), secret)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: everything finished is kept in pixmake.lock", file=sys.stderr)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import xxhash
 
+from pixmake.confine import Confinement
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
@@ -79,9 +81,14 @@ class FileHasher:
     records: dict[str, Record] = field(default_factory=dict)
     changed: bool = False
     _seen: dict[str, tuple[str, int] | None] = field(default_factory=dict)
+    confine: Confinement = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.confine = Confinement(self.root)
 
     def hash(self, rel: str) -> tuple[str, int] | None:
-        """(content hash, size) of a project file, or None when it does not exist."""
+        """(content hash, size) of a project file, or None when it does not exist.
+        Raises SpecError when the path, symlinks followed, leads outside the project."""
         if rel in self._seen:
             return self._seen[rel]
         result = self._hash(rel)
@@ -91,7 +98,7 @@ class FileHasher:
     def _hash(self, rel: str) -> tuple[str, int] | None:
         path = os.path.join(self.root, rel)
         taken = clock()
-        found = stat(path)
+        found = self._stat(rel, path)
         if found is None:
             return None
         record = self.records.get(rel)
@@ -100,6 +107,21 @@ class FileHasher:
         digest = hash_file(path)
         self._record(rel, found, digest, taken)
         return digest, found[0]
+
+    def _stat(self, rel: str, path: str) -> Stat | None:
+        """stat() of a regular file confined to the project: one lstat, a realpath only for
+        a symlink (or once per directory)."""
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            self.confine.require(rel)  # nothing there, but perhaps under a folder outside
+            return None
+        self.confine.require(rel, st=st)
+        if stat_module.S_ISLNK(st.st_mode):
+            return stat(path)
+        if not stat_module.S_ISREG(st.st_mode):
+            return None
+        return (st.st_size, st.st_mtime_ns, st.st_ino)
 
     def _record(self, rel: str, found: Stat, digest: str, taken: int) -> None:
         self.records[rel] = (*found, digest, taken)

@@ -26,6 +26,7 @@ from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from pixmake.confine import RESERVED, lexical
 from pixmake.errors import LockfileError
 from pixmake.fsutil import write_atomic
 
@@ -204,8 +205,23 @@ def _parse_entry(key: str, raw: str) -> LockEntry:
             f"{LOCK_NAME}: the entry of `{key}` is damaged\n"
             "  fix: restore it from version control, or delete that entry and rebuild"
         )
+    check_paths(key, entry)
     result: LockEntry = entry
     return result
+
+
+def check_paths(key: str, entry: Any, source: str = LOCK_NAME) -> None:
+    """Refuse an entry naming an output outside the project (or in pixmake's own files): a
+    hand-edited lock must not make prune, gc or build delete or replace anything there."""
+    for record in [*entry["outputs"], *entry.get("derived", [])]:
+        path = record.get("path") if isinstance(record, dict) else None
+        if not (lexical(path) and str(path).split("/")[0] not in RESERVED):
+            shown = path if isinstance(path, str) else json.dumps(path)
+            raise LockfileError(
+                f"{source}: the entry of `{key}` names `{shown}`, a path outside the project "
+                "(or one of pixmake's own)\n  fix: restore the file from version control, "
+                "or delete that entry, then build again"
+            )
 
 
 def read_lock(root: Path) -> Lock:
@@ -252,6 +268,7 @@ def parse_lock(text: str) -> Lock:
                 f"{LOCK_NAME}: the entry of `{name}` is damaged\n"
                 "  fix: restore it from version control, or delete that entry and rebuild"
             )
+        check_paths(name, entry)
     return Lock(Entries(assets))
 
 

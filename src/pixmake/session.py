@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake import planner
 from pixmake.filestat import FileHasher
-from pixmake.lockfile import LOCK_NAME, Lock, read_lock, write_lock
+from pixmake.lockfile import LOCK_NAME, Lock, check_paths, read_lock, write_lock
 from pixmake.store import STATE_DIR, Store
 from pixmake.tasks import open_tasks
 from pixmake.trace import open_trace, verify
@@ -104,6 +104,7 @@ class Session:
             self.files.hash(JOURNAL)
             for event in self.store.read_journal():
                 if event.get("t") == "done":
+                    check_paths(event["id"], event["entry"], JOURNAL)
                     lock.entries[event["id"]] = event["entry"]
                     self.journal_pending += 1
             self._lock = lock

@@ -34,6 +34,7 @@ from pixmake.errors import (
     ProviderRetryableError,
 )
 from pixmake.providers.base import GenerationResult
+from pixmake.redact import redact
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -226,6 +227,7 @@ class RunwareProvider:
     ) -> None:
         self._url = base_url
         self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._secret = api_key
         self.http = http or HttpSettings()
         self._client = client or self.http.client()
         self._uploads = uploads or MemoryUploads()
@@ -460,7 +462,8 @@ class RunwareProvider:
             except ProviderRetryableError as exc:
                 error: ProviderRetryableError = exc
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                error = ProviderRetryableError(f"{what}: {_transport_text(exc)}")
+                text = redact(_transport_text(exc), self._secret)
+                error = ProviderRetryableError(f"{what}: {text}")
             attempt += 1
             if attempt >= self.retry.attempts:
                 raise error
@@ -474,7 +477,7 @@ class RunwareProvider:
 
         async def once(attempt: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             response = await self._client.post(self._url, json=tasks, headers=self._headers)
-            data, errors = _envelope(response, task_uuid)
+            data, errors = _envelope(response, task_uuid, self._secret)
             if conflict_ok and any(e.get("code") == "conflictTaskUUID" for e in errors):
                 return [], []  # accepted on an earlier attempt: poll it
             if response.status_code >= 400 or (errors and not data and _global(errors)):
@@ -596,10 +599,11 @@ def _settle(waiter: _Waiter, error: ProviderError | None) -> None:
 
 
 def _envelope(
-    response: httpx.Response, task_uuid: str | None
+    response: httpx.Response, task_uuid: str | None, secret: str | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The answer's data and errors, with `secret` redacted from every string in them."""
     try:
-        body = response.json()
+        body = redact(response.json(), secret)
     except ValueError:
         if response.status_code in _RETRY_STATUS or response.status_code < 400:
             raise ProviderRetryableError(

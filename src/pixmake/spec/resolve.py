@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pixmake import catalog
+from pixmake import catalog, confine
 from pixmake.errors import Problem, SpecError
 from pixmake.spec.asset import Asset, Derived, Reference
 from pixmake.spec.tables import Row, read_table
@@ -38,7 +38,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
 }
 DEFAULT_OUTPUT_QUALITY = 95
 PROVIDERS = ("runware", "placeholder")
-RESERVED = ("pixmake.yaml", "pixmake.lock", ".pixmake", ".git")
+RESERVED = confine.RESERVED
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+=/-]*$")
 
 
@@ -146,6 +146,9 @@ class Resolver:
             norm = _normalise(rel)
             if norm is None:
                 self._problem(where, f"`{rel}` is outside the project", "use a project path")
+                continue
+            if (why := self.files.confine.regular(norm, "data table")) is not None:
+                self._problem(where, why, confine.FIX)
                 continue
             found = self.files.hash(norm)
             hashes.append((name, found[0] if found else None))
@@ -402,6 +405,8 @@ class Resolver:
             raise _Invalid(
                 where, f"`{text}` is outside the project", "copy the file into the project"
             )
+        if (why := self.files.confine.regular(norm, "reference")) is not None:
+            raise _Invalid(where, why, confine.FIX)
         if self.files.hash(norm) is None:
             raise _Invalid(
                 where,
@@ -416,6 +421,8 @@ class Resolver:
             raise _Invalid(
                 where, f"output `{text}` is outside the project or reserved", "use a project path"
             )
+        if (why := self.files.confine.problem(norm, "output")) is not None:
+            raise _Invalid(where, why, "use a folder inside the project, not a symlink out of it")
         extensions = catalog.EXTENSIONS[fmt]
         if not norm.lower().endswith(extensions):
             raise _Invalid(

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pixmake.confine import FIX, Confinement
 from pixmake.errors import Problem, SpecError
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ class Table:
 def read_table(root: Path, rel: str) -> Table:
     """Read a table by its path relative to the project root. Raises SpecError naming the file."""
     path = root / rel
+    why = Confinement(root).regular(rel, "data table")
+    if why is not None:
+        raise SpecError([Problem(rel, None, "", why, FIX)])
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json", ".yaml", ".yml"):
         raise SpecError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -134,11 +135,16 @@ class Templates:
 
     def _load(self, template: str) -> tuple[str, str, Callable[[], bool]] | None:
         """Template files from inside the project root only; notes what it read or missed."""
-        path = (self.root / template).resolve()
-        if not path.is_relative_to(self.root):
+        from pixmake.confine import FIX, lexical
+
+        rel = posixpath.normpath(template)
+        if not lexical(rel):
             return None
-        rel = path.relative_to(self.root).as_posix()
+        why = self.files.confine.regular(rel, "template")
+        if why is not None:
+            raise TemplateProblem(why, None, None, FIX)
         found = self.files.hash(rel)
+        path = self.root / rel
         if found is None or not path.is_file():
             self._note(rel, None)
             return None

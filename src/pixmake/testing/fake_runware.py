@@ -18,6 +18,8 @@ Faults (`fail(kind, times=1, task_type=None, ...)`), consumed by the next matchi
 - `malformed`: HTTP 200 with a body that is not JSON, after processing;
 - `task_error`: HTTP 200 with a per-task error (`code`) for a getResponse;
 - `processing`: the task stays processing for `polls` more polls;
+- `echo_key`: an error (`status`, default 500; `code`) whose message repeats the request's
+  Authorization header, `Invalid API key: Bearer <key>`, as a careless server might;
 - for image downloads (`task_type="download"`): `slow_download` (`delay` between chunks),
   `truncated_download`, `unsized_download` (no Content-Length: the body ends when the
   connection closes) and `status`.
@@ -613,6 +615,15 @@ class _Handler(BaseHTTPRequestHandler):
             }
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             self._json(fault.status, _errors(error), headers)
+            return
+        if fault is not None and fault.kind == "echo_key":  # a server that repeats the header
+            error = {
+                "code": fault.code or "invalidApiKey",
+                "message": f"Invalid API key: {self.headers.get('Authorization', '')}",
+                "taskUUID": first.get("taskUUID"),
+                "taskType": first.get("taskType"),
+            }
+            self._json(fault.status, _errors(error))
             return
         if fault is not None and fault.kind == "processing" and first.get("taskUUID"):
             status, envelope = self._handle(body)
