@@ -165,6 +165,30 @@ def test_retry_after_is_honoured(fake: FakeRunware) -> None:
     only_charge(fake)
 
 
+@pytest.mark.parametrize("value", ["soon", "-3", "nan"])
+def test_a_retry_after_that_is_not_a_delay_gets_the_usual_backoff(
+    fake: FakeRunware, value: str
+) -> None:
+    fake.fail("status", status=429, retry_after=value, task_type="imageInference")
+    provider, sleeps = make(fake)
+    run(provider, request())
+    assert sleeps[0] == RetryPolicy().delay(0, lambda: 0.5, None)
+    only_charge(fake)
+
+
+def test_a_retry_after_date_in_the_past_retries_at_once(fake: FakeRunware) -> None:
+    fake.fail(
+        "status",
+        status=429,
+        retry_after="Wed, 21 Oct 2015 07:28:00 GMT",
+        task_type="imageInference",
+    )
+    provider, sleeps = make(fake)
+    run(provider, request())
+    assert sleeps[0] == 0.0
+    only_charge(fake)
+
+
 def test_backoff_is_capped() -> None:
     policy = RetryPolicy(attempts=10, base=1.0, cap=30.0)
     delays = [policy.delay(n, lambda: 1.0, None) for n in range(10)]

@@ -14,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import datetime
 import email.utils
 import itertools
+import math
 import random
 import time
 import uuid
@@ -669,10 +671,16 @@ def _retry_after(response: httpx.Response | None) -> float | None:
     if not value:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None  # neither seconds nor an HTTP date ("soon"): the usual backoff
+        if parsed.tzinfo is None:  # HTTP dates are GMT
+            parsed = parsed.replace(tzinfo=datetime.UTC)
         return max(0.0, parsed.timestamp() - time.time())
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _transport_text(exc: Exception) -> str:
