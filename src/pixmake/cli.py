@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,10 +49,16 @@ def _main(argv: Sequence[str] | None) -> int:
     if not root.is_dir():
         print(f"error: -C {args.directory}: no such directory", file=sys.stderr)
         return EXIT_USAGE
-    from pixmake.errors import PixmakeError
+    from pixmake.errors import PixmakeError, PixmakeWarning
+
+    def show(message: Any, category: Any, *_: Any, **__: Any) -> None:
+        print(f"warning: {message}", file=sys.stderr)
 
     try:
-        code: int = args.handler(root, args)
+        with warnings.catch_warnings():  # as the caller had them, once the command returns
+            warnings.simplefilter("always", PixmakeWarning)
+            warnings.showwarning = show
+            code: int = args.handler(root, args)
         return code
     except PixmakeError as exc:
         if args.verbose:

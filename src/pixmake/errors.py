@@ -110,3 +110,7 @@ class ProviderRejectedError(ProviderError):
 
 class ImageTooLargeError(ProviderRejectedError):
     """An image is larger than the bound set for it: its transfer was stopped, nothing kept."""
+
+
+class PixmakeWarning(UserWarning):
+    """Something damaged was skipped and the command went on; the CLI prints `warning: ...`."""

@@ -200,7 +200,7 @@ def _parse_entry(key: str, raw: str) -> LockEntry:
         entry = json.loads(raw)
     except json.JSONDecodeError:
         entry = None
-    if not _valid_entry(entry):
+    if not valid_entry(entry):
         raise LockfileError(
             f"{LOCK_NAME}: the entry of `{key}` is damaged\n"
             "  fix: restore it from version control, or delete that entry and rebuild"
@@ -263,7 +263,7 @@ def parse_lock(text: str) -> Lock:
     if not isinstance(assets, dict):
         raise LockfileError(f"{LOCK_NAME}: `assets` must be a mapping")
     for name, entry in assets.items():
-        if not _valid_entry(entry):
+        if not valid_entry(entry):
             raise LockfileError(
                 f"{LOCK_NAME}: the entry of `{name}` is damaged\n"
                 "  fix: restore it from version control, or delete that entry and rebuild"
@@ -272,7 +272,7 @@ def parse_lock(text: str) -> Lock:
     return Lock(Entries(assets))
 
 
-def _valid_entry(entry: Any) -> bool:
+def valid_entry(entry: Any) -> bool:
     return (
         isinstance(entry, dict)
         and isinstance(entry.get("key"), str)

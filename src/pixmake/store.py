@@ -20,12 +20,14 @@ import fcntl
 import json
 import os
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
-from pixmake.errors import StateError
+from pixmake.errors import PixmakeWarning, StateError
 from pixmake.filestat import hash_file
 from pixmake.fsutil import copy_atomic, write_atomic
 from pixmake.hashing import content_hash
+from pixmake.lockfile import valid_entry
 from pixmake.staging import Staging
 
 if TYPE_CHECKING:
@@ -159,14 +161,30 @@ class Store:
         except FileNotFoundError:
             return []
         events = []
-        for line in raw.split(b"\n"):
+        lines = raw.split(b"\n")
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
-                events.append(json.loads(line))
+                event = json.loads(line)
             except (json.JSONDecodeError, UnicodeDecodeError):
-                continue  # a line torn by a crash mid-write: the work it described is redone
+                if number < len(lines):  # the last line torn by a crash mid-write is expected
+                    self._damaged(number, "not a JSON line")
+                continue  # the work it described is done again
+            problem = _journal_problem(event)
+            if problem is not None:
+                self._damaged(number, problem)
+                continue
+            events.append(event)
         return events
+
+    def _damaged(self, number: int, problem: str) -> None:
+        warnings.warn(
+            f"{STATE_DIR}/journal.jsonl:{number}: {problem}; the line is skipped "
+            "(the work it recorded is done again, free if the store has it)",
+            PixmakeWarning,
+            stacklevel=3,
+        )
 
     def rewrite_journal(self, keep: list[dict[str, Any]]) -> None:
         """Replace the journal by the events that must outlive compaction."""
@@ -233,3 +251,26 @@ class Uploads:
     def put(self, digest: str, image_uuid: str) -> None:
         self._known[digest] = [image_uuid, round(time.time())]
         write_atomic(self.path, json.dumps(self._known, sort_keys=True).encode())
+
+
+def _journal_problem(event: Any) -> str | None:
+    """Why a journal event cannot be used, or None when its fields have the right types."""
+    if not isinstance(event, dict):
+        return "not an object"
+    kind = event.get("t")
+    if kind == "task":
+        if not isinstance(event.get("key"), str) or not isinstance(event.get("id"), str):
+            return "a task without a string `key` and `id`"
+        if not isinstance(event.get("task"), dict):
+            return "a task whose `task` is not an object"
+        return None
+    if kind == "done":
+        entry = event.get("entry")
+        if not isinstance(event.get("id"), str):
+            return "a finished asset without a string `id`"
+        if not valid_entry(entry):
+            return f"`{event['id']}`'s entry is not a valid lock entry"
+        return None
+    if kind == "task_end":
+        return None if isinstance(event.get("key"), str) else "a task end without a string `key`"
+    return f"unknown event type {kind!r}"
