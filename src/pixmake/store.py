@@ -147,6 +147,8 @@ class Store:
         if self._journal is None:
             self.ensure_dir()
             self._journal = open(self.journal_path, "ab")  # noqa: SIM115 - kept open for the run
+            if self._journal.tell() and not _ends_with_newline(self.journal_path):
+                self._journal.write(b"\n")  # a line torn by a killed run must not swallow ours
         self._journal.write(json.dumps(event, sort_keys=True).encode() + b"\n")
         self._journal.flush()
 
@@ -274,3 +276,9 @@ def _journal_problem(event: Any) -> str | None:
     if kind == "task_end":
         return None if isinstance(event.get("key"), str) else "a task end without a string `key`"
     return f"unknown event type {kind!r}"
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) == b"\n"

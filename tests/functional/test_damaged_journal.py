@@ -41,3 +41,17 @@ def test_every_command_goes_on_past_a_damaged_journal_line(
     assert "Traceback" not in err
     assert main(["-C", str(project), "build", "--provider", "placeholder"]) == 0
     assert main(["-C", str(project), "check", "--provider", "placeholder"]) == 0
+
+
+def test_a_line_torn_by_a_killed_run_does_not_swallow_the_next_event(tmp_path: Path) -> None:
+    from pixmake.store import Store
+
+    store = Store(tmp_path)
+    store.ensure_dir()
+    torn = b'{"t":"task","key":"a","id":"x","ta'  # a killed run's last write, no newline
+    (tmp_path / ".pixmake" / "journal.jsonl").write_bytes(torn)
+    event = {"t": "task", "key": "b", "id": "y", "task": {"taskUUID": "u"}}
+    store.append_journal(event)
+    store.close_journal()
+    with pytest.warns(Warning, match="journal.jsonl:1"):
+        assert store.read_journal() == [event]
