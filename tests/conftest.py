@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 from PIL import Image
 
 from pixmake.cli import main
+from pixmake.testing.fake_runware import FakeRunware
 
 
 @pytest.fixture(autouse=True)
@@ -142,3 +145,12 @@ def copy_example(name: str, root: Path) -> None:
     """An example as committed: without outputs, lockfile or state of local runs."""
     ignored = shutil.ignore_patterns(".pixmake", "pixmake.lock", "site", "icons", "labels")
     shutil.copytree(EXAMPLES / name, root, dirs_exist_ok=True, ignore=ignored)
+
+
+@contextmanager
+def serve_fake(monkeypatch: pytest.MonkeyPatch, key: str) -> Iterator[FakeRunware]:
+    """The fake Runware server on 127.0.0.1, with pixmake's environment pointed at it."""
+    with FakeRunware(api_key=key) as server:
+        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", key)
+        yield server

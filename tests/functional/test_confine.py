@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pixmake.testing.fake_runware import FakeRunware
-from tests.conftest import Project, png_bytes
+from tests.conftest import Project, png_bytes, serve_fake
 
 KEY = "sk-live-CONFINE0123456789secret"
 FAST = "providers:\n  runware: {poll_interval: 0.01, retry_backoff: 0.01}\n"
@@ -19,9 +19,7 @@ REF = "version: 1\nassets:\n  hero:\n    prompt: a hero\n    references: [REF]\n
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRunware]:
-    with FakeRunware(api_key=KEY) as server:
-        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
-        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+    with serve_fake(monkeypatch, KEY) as server:
         yield server
 
 

@@ -16,16 +16,14 @@ import httpx
 import pytest
 
 from pixmake.testing.fake_runware import FakeRunware
-from tests.conftest import Project, copy_example
+from tests.conftest import Project, copy_example, serve_fake
 
 KEY = "sk-live-ABCDEF0123456789secret"
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRunware]:
-    with FakeRunware(api_key=KEY) as server:
-        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
-        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+    with serve_fake(monkeypatch, KEY) as server:
         yield server
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pixmake.testing.fake_runware import FakeRunware
-from tests.conftest import Project
+from tests.conftest import Project, serve_fake
 
 KEY = "sk-live-REDACTME0123456789secret"
 FAST = "providers:\n  runware: {poll_interval: 0.01, retry_backoff: 0.01}\n"
@@ -23,9 +23,7 @@ SPEC = (
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRunware]:
-    with FakeRunware(api_key=KEY) as server:
-        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
-        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+    with serve_fake(monkeypatch, KEY) as server:
         yield server
 
 
