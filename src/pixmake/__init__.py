@@ -45,6 +45,7 @@ _WHERE = {
     "LockfileError": "pixmake.errors",
     "StateError": "pixmake.errors",
     "ProviderError": "pixmake.errors",
+    "FileSystemError": "pixmake.errors",
 }
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "BuildOptions",
     "BuildResult",
     "ConsoleReporter",
+    "FileSystemError",
     "GcResult",
     "JsonReporter",
     "LockfileError",
@@ -98,6 +100,7 @@ if TYPE_CHECKING:
     from pixmake.commands.prune import GcResult, gc, prune
     from pixmake.commands.status import status
     from pixmake.errors import (
+        FileSystemError,
         LockfileError,
         PixmakeError,
         ProviderError,

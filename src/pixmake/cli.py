@@ -73,6 +73,13 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # a file-system fault no command turned into its own message
+        if args.verbose:
+            traceback.print_exc()
+        from pixmake.fsutil import describe_os_error
+
+        print(f"error: {describe_os_error(exc, root, doing='use')}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception:
         traceback.print_exc()
         print(

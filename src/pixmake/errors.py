@@ -114,3 +114,9 @@ class ImageTooLargeError(ProviderRejectedError):
 
 class PixmakeWarning(UserWarning):
     """Something damaged was skipped and the command went on; the CLI prints `warning: ...`."""
+
+
+class FileSystemError(PixmakeError):
+    """A file could not be read or written (permissions, a full disk, a folder in the way)."""
+
+    exit_code = 1

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake import imaging
 from pixmake.errors import ProviderAuthError, ProviderError, ProviderQuotaError
-from pixmake.fsutil import write_atomic
+from pixmake.fsutil import describe_os_error, write_atomic
 from pixmake.hashing import derive_key, reference_hashes, request_key
 from pixmake.lockfile import make_entry
 from pixmake.providers.base import GenerationRequest, RequestReference
@@ -111,7 +111,6 @@ class Executor:
     async def run(self, selected: set[str]) -> BuildResult:
         """Build the selected assets. Cancelling this coroutine keeps everything finished."""
         self._staging = self.store.staging()
-        self._staging.clear()  # left by a killed build; this one holds run.lock
         self._jobs = asyncio.Semaphore(max(1, self.options.jobs))
         for name in self.providers:
             limit = self.project.concurrency(name)
@@ -169,6 +168,12 @@ class Executor:
                 self._stop = f"not submitted: the API key was refused ({plan.id} failed)"
             elif self.options.fail_fast and self._stop is None:
                 self._stop = f"not started: --fail-fast after `{plan.id}` failed"
+        except OSError as exc:  # the file system: each asset fails alone, the others go on
+            message = describe_os_error(exc, self.project.root)
+            self.result.failed += 1
+            self.result.failures[plan.id] = message
+            self.reporter.failed(plan.id, message)
+            outcome.set_result("failed")
         except asyncio.CancelledError:
             outcome.cancel()
             raise
@@ -218,37 +223,44 @@ class Executor:
             provider_slot.release()
             self._in_flight_usd -= estimate
         self.result.cost_usd += result.cost_usd
-        outputs = self._keep_images(asset, result, check=not provider.trusted)
         record = {"provider": provider.name, "placeholder": not provider.paid, **result.record}
         record["cost_usd"] = round(result.cost_usd, 6)
-        cache = {"outputs": [{k: v for k, v in o.items() if k != "path"} for o in outputs]}
-        self.store.put_action(key, {**cache, "record": record})
+        outputs = self._keep_images(asset, key, result, record, check=not provider.trusted)
         return outputs, record
 
     def _keep_images(
-        self, asset: Asset, result: GenerationResult, *, check: bool
+        self,
+        asset: Asset,
+        key: str,
+        result: GenerationResult,
+        record: dict[str, Any],
+        *,
+        check: bool,
     ) -> list[OutputRecord]:
-        """Check the staged images, move them into the store and out to the asset's outputs.
+        """Check the staged images, move them into the store, record the action, and only then
+        write the asset's outputs: a write that fails (a full disk, a folder not writable)
+        leaves the paid images in the store, and the next build restores them free.
         Whatever happens, no staged file outlives this."""
         try:
             if check:  # on the event loop: a structural check costs less than a thread hop
                 self._check_images(asset, result)
-            outputs: list[OutputRecord] = []
-            for path, image in zip(asset.outputs, result.images, strict=True):
-                digest = self.store.adopt(image)
-                self._materialize(path, digest, None)
-                outputs.append(
-                    {
-                        "path": path,
-                        "hash": digest,
-                        "bytes": image.size,
-                        "width": asset.width,
-                        "height": asset.height,
-                    }
-                )
-            return outputs
+            outputs: list[OutputRecord] = [
+                {
+                    "path": path,
+                    "hash": self.store.adopt(image),
+                    "bytes": image.size,
+                    "width": asset.width,
+                    "height": asset.height,
+                }
+                for path, image in zip(asset.outputs, result.images, strict=True)
+            ]
         finally:
             self._staging.discard(result.images)  # those not adopted
+        cache = {"outputs": [{k: v for k, v in o.items() if k != "path"} for o in outputs]}
+        self.store.put_action(key, {**cache, "record": record})
+        for out in outputs:
+            self._materialize(out["path"], out["hash"], None)
+        return outputs
 
     def _check_budget(self, estimate: float) -> None:
         max_new, max_cost = self.options.max_new, self.options.max_cost
@@ -334,7 +346,10 @@ class Executor:
         dest = self.project.root / rel
         if current is not None:
             self.store.put_file(dest, current[0])
-        st = self.store.restore(digest, dest) if data is None else write_atomic(dest, data)
+        if data is None:
+            st = self.store.restore(digest, dest)
+        else:
+            st = write_atomic(dest, data, scratch=self.store.scratch)
         self.hasher.remember(rel, st, digest)
 
     def _commit(self, asset: Asset, entry: LockEntry, old: LockEntry | None) -> None:

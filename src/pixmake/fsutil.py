@@ -1,51 +1,167 @@
-"""Atomic file writes: a temp file in the same directory, then a rename. Readers see the old
-file or the new one, never half of one, and a crash leaves no partial file behind."""
+"""Atomic file writes: a temp file, then a rename. Readers see the old file or the new one,
+never half of one, and a crash leaves no partial file behind.
+
+The temp file is made in `scratch` when given (the project's `.pixmake/tmp/`, which a build
+clears of what a killed run left), else beside the file. A rename across file systems
+(EXDEV: `scratch` and the file on different mounts) falls back to a temp file beside it.
+Every OSError names the file being written, never the temp file.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
+    from typing import BinaryIO
+
+TEMP_PREFIX = ".pixmake-"
+TEMP_SUFFIX = ".tmp"
 
 
-def write_atomic(path: Path | str, data: bytes, *, fsync: bool = False) -> os.stat_result:
+def write_atomic(
+    path: Path | str, data: bytes, *, fsync: bool = False, scratch: Path | None = None
+) -> os.stat_result:
     """Write `data` to `path` (creating its directory); `fsync` also makes it durable."""
-    return _atomic(path, lambda handle: handle.write(data), fsync)
+    return _atomic(path, lambda handle: handle.write(data), fsync, scratch)
 
 
-def copy_atomic(source: Path | str, path: Path | str) -> os.stat_result:
+def copy_atomic(
+    source: Path | str, path: Path | str, *, scratch: Path | None = None
+) -> os.stat_result:
     """Copy the file `source` to `path` atomically."""
     with open(source, "rb") as src:
-        return _atomic(path, lambda handle: shutil.copyfileobj(src, handle, 1 << 20), False)
+        return _atomic(
+            path, lambda handle: shutil.copyfileobj(src, handle, 1 << 20), False, scratch
+        )
 
 
 _KNOWN_DIRS: set[str] = set()
 
 
-def _atomic(path: Path | str, fill: object, fsync: bool) -> os.stat_result:
-    directory = os.path.dirname(os.path.abspath(path))
-    if directory not in _KNOWN_DIRS:  # one mkdir per directory and process, not per file
-        os.makedirs(directory, exist_ok=True)
-        _KNOWN_DIRS.add(directory)
+def _atomic(
+    path: Path | str, fill: Callable[[BinaryIO], object], fsync: bool, scratch: Path | None
+) -> os.stat_result:
+    path = os.path.abspath(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pixmake-", suffix=".tmp")
-    except FileNotFoundError:  # removed since we made it
+        directory = os.path.dirname(path)
+        _makedirs(directory)
+        if scratch is None:
+            tmp = _fill(directory, fill, fsync)
+        else:
+            _makedirs(str(scratch))
+            tmp = _fill(str(scratch), fill, fsync)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                _unlink(tmp)
+                raise
+            try:  # another file system: copy beside it, then rename
+                with open(tmp, "rb") as src:
+                    moved = _fill(directory, lambda h: shutil.copyfileobj(src, h, 1 << 20), fsync)
+            finally:
+                _unlink(tmp)
+            _replace(moved, path)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        return os.stat(path)
+    except OSError as exc:
+        if exc.filename == path:
+            raise
+        raise OSError(exc.errno, exc.strerror, path) from exc
+
+
+def _makedirs(directory: str) -> None:
+    if directory in _KNOWN_DIRS:  # one mkdir per directory and process, not per file
+        return
+    try:
         os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".pixmake-", suffix=".tmp")
+    except FileExistsError:  # a component of the path is a file
+        raise NotADirectoryError(errno.ENOTDIR, "a parent folder is a file", directory) from None
+    _KNOWN_DIRS.add(directory)
+
+
+def _fill(directory: str, fill: Callable[[BinaryIO], object], fsync: bool) -> str:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
+    except FileNotFoundError:  # removed since we made it
+        _KNOWN_DIRS.discard(directory)
+        _makedirs(directory)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
-            fill(handle)  # type: ignore[operator]
+            fill(handle)
             if fsync:
                 handle.flush()
                 os.fsync(handle.fileno())
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def _replace(tmp: str, path: str) -> None:
+    try:
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _unlink(tmp)
         raise
-    return os.stat(path)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def remove_temps(directory: Path, *, older_than: float | None = None) -> int:
+    """Remove the temp files `_atomic` left in `directory` (a killed run's); with
+    `older_than` (a time.time() value), only those last modified before it."""
+    removed = 0
+    if not directory.is_dir():
+        return 0
+    for candidate in directory.glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            if older_than is not None and candidate.stat().st_mtime >= older_than:
+                continue
+            candidate.unlink()
+            removed += 1
+    return removed
+
+
+_FIXES = {
+    errno.EACCES: "make {folder} writable for this user (or fix its owner)",
+    errno.EPERM: "make {path} and {folder} writable (check `chattr -i` and the owner)",
+    errno.EROFS: "the file system is read-only: remount it writable, or build elsewhere",
+    errno.ENOSPC: "free some disk space",
+    errno.EDQUOT: "free some space within your disk quota",
+    errno.EISDIR: "a folder is in the way: rename or remove {path}, or change its `out`",
+    errno.ENOTDIR: "a parent of {path} is a file: rename or remove it, or change the `out`",
+}
+
+
+def describe_os_error(exc: OSError, root: Path, *, doing: str = "write") -> str:
+    """`exc` as a user reads it: which file, what went wrong, and the fix (two lines)."""
+    path = _shown(exc.filename, root)
+    folder = _shown(os.path.dirname(os.path.abspath(exc.filename)), root) if exc.filename else "."
+    cause = exc.strerror or str(exc)
+    fix = _FIXES.get(exc.errno or 0, "fix the cause above")
+    fix = fix.format(path=path, folder=folder or ".")
+    return f"cannot {doing} {path}: {cause}\n  fix: {fix}, then run pixmake again"
+
+
+def _shown(name: object, root: Path) -> str:
+    if name is None:
+        return "a file"
+    text = os.fsdecode(name) if isinstance(name, (str, bytes)) else str(name)
+    try:
+        return os.path.relpath(text, root) if os.path.isabs(text) else text
+    except ValueError:
+        return text

@@ -284,7 +284,7 @@ def valid_entry(entry: Any) -> bool:
     )
 
 
-def write_lock(root: Path, lock: Lock, *, fsync: bool = True) -> bool:
+def write_lock(root: Path, lock: Lock, *, fsync: bool = True, scratch: Path | None = None) -> bool:
     """Write the lockfile atomically if its content changed. Returns whether it wrote."""
     text = lock.dumps()
     path = root / LOCK_NAME
@@ -293,5 +293,5 @@ def write_lock(root: Path, lock: Lock, *, fsync: bool = True) -> bool:
             return False
     except (FileNotFoundError, UnicodeDecodeError):
         pass
-    write_atomic(path, text.encode("utf-8"), fsync=fsync)
+    write_atomic(path, text.encode("utf-8"), fsync=fsync, scratch=scratch)
     return True

@@ -133,7 +133,8 @@ class Session:
         still_open = open_tasks(events)
         keep = [e for e in events if e.get("t") == "task" and still_open.get(e["key"]) is e["task"]]
         paid = any(e.get("t") == "task" for e in events)
-        wrote = write_lock(self.root, self.lock, fsync=paid)
+        self.store.ensure_dir()
+        wrote = write_lock(self.root, self.lock, fsync=paid, scratch=self.store.scratch)
         if events:
             self.store.rewrite_journal(keep)
         self.journal_pending = 0

@@ -80,8 +80,8 @@ class Staging:
     def clear(self) -> None:
         """Remove what an interrupted build left (call only while holding `run.lock`)."""
         if self.directory.is_dir():
-            for path in self.directory.glob(f"{_PREFIX}*"):
-                with contextlib.suppress(FileNotFoundError):
+            for path in self.directory.iterdir():  # incoming images, and _atomic's temp files
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
                     path.unlink()
 
     @contextlib.contextmanager

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import PixmakeWarning, StateError
 from pixmake.filestat import hash_file
-from pixmake.fsutil import copy_atomic, write_atomic
+from pixmake.fsutil import copy_atomic, describe_os_error, remove_temps, write_atomic
 from pixmake.hashing import content_hash
 from pixmake.lockfile import valid_entry
 from pixmake.staging import Staging
@@ -46,6 +46,7 @@ class Store:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.dir = root / STATE_DIR
+        self.scratch = self.dir / "tmp"  # every temp file of a run holding run.lock
         self._journal: Any = None
 
     def ensure_dir(self) -> None:
@@ -66,7 +67,7 @@ class Store:
         digest = digest or content_hash(data)
         target = self.object_path(digest)
         if not target.exists():
-            write_atomic(target, data)
+            write_atomic(target, data, scratch=self.scratch)
         return digest
 
     def put_file(self, path: Path, digest: str | None = None) -> str:
@@ -74,7 +75,7 @@ class Store:
         digest = digest or hash_file(path)
         target = self.object_path(digest)
         if not target.exists():
-            copy_atomic(path, target)
+            copy_atomic(path, target, scratch=self.scratch)
         return digest
 
     def adopt(self, image: StagedImage) -> str:
@@ -90,14 +91,26 @@ class Store:
     def staging(self) -> Staging:
         """Where providers write incoming images: on the objects' file system, so that
         adopting one is a rename."""
-        return Staging(self.dir / "tmp")
+        return Staging(self.scratch)
+
+    def clear_temps(self, now: float) -> None:
+        """Remove the temp files a killed run left (call only while holding `run.lock`): all
+        of `tmp/`; those of older versions in the project root and `objects/`; and those of
+        the trace, written without `run.lock`, once they are an hour old (`now`: time.time())."""
+        self.staging().clear()
+        remove_temps(self.root)
+        remove_temps(self.dir, older_than=now - 3600)
+        objects = self.dir / "objects"
+        if objects.is_dir():
+            for sub in objects.iterdir():
+                remove_temps(sub)
 
     def read_object(self, digest: str) -> bytes:
         return self.object_path(digest).read_bytes()
 
     def restore(self, digest: str, dest: Path) -> os.stat_result:
         """Copy an object to a project path atomically; returns the new file's stat."""
-        return copy_atomic(self.object_path(digest), dest)
+        return copy_atomic(self.object_path(digest), dest, scratch=self.scratch)
 
     def objects(self) -> Iterator[Path]:
         base = self.dir / "objects"
@@ -122,7 +135,8 @@ class Store:
         return value
 
     def put_action(self, key: str, value: dict[str, Any]) -> None:
-        write_atomic(self._action_path(key), json.dumps(value, sort_keys=True).encode())
+        data = json.dumps(value, sort_keys=True).encode()
+        write_atomic(self._action_path(key), data, scratch=self.scratch)
 
     def actions(self) -> Iterator[tuple[Path, dict[str, Any]]]:
         base = self.dir / "actions"
@@ -196,7 +210,7 @@ class Store:
                 self.journal_path.unlink()
             return
         data = b"".join(json.dumps(e, sort_keys=True).encode() + b"\n" for e in keep)
-        write_atomic(self.journal_path, data)
+        write_atomic(self.journal_path, data, scratch=self.scratch)
 
     def close_journal(self) -> None:
         if self._journal is not None:
@@ -213,8 +227,11 @@ class Store:
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
         """Held by any command that writes outputs, the lockfile or the journal."""
-        self.ensure_dir()
-        handle = open(self.dir / "run.lock", "a+")  # noqa: SIM115 - held for the block
+        try:
+            self.ensure_dir()
+            handle = open(self.dir / "run.lock", "a+")  # noqa: SIM115 - held for the block
+        except OSError as exc:
+            raise StateError(describe_os_error(exc, self.root)) from None
         try:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -9,7 +9,8 @@ import sys
 import pixmake
 
 PINNED = [
-    "AssetPlan", "BudgetError", "BuildOptions", "BuildResult", "ConsoleReporter", "GcResult",
+    "AssetPlan", "BudgetError", "BuildOptions", "BuildResult", "ConsoleReporter", "FileSystemError",
+    "GcResult",
     "JsonReporter", "LockfileError", "PixmakeError", "Plan", "Project", "ProviderError",
     "Reporter", "SpecError", "StateError", "UsageError", "__version__", "accept", "build",
     "check", "explain", "gc", "graph_dot", "init", "key_of", "load_project", "prune", "render",

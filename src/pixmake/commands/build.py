@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+import warnings
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
-from pixmake.errors import PixmakeError
+from pixmake.errors import FileSystemError, PixmakeError, PixmakeWarning
+from pixmake.fsutil import describe_os_error
 from pixmake.results import BuildOptions, BuildResult
 from pixmake.session import collecting, open_session
 
@@ -51,6 +54,7 @@ def build(
         return result
     with session.store.exclusive():
         _ = session.lock  # with the journal applied
+        session.store.clear_temps(time.time())  # left by a killed run; this one holds run.lock
         if session.journal_pending:
             session.compact()  # recover what a crashed or killed run finished
         plan = session.plan(force=force)
@@ -60,19 +64,47 @@ def build(
             selected = session.project.graph.select(targets) if targets else set(plan.order)
             selected &= set(session.project.assets)
             executor = _executor(session, plan, selected, options, reporter, provider_factory)
+            interrupted = False
             try:
                 import asyncio
 
                 result = asyncio.run(_run(executor, selected))
             except KeyboardInterrupt:
-                executor.result.interrupted = True
+                executor.result.interrupted = interrupted = True
                 reporter.summary(executor.result)
                 raise
             finally:
-                session.compact()
-                session.remember()
+                problem = _close(session)
+                if problem is not None and interrupted:
+                    raise problem
             reporter.summary(result)
+            if problem is not None:
+                raise problem
             return result
+
+
+def _close(session: Session) -> FileSystemError | None:
+    """Write the lock from the journal, and the trace. A lock that cannot be written is an
+    error (returned, for after the summary); the journal keeps what was built, and the next
+    run writes it. A trace that cannot be written is only a warning: it is disposable."""
+    problem = None
+    try:
+        session.compact()
+    except OSError as exc:
+        problem = FileSystemError(
+            describe_os_error(exc, session.root)
+            + "\n  what this build made is kept in .pixmake/journal.jsonl: the next run "
+            "writes it into pixmake.lock, free"
+        )
+    try:
+        session.remember()
+    except OSError as exc:
+        warnings.warn(
+            describe_os_error(exc, session.root).replace("\n", " (the trace is only a cache)\n"),
+            PixmakeWarning,
+            stacklevel=2,
+        )
+    return problem
 
 
 def _executor(
@@ -106,10 +138,33 @@ def _executor(
             f"{options.max_cost:.4f}\n  fix: raise --max-cost, build fewer targets, "
             "or use --max-new N"
         )
+    paid = [
+        project.assets[i]
+        for i in selected
+        if plan.assets[i].action == "generate" and providers[project.assets[i].provider].paid
+    ]
+    if options.max_new is not None:  # at most that many are sent: count the largest
+        paid = sorted(paid, key=lambda a: a.width * a.height * a.results)[-options.max_new :]
+    if paid and (options.max_new is None or options.max_new > 0):
+        _check_disk(session, [(a.width, a.height, a.format, a.results) for a in paid])
     return Executor(
         project, plan, session.lock, session.store, session.files, providers,
         JournalTasks(session.store), reporter, options,
     )  # fmt: skip
+
+
+def _check_disk(session: Session, images: list[tuple[int, int, str, int]]) -> None:
+    from pixmake import diskspace
+
+    session.store.ensure_dir()
+    short = diskspace.shortfall(session.store.dir, images)
+    if short is not None:
+        needed, free = short
+        raise FileSystemError(
+            f"not enough free disk space for {sum(n for *_, n in images)} paid images: about "
+            f"{diskspace.mib(needed)} needed, {diskspace.mib(free)} free; nothing was sent\n"
+            "  fix: free some disk space, or build fewer assets at a time (--max-new N)"
+        )
 
 
 async def _run(executor: Executor, selected: set[str]) -> BuildResult:
