@@ -350,6 +350,8 @@ def entry_problem(entry: Any) -> str | None:
     problem = problem or _fields_problem(entry, {"derived": (list,), "record": (dict,)}, "", False)
     if problem:
         return problem
+    if not entry["outputs"]:
+        return "`outputs` must list at least one output, not none"  # every asset has one
     references = entry["request"].get("references", [])
     if not isinstance(references, list):
         return f"`request.references` must be a list, not {_kind(references)}"

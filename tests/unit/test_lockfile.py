@@ -165,6 +165,7 @@ def test_a_damaged_entry_of_a_hand_formatted_lock_is_absent_and_kept() -> None:
         ({**ENTRY, "key": None}, "`key` must be a string, not null"),
         ({k: v for k, v in ENTRY.items() if k != "outputs"}, "`outputs` is missing"),
         ({**ENTRY, "outputs": {}}, "`outputs` must be a list, not an object"),
+        ({**ENTRY, "outputs": []}, "`outputs` must list at least one output"),
         ({**ENTRY, "outputs": ["a.png"]}, "`outputs[0]` must be an object, not a string"),
         ({**ENTRY, "outputs": [{"path": "a.png", "hash": 5}]},
          "`outputs[0].hash` must be a string"),
