@@ -1,21 +1,66 @@
-"""Pillow, in one place: encoding, checking provider images, and the local `derive` steps."""
+"""Pillow, in one place: encoding, checking provider images, and the local `derive` steps.
+
+Every image is opened through `_open`, under the decompression-bomb guard: an image of more
+than MAX_PIXELS pixels (or one that does not decode) is an error naming it, never a traceback.
+"""
 
 from __future__ import annotations
 
 import io
 import os
+import warnings
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from PIL import Image, UnidentifiedImageError
 
-from pixmake.errors import ProviderRejectedError
+from pixmake.errors import ProviderRejectedError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from pixmake.spec.asset import Derived
 
 PIL_FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
+MAX_PIXELS = 8192 * 8192  # 16 times the pixels of the largest size a model makes (2048x2048)
+# NOTE: Pillow warns above this bound and refuses twice it; `_open` turns both into our error.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+_UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
+
+
+class ImageReadError(ValueError):
+    """An image that cannot be opened; callers say whose and raise their own PixmakeError."""
+
+
+@contextmanager
+def _open(source: bytes | Path) -> Iterator[Image.Image]:
+    """Image.open under the decompression-bomb guard. Raises ImageReadError."""
+    try:
+        with warnings.catch_warnings():
+            # NOTE: the filter is process-wide; a thread racing it at worst lets Pillow's
+            # warning through, and the size check below still refuses the image.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageReadError(_too_large()) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageReadError("is not an image (no known image format)") from exc
+    except _UNREADABLE as exc:
+        raise ImageReadError(f"does not decode: {exc}") from exc
+    with image:
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageReadError(_too_large(image.size))
+        yield image
+
+
+def _too_large(size: tuple[int, int] | None = None) -> str:
+    shown = f"{size[0]}x{size[1]}, " if size else ""
+    return (
+        f"is too large to open ({shown}more than {MAX_PIXELS:,} pixels): "
+        "refused as a possible decompression bomb"
+    )
 
 
 def encode(image: Image.Image, fmt: str, quality: int | None = None) -> bytes:
@@ -45,11 +90,15 @@ def check_image(source: bytes | Path, fmt: str, width: int, height: int) -> None
     file, the wrong size or format.
     """
     try:
-        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+        with _open(source) as image:
             actual = image.format
             size = image.size
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except ImageReadError as exc:
+        raise ProviderRejectedError(
+            f"the provider returned an image that does not decode: it {exc}"
+        ) from exc
+    except _UNREADABLE as exc:
         raise ProviderRejectedError(
             f"the provider returned an image that does not decode: {exc}"
         ) from exc
@@ -80,9 +129,20 @@ def _ends(source: bytes | Path, span: int = 4096) -> tuple[bytes, bytes, int]:
 
 
 def derive(source: bytes, step: Derived) -> tuple[bytes, int, int]:
-    """Apply one derive step (crop, then resize, then encode). Returns (bytes, width, height)."""
-    with Image.open(io.BytesIO(source)) as opened:
-        image = opened.copy()
+    """Apply one derive step (crop, then resize, then encode). Returns (bytes, width, height).
+
+    Raises:
+        ProviderRejectedError: the source image cannot be opened (recorded for the asset).
+    """
+    try:
+        with _open(source) as opened:
+            image = opened.copy()
+    except ImageReadError as exc:
+        raise ProviderRejectedError(f"cannot derive `{step.path}`: its source image {exc}") from exc
+    except _UNREADABLE as exc:
+        raise ProviderRejectedError(
+            f"cannot derive `{step.path}`: its source image does not decode: {exc}"
+        ) from exc
     if step.crop is not None:
         image = _crop(image, step.crop)
     if step.resize is not None:
@@ -111,6 +171,18 @@ def _resize(image: Image.Image, size: tuple[int, ...]) -> Image.Image:
     return image.resize(target, Image.Resampling.LANCZOS)
 
 
-def dimensions(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as image:
-        return image.size
+def dimensions(source: bytes | Path, name: str) -> tuple[int, int]:
+    """The width and height of an image the user supplies, shown as `name` in errors.
+
+    Raises:
+        UsageError: it is not a whole image pixmake opens (or is too large to open).
+    """
+    try:
+        with _open(source) as image:
+            size = image.size
+            image.verify()  # the whole file is there: for PNG, every chunk's CRC through IEND
+    except ImageReadError as exc:
+        raise UsageError(f"`{name}` {exc}") from exc
+    except _UNREADABLE as exc:
+        raise UsageError(f"`{name}` does not decode: {exc}") from exc
+    return size

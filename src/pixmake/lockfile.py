@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from pixmake.confine import RESERVED, lexical
-from pixmake.errors import LockfileError
+from pixmake.errors import LockfileError, PixmakeWarning
 from pixmake.fsutil import write_atomic
 
 if TYPE_CHECKING:
@@ -96,12 +97,19 @@ class Entries(MutableMapping[str, LockEntry]):
     """The lock's entries, parsed only when read, and written back from their original text
     when untouched: a build that changes one asset of 10,000 re-serialises one entry.
 
+    A damaged entry (see `entry_problem`) is reported once, as a warning, and is absent: it
+    cannot be read, iterating skips it, and its text is written back as it was read until a
+    new entry replaces it. Iterating checks only the entries not yet looked up (orphans, for
+    the planner), so that a lookup by `in` on the fast path stays a text search.
+
     Entries are values: replace an entry, never change one in place.
     """
 
     def __init__(self, parsed: dict[str, LockEntry] | None = None) -> None:
         self._parsed: dict[str, LockEntry] = dict(parsed or {})
         self._raw: dict[str, str] = {}
+        self._damaged: dict[str, str] = {}  # id -> its text in the file, kept as it was
+        self._asked: set[str] = set()
 
     @classmethod
     def from_raw(cls, raw: dict[str, str]) -> Entries:
@@ -109,16 +117,34 @@ class Entries(MutableMapping[str, LockEntry]):
         entries._raw = raw
         return entries
 
+    @classmethod
+    def from_values(cls, values: dict[str, Any], source: str = LOCK_NAME) -> Entries:
+        """Entries from parsed JSON values; damaged ones are reported now and kept as text."""
+        entries = cls()
+        for key, value in values.items():
+            if _usable(key, value, source):
+                entries._parsed[key] = value
+            else:
+                entries._damaged[key] = _dumps(value)
+        return entries
+
     def __getitem__(self, key: str) -> LockEntry:
         entry = self._parsed.get(key)
         if entry is None:
-            entry = _parse_entry(key, self.text(key))
+            raw = self._raw.get(key)
+            if raw is None:
+                raise KeyError(key)
+            entry = _parse_entry(key, raw)
+            if entry is None:
+                self._damaged[key] = "{" + self._raw.pop(key) + _END
+                raise KeyError(key)
             self._parsed[key] = entry
         return entry
 
     def __setitem__(self, key: str, value: LockEntry) -> None:
         self._parsed[key] = value
         self._raw.pop(key, None)
+        self._damaged.pop(key, None)
 
     def __delitem__(self, key: str) -> None:
         found = self._parsed.pop(key, None) is not None
@@ -126,27 +152,48 @@ class Entries(MutableMapping[str, LockEntry]):
             raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self._asked.add(key)
         return key in self._raw or key in self._parsed
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._raw
+        for key in list(self._raw):
+            if key in self._asked or key in self._parsed:
+                yield key
+            elif _parse_entry(key, self._raw[key]) is not None:
+                self._asked.add(key)  # checked; parsed again (cheap, once) when read
+                yield key
+            else:
+                self._damaged[key] = "{" + self._raw.pop(key) + _END
         yield from (k for k in self._parsed if k not in self._raw)
 
     def __len__(self) -> int:
-        return len(self._raw) + sum(1 for k in self._parsed if k not in self._raw)
+        return sum(1 for _ in self)
 
     def copy(self) -> Entries:
         other = Entries(self._parsed)
         other._raw = dict(self._raw)
+        other._damaged = dict(self._damaged)
         return other
+
+    def written(self) -> list[str]:
+        """Every id the file keeps, damaged ones included, sorted."""
+        return sorted({*self._raw, *self._parsed, *self._damaged})
 
     def text(self, key: str) -> str:
         """The entry as it stands in the file, indented for its place there."""
         raw = self._raw.get(key)
         if raw is not None:
             return "{" + raw + _END
-        dumped = json.dumps(self._parsed[key], indent=2, sort_keys=True, ensure_ascii=False)
-        return dumped.replace("\n", "\n    ")
+        damaged = self._damaged.get(key)
+        if damaged is not None:
+            return damaged
+        return _dumps(self._parsed[key])
+
+
+def _dumps(value: Any) -> str:
+    dumped = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return dumped.replace("\n", "\n    ")
 
 
 @dataclass(slots=True)
@@ -160,7 +207,7 @@ class Lock:
             self.entries = Entries(self.entries)
 
     def dumps(self) -> str:
-        ids = sorted(self.entries)
+        ids = self.entries.written()
         if not ids:
             return _EMPTY
         raw, text = self.entries._raw, self.entries.text
@@ -195,19 +242,29 @@ def _index(text: str) -> dict[str, str] | None:
     return raw
 
 
-def _parse_entry(key: str, raw: str) -> LockEntry:
+def _parse_entry(key: str, raw: str) -> LockEntry | None:
+    """The entry from its text in the file; None (reported) if it is damaged."""
     try:
-        entry = json.loads(raw)
-    except json.JSONDecodeError:
-        entry = None
-    if not valid_entry(entry):
-        raise LockfileError(
-            f"{LOCK_NAME}: the entry of `{key}` is damaged\n"
-            "  fix: restore it from version control, or delete that entry and rebuild"
-        )
-    check_paths(key, entry)
-    result: LockEntry = entry
-    return result
+        entry = json.loads("{" + raw + _END)
+    except json.JSONDecodeError as exc:
+        _warn_damaged(key, f"not valid JSON ({exc.msg})", LOCK_NAME)
+        return None
+    return entry if _usable(key, entry, LOCK_NAME) else None
+
+
+def _usable(key: str, entry: Any, source: str) -> bool:
+    """Whether the entry can be used; a damaged one is reported. An entry naming a path
+    outside the project is refused outright (see check_paths)."""
+    problem = entry_problem(entry)
+    if problem is not None:
+        _warn_damaged(key, problem, source)
+        return False
+    check_paths(key, entry, source)
+    return True
+
+
+def _warn_damaged(key: str, problem: str, source: str) -> None:
+    warnings.warn(f"{source}: entry {key}: {problem}; ignored", PixmakeWarning, stacklevel=2)
 
 
 def check_paths(key: str, entry: Any, source: str = LOCK_NAME) -> None:
@@ -261,27 +318,74 @@ def parse_lock(text: str) -> Lock:
         )
     assets = data.get("assets")
     if not isinstance(assets, dict):
-        raise LockfileError(f"{LOCK_NAME}: `assets` must be a mapping")
-    for name, entry in assets.items():
-        if not valid_entry(entry):
-            raise LockfileError(
-                f"{LOCK_NAME}: the entry of `{name}` is damaged\n"
-                "  fix: restore it from version control, or delete that entry and rebuild"
-            )
-        check_paths(name, entry)
-    return Lock(Entries(assets))
+        raise LockfileError(
+            f"{LOCK_NAME}: `assets` must be a mapping\n"
+            "  fix: restore it from version control (`git checkout pixmake.lock`)"
+        )
+    return Lock(Entries.from_values(assets))
 
 
 def valid_entry(entry: Any) -> bool:
-    return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("key"), str)
-        and isinstance(entry.get("request"), dict)
-        and isinstance(entry.get("outputs"), list)
-        and isinstance(entry.get("derived", []), list)
-        and isinstance(entry.get("record", {}), dict)
-        and all(isinstance(o, dict) and "path" in o and "hash" in o for o in entry["outputs"])
-    )
+    return entry_problem(entry) is None
+
+
+_INT = (int,)
+_OUTPUT_FIELDS: dict[str, tuple[type, ...]] = {
+    "path": (str,), "hash": (str,), "bytes": _INT, "width": _INT, "height": _INT,
+}  # fmt: skip
+_DERIVED_FIELDS = {**_OUTPUT_FIELDS, "key": (str,), "source": _INT, "step": (dict,)}
+_REFERENCE_FIELDS: dict[str, tuple[type, ...]] = {"ref": (str,), "hash": (str, type(None))}
+_KINDS = {str: "a string", int: "an integer", dict: "an object", list: "a list",
+          type(None): "null", bool: "a boolean", float: "a number"}  # fmt: skip
+
+
+def entry_problem(entry: Any) -> str | None:
+    """What makes a lock entry unusable, naming the field and the type it must have (as
+    pixmake writes it: see make_entry); None if nothing does. Only the shape is checked:
+    whether its paths are allowed is check_paths's question."""
+    if not isinstance(entry, dict):
+        return f"must be an object, not {_kind(entry)}"
+    top: dict[str, tuple[type, ...]] = {"key": (str,), "request": (dict,), "outputs": (list,)}
+    problem = _fields_problem(entry, top, "")
+    problem = problem or _fields_problem(entry, {"derived": (list,), "record": (dict,)}, "", False)
+    if problem:
+        return problem
+    if not entry["outputs"]:
+        return "`outputs` must list at least one output, not none"  # every asset has one
+    references = entry["request"].get("references", [])
+    if not isinstance(references, list):
+        return f"`request.references` must be a list, not {_kind(references)}"
+    checks = [
+        *((f"request.references[{i}]", r, _REFERENCE_FIELDS) for i, r in enumerate(references)),
+        *((f"outputs[{i}]", o, _OUTPUT_FIELDS) for i, o in enumerate(entry["outputs"])),
+        *((f"derived[{i}]", d, _DERIVED_FIELDS) for i, d in enumerate(entry.get("derived", []))),
+    ]
+    for where, record, fields in checks:
+        if not isinstance(record, dict):
+            return f"`{where}` must be an object, not {_kind(record)}"
+        problem = _fields_problem(record, fields, where + ".")
+        if problem:
+            return problem
+    return None
+
+
+def _fields_problem(
+    record: dict[str, Any], fields: dict[str, tuple[type, ...]], prefix: str, required: bool = True
+) -> str | None:
+    for name, kinds in fields.items():
+        if name not in record:
+            if required:
+                return f"`{prefix}{name}` is missing"
+            continue
+        value = record[name]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            wanted = " or ".join(_KINDS[k] for k in kinds)
+            return f"`{prefix}{name}` must be {wanted}, not {_kind(value)}"
+    return None
+
+
+def _kind(value: Any) -> str:
+    return _KINDS.get(type(value), type(value).__name__)
 
 
 def write_lock(root: Path, lock: Lock, *, fsync: bool = True, scratch: Path | None = None) -> bool:

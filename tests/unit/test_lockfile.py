@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
 
-from pixmake.errors import LockfileError
-from pixmake.lockfile import Lock, parse_lock, read_lock, write_lock
+from pixmake.errors import LockfileError, PixmakeWarning
+from pixmake.lockfile import Lock, entry_problem, parse_lock, read_lock, write_lock
 
 ENTRY = {
     "key": "k1",
@@ -95,7 +96,7 @@ def test_missing_lockfile_is_empty(tmp_path: Path) -> None:
         ('{"version": 1, "assets": {\n<<<<<<< HEAD\n', "pixmake.lock:2: unresolved merge conflict"),
         ('{"version": 1,', "invalid JSON"),
         ('{"version": 2, "assets": {}}', "unsupported lockfile version 2"),
-        ('{"version": 1, "assets": {"a": {"key": 1}}}', "the entry of `a` is damaged"),
+        ('{"version": 1, "assets": []}', "`assets` must be a mapping"),
     ],
 )
 def test_bad_lockfiles_are_explained(text: str, words: str) -> None:
@@ -131,10 +132,54 @@ def test_hand_formatted_lockfile_is_read_and_rewritten_canonically() -> None:
     assert lock.dumps() == GOLDEN
 
 
-def test_a_damaged_entry_is_reported_when_read() -> None:
-    lock = parse_lock(GOLDEN.replace('"key": "k1"', '"key": 1', 1))
-    with pytest.raises(LockfileError, match="the entry of `a` is damaged"):
-        lock.entries["a"]
+def test_a_damaged_entry_is_reported_once_when_read_and_is_absent() -> None:
+    damaged = GOLDEN.replace('"key": "k1"', '"key": 1', 1)
+    lock = parse_lock(damaged)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert lock.entries.get("a") is None
+        assert "a" not in lock.entries
+        assert list(lock.entries) == ["b"]
+    assert [str(w.message) for w in caught] == [
+        "pixmake.lock: entry a: `key` must be a string, not an integer; ignored"
+    ]
     assert lock.entries["b"]["key"] == "k1"
-    del lock.entries["a"]
+    assert lock.dumps() == damaged  # kept as it was read until replaced
+    lock.entries["a"] = dict(ENTRY)  # type: ignore[assignment]
+    assert lock.dumps() == GOLDEN
+
+
+def test_a_damaged_entry_of_a_hand_formatted_lock_is_absent_and_kept() -> None:
+    data = json.loads(GOLDEN)
+    data["assets"]["a"]["outputs"][0]["path"] = None
+    with pytest.warns(PixmakeWarning, match=r"entry a: `outputs\[0\].path` must be a string"):
+        lock = parse_lock(json.dumps(data))
     assert list(lock.entries) == ["b"]
+    assert json.loads(lock.dumps()) == data
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ([1], "must be an object, not a list"),
+        ({**ENTRY, "key": None}, "`key` must be a string, not null"),
+        ({k: v for k, v in ENTRY.items() if k != "outputs"}, "`outputs` is missing"),
+        ({**ENTRY, "outputs": {}}, "`outputs` must be a list, not an object"),
+        ({**ENTRY, "outputs": []}, "`outputs` must list at least one output"),
+        ({**ENTRY, "outputs": ["a.png"]}, "`outputs[0]` must be an object, not a string"),
+        ({**ENTRY, "outputs": [{"path": "a.png", "hash": 5}]},
+         "`outputs[0].hash` must be a string"),
+        ({**ENTRY, "outputs": [{**ENTRY["outputs"][0], "width": True}]},  # type: ignore[dict-item]
+         "`outputs[0].width` must be an integer, not a boolean"),
+        ({**ENTRY, "derived": [{"path": "b.png"}]}, "`derived[0].hash` is missing"),
+        ({**ENTRY, "record": []}, "`record` must be an object, not a list"),
+        ({**ENTRY, "request": {"references": [{"ref": 1}]}},
+         "`request.references[0].ref` must be a string, not an integer"),
+        ({**ENTRY, "request": {"references": "x"}}, "`request.references` must be a list"),
+    ],
+)  # fmt: skip
+def test_entry_problem_names_the_field_and_the_type(entry: object, problem: str) -> None:
+    found = entry_problem(entry)
+    assert found is not None
+    assert found.startswith(problem)
+    assert entry_problem(ENTRY) is None

@@ -36,11 +36,11 @@ def accept(root: Path, patterns: list[str], **kw: Any) -> list[str]:
                     "`pixmake build` restores or generates it"
                 )
             old = session.lock.entries.get(asset_id)
-            outputs: list[OutputRecord] = [_adopt(session, path) for path in asset.outputs]
+            outputs = [_adopt(session, asset_id, path) for path in asset.outputs]
             earlier = {d["hash"]: d.get("key") for d in old.get("derived", [])} if old else {}
             derived: list[DerivedRecord] = []
             for step in asset.derived:
-                record = _adopt(session, step.path)
+                record = _adopt(session, asset_id, step.path)
                 # A derived file left as pixmake made it still comes from the earlier image:
                 # keep its key, so the next build derives it again from the accepted one.
                 dkey = earlier.get(record["hash"]) or derive_key(
@@ -61,13 +61,20 @@ def accept(root: Path, patterns: list[str], **kw: Any) -> list[str]:
         return ids
 
 
-def _adopt(session: Session, path: str) -> OutputRecord:
-    """Keep a project file in the store and describe it as an output record."""
+def _adopt(session: Session, asset_id: str, path: str) -> OutputRecord:
+    """Keep a project file in the store and describe it as an output record.
+
+    Raises:
+        UsageError: the file is not an image pixmake can open (nothing is recorded).
+    """
     from pixmake.imaging import dimensions
 
     digest, size = session.files.hash(path) or ("", 0)
     session.store.put_file(session.root / path, digest)
-    width, height = dimensions(session.store.read_object(digest))
+    try:
+        width, height = dimensions(session.store.read_object(digest), path)
+    except UsageError as exc:
+        raise UsageError(f"cannot accept `{asset_id}`: {exc}") from None
     return {"path": path, "hash": digest, "bytes": size, "width": width, "height": height}
 
 
