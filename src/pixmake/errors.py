@@ -58,7 +58,14 @@ class SpecError(PixmakeError):
             return str(self.problems[0])
         files = sorted({p.file for p in self.problems})
         head = f"{', '.join(files)}: {len(self.problems)} errors"
-        return head + "\n" + "\n".join(str(p) for p in self.problems)
+        shown = "\n".join(str(p) for p in self.problems[:SHOWN_PROBLEMS])
+        hidden = len(self.problems) - SHOWN_PROBLEMS
+        if hidden > 0:  # a series of 100,000 rows with one mistake must not print 200,000 lines
+            shown += f"\n... and {hidden} more (the first {SHOWN_PROBLEMS} are shown)"
+        return head + "\n" + shown
+
+
+SHOWN_PROBLEMS = 50
 
 
 class UsageError(PixmakeError):

@@ -23,7 +23,7 @@ from pixmake.filestat import FileHasher
 from pixmake.lockfile import LOCK_NAME, Lock, check_paths, read_lock, write_lock
 from pixmake.store import STATE_DIR, Store
 from pixmake.tasks import open_tasks
-from pixmake.trace import open_trace, verify
+from pixmake.trace import REMEMBERED_ROWS, open_trace, verify
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -117,7 +117,10 @@ class Session:
         """The plan; `record=False` for a command that writes nothing back (the trace's
         records are still used, none is made)."""
         memory: dict[str, Any] | None = self.trace.section("plans")
-        if not record and not memory:
+        if len(self.project.assets) > REMEMBERED_ROWS:
+            self.trace.replace("plans", {})
+            memory = None
+        elif not record and not memory:
             memory = None
         result = planner.plan(
             self.project, lock or self.lock, self.store, self.files, force=force, memory=memory

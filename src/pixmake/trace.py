@@ -37,6 +37,11 @@ NAME = "trace.marshal"
 VERSION = f"{__version__}/trace-1"
 DISABLE = "PIXMAKE_NO_TRACE"
 
+# The trace remembers a series' renders, and the plan of each fresh asset, up to this many
+# (`decls` and `plans`). Beyond it a record costs more memory (about 1 KB an asset, held
+# twice while it is written) than it saves time: every run renders and compares.
+REMEMBERED_ROWS = 100_000
+
 Inputs = tuple[tuple[str, str | None], ...]  # (project path, content hash or None for absent)
 
 

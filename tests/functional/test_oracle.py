@@ -215,3 +215,27 @@ def test_a_damaged_trace_is_only_a_miss(tmp_path: Path, damage: bytes) -> None:
     world.run("status")
     (tmp_path / ".pixmake/trace.marshal").write_bytes(damage)
     assert world.run("status", "--json") == world.run("status", "--json", trace=False)
+
+
+@settings(max_examples=4, deadline=None, database=None, derandomize=True)
+@given(st.lists(OPS, min_size=1, max_size=6))
+def test_past_the_remembered_size_the_answers_are_the_same(ops: list[tuple[Any, ...]]) -> None:
+    """A series larger than REMEMBERED_ROWS is not recorded (memory): here 2 rows."""
+    import pixmake.session
+    import pixmake.spec.resolve
+
+    saved = pixmake.spec.resolve.REMEMBERED_ROWS, pixmake.session.REMEMBERED_ROWS
+    pixmake.spec.resolve.REMEMBERED_ROWS = pixmake.session.REMEMBERED_ROWS = 2
+    root = Path(tempfile.mkdtemp(prefix="pixmake-oracle-"))
+    try:
+        world = World(root)
+        world.run("build")
+        for op in ops:
+            world.apply(op)
+            warm, again = _answers(world, trace=True), _answers(world, trace=True)
+            cold = _answers(world, trace=False)
+            assert warm == cold, (op, warm, cold)
+            assert again == cold, (op, again, cold)
+    finally:
+        pixmake.spec.resolve.REMEMBERED_ROWS, pixmake.session.REMEMBERED_ROWS = saved
+        shutil.rmtree(root, ignore_errors=True)

@@ -18,7 +18,7 @@ from pixmake.spec.tables import Row, read_table
 from pixmake.spec.template import Reads, TemplateProblem, Templates
 from pixmake.spec.values import SETTING_FIELDS, AssetDecl, Settings, Spec, UrlReference, fields
 from pixmake.spec.yamlsource import format_path
-from pixmake.trace import digest, verify
+from pixmake.trace import REMEMBERED_ROWS, digest, verify
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -192,6 +192,7 @@ class Resolver:
         settings.update(self._overrides())
         decl_fp = digest((name, fields(decl), sorted(settings.items())))
         known, names, reads = self._remembered(name, decl_fp)
+        remember = len(rows) <= REMEMBERED_ROWS
         new: dict[str, Any] = {}
         keyed: list[tuple[dict[str, Any], Asset]] = []
         assets = []
@@ -216,7 +217,8 @@ class Resolver:
                 local["id"] = asset_id
                 asset = self._asset(asset_id, name, decl, settings, local, origin)
                 assets.append(asset)
-                keyed.append((extra, asset))
+                if remember:
+                    keyed.append((extra, asset))
                 self.rendered += 1
             except _Invalid as exc:
                 self._invalid(name, decl, exc, origin)
@@ -231,7 +233,10 @@ class Resolver:
         union = tuple(sorted(reads.names))
         for extra, asset in keyed:
             new[_row_key(union, extra, fixed)] = asset.to_tuple()
-        self.memory[name] = (decl_fp, union, tuple(sorted(reads.files.items())), new)
+        if remember:
+            self.memory[name] = (decl_fp, union, tuple(sorted(reads.files.items())), new)
+        else:  # a record as large as the series costs more memory than its renders cost time
+            self.memory.pop(name, None)
         return assets
 
     def _remembered(
@@ -622,7 +627,7 @@ def _normalise(text: str) -> str | None:
     norm = posixpath.normpath(text.replace("\\", "/"))
     if norm == "." or norm == ".." or norm.startswith("../"):
         return None
-    return norm
+    return text if norm == text else norm  # one string, not two equal ones, per output
 
 
 def _numbered(path: str, results: int) -> tuple[str, ...]:
