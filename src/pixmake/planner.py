@@ -15,6 +15,8 @@ from pixmake.hashing import derive_key, reference_hashes, request_key
 from pixmake.trace import digest, verify
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pixmake.filestat import FileHasher
     from pixmake.lockfile import Lock, LockEntry
     from pixmake.project import Project
@@ -48,7 +50,7 @@ class AssetPlan:
     state: str
     action: str
     reasons: list[str] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
+    changes: Sequence[Change] = ()  # a tuple shared by the many with none
     key: str | None = None
     ref_hashes: list[str | None] | None = None
     cached: dict[str, Any] | None = None
@@ -265,7 +267,7 @@ class _Planner:
             result.state = "changed"
             old = [p for p in locked if p not in asset.outputs]
             result.reasons.append(f"output moved: {', '.join(old)} -> {', '.join(moved)}")
-            result.changes.append(Change("outputs", old, moved))
+            result.changes = [*result.changes, Change("outputs", old, moved)]
             result.action = "restore"
         if missing:
             if result.state == "fresh":
