@@ -1,14 +1,18 @@
 """File content hashes trusted by stat, with one racy rule measured from the time of the stat.
 
 ```
-record = (size, mtime_ns, inode, content hash, checked_ns)      checked_ns: when the stat was taken
-trusted  <=>  the file's (size, mtime_ns, inode) equal the record's
-              and mtime_ns < checked_ns - TICK_NS               (not racily clean)
+record = (size, mtime_ns, inode, ctime_ns, content hash, checked_ns)   checked_ns: when taken
+trusted  <=>  the file's (size, mtime_ns, inode, ctime_ns) equal the record's
+              and max(mtime_ns, ctime_ns) < checked_ns - TICK_NS   (not racily clean)
 ```
-A file can change again within its filesystem's timestamp tick and keep its size and mtime
-(git's "racily clean" index entries). A record whose mtime lies within a tick of the moment
-its stat was taken cannot vouch for the content: that file is hashed again, and `settle`
-re-reads such files once a tick has passed, so that the run after a build trusts their stat.
+The ctime is in the signature because an edit that restores the mtime (`touch -r`, `cp -p`,
+an editor or a sync tool keeping timestamps, as the trace's oracle test does) still moves the
+ctime, which no user program can set back; git trusts the ctime in the same way.
+A file can change again within its filesystem's timestamp tick and keep its size and times
+(git's "racily clean" index entries). A record whose mtime or ctime lies within a tick of the
+moment its stat was taken cannot vouch for the content: that file is hashed again, and
+`settle` re-reads such files once a tick has passed, so that the run after a build trusts
+their stat.
 Only the standard library and xxhash are imported here: the no-op path runs on it.
 """
 
@@ -33,8 +37,8 @@ if TYPE_CHECKING:
 TICK_NS = 2_000_000_000
 _CHUNK = 1 << 20
 
-Stat = tuple[int, int, int]  # size, mtime_ns, inode
-Record = tuple[int, int, int, str, int]  # size, mtime_ns, inode, content hash, checked_ns
+Stat = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
+Record = tuple[int, int, int, int, str, int]  # the Stat, content hash, checked_ns
 
 
 def clock() -> int:
@@ -46,14 +50,14 @@ now: Callable[[], int] = time.time_ns
 
 
 def stat(path: str | os.PathLike[str]) -> Stat | None:
-    """(size, mtime_ns, inode) of a regular file, or None when there is none."""
+    """(size, mtime_ns, inode, ctime_ns) of a regular file, or None when there is none."""
     try:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
     if not stat_module.S_ISREG(st.st_mode):
         return None
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
 def hash_file(path: str | os.PathLike[str]) -> str:
@@ -66,7 +70,12 @@ def hash_file(path: str | os.PathLike[str]) -> str:
 
 def trusted(record: Record, found: Stat) -> bool:
     """Whether a record vouches for a file whose stat is `found` now."""
-    return record[:3] == found and record[1] < record[4] - TICK_NS
+    return record[:4] == found and not _racy(record, record[5])
+
+
+def _racy(record: Record, taken: int) -> bool:
+    """Whether the file may have changed within a tick of `taken` and kept its stat."""
+    return max(record[1], record[3]) >= taken - TICK_NS
 
 
 @dataclass(slots=True)
@@ -103,7 +112,7 @@ class FileHasher:
             return None
         record = self.records.get(rel)
         if record is not None and trusted(record, found):
-            return record[3], found[0]
+            return record[4], found[0]
         digest = hash_file(path)
         self._record(rel, found, digest, taken)
         return digest, found[0]
@@ -121,7 +130,7 @@ class FileHasher:
             return stat(path)
         if not stat_module.S_ISREG(st.st_mode):
             return None
-        return (st.st_size, st.st_mtime_ns, st.st_ino)
+        return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
     def _record(self, rel: str, found: Stat, digest: str, taken: int) -> None:
         self.records[rel] = (*found, digest, taken)
@@ -129,7 +138,7 @@ class FileHasher:
 
     def remember(self, rel: str, st: os.stat_result, digest: str) -> None:
         """Record the hash of a file this run just wrote (its stat taken after the write)."""
-        self._record(rel, (st.st_size, st.st_mtime_ns, st.st_ino), digest, clock())
+        self._record(rel, (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns), digest, clock())
         self._seen[rel] = (digest, st.st_size)
 
     def seen(self) -> tuple[tuple[str, str | None], ...]:
@@ -144,16 +153,16 @@ class FileHasher:
         old: if they still hash the same, their stat can vouch for them from now on."""
         taken = clock()
         for rel, record in list(self.records.items()):
-            if record[1] < record[4] - TICK_NS or record[1] >= taken - TICK_NS:
+            if not _racy(record, record[5]) or _racy(record, taken):
                 continue
             path = os.path.join(self.root, rel)
             found = stat(path)
-            if found is None or found != record[:3]:
+            if found is None or found != record[:4]:
                 self.records.pop(rel)
                 self.changed = True
                 continue
             digest = hash_file(path)
-            if digest == record[3]:
+            if digest == record[4]:
                 self._record(rel, found, digest, taken)
             else:  # changed in place since: the next run finds it by content
                 self.records.pop(rel)

@@ -2,7 +2,7 @@
 
 ```
 .pixmake/trace.marshal = {version, sections: {name: marshal bytes}}    (written atomically)
-  files   path -> filestat.Record                 (size, mtime_ns, inode, hash, checked_ns)
+  files   path -> filestat.Record                 (size, mtime, inode, ctime, hash, checked)
   spec    the validated pixmake.yaml               inputs: its content hash
   decls   declaration -> rendered rows            inputs: the template files read or looked for,
                                                    the names the renders looked up (row keys)
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pixmake.filestat import FileHasher
 
 NAME = "trace.marshal"
-VERSION = f"{__version__}/trace-1"
+VERSION = f"{__version__}/trace-2"  # 2: file records hold the ctime
 DISABLE = "PIXMAKE_NO_TRACE"
 
 # The trace remembers a series' renders, and the plan of each fresh asset, up to this many

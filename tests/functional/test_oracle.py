@@ -180,6 +180,7 @@ def _answers(world: World, trace: bool) -> list[tuple[int, str]]:
 @example([("build", False), ("age",), ("extra", True)])  # the include list's first file
 @example([("build", False), ("age",), ("ref", 0, 4)])  # a row's reference: an output
 @example([("build", True)])  # an output edited in place within the tick of its write
+@example([("age",), ("build", True)])  # an old output edited with its mtime put back: ctime
 def test_the_trace_never_changes_an_answer(ops: list[tuple[Any, ...]]) -> None:
     root = Path(tempfile.mkdtemp(prefix="pixmake-oracle-"))
     try:

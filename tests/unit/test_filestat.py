@@ -30,59 +30,93 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return fake
 
 
-def _rewrite_keeping_stat(path: Path, data: bytes) -> None:
-    """Other bytes of the same size, with the mtime put back: as within one coarse tick."""
+def _rewrite_keeping_mtime(path: Path, data: bytes) -> None:
+    """Other bytes of the same size, with the mtime put back (`touch -r`, `cp -p`)."""
     st = path.stat()
     with open(path, "r+b") as handle:
         handle.write(data)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
 
 
-def test_an_old_stat_vouches_for_the_content(tmp_path: Path, clock: Clock) -> None:
+def _changed(path: Path) -> int:
+    st = path.stat()
+    return max(st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _no_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(path: object) -> str:
+        raise AssertionError(f"{path} was read: its stat should have vouched for it")
+
+    monkeypatch.setattr(filestat, "hash_file", refuse)
+
+
+def test_an_old_stat_vouches_for_the_content(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(b"one")
-    clock.ns = path.stat().st_mtime_ns + TICK_NS + 1
+    clock.ns = _changed(path) + TICK_NS + 1
     first = FileHasher(tmp_path)
     digest, size = first.hash("f.bin") or ("", 0)
     assert size == 3
-    _rewrite_keeping_stat(path, b"two")
-    # The stat is trusted: the file is not read again (this is what makes a no-op fast).
-    assert FileHasher(tmp_path, dict(first.records)).hash("f.bin") == (digest, 3)
-    os.utime(path, ns=(0, path.stat().st_mtime_ns + 1))
-    again = FileHasher(tmp_path, dict(first.records)).hash("f.bin")
-    assert again is not None
-    assert again[0] != digest
+    with monkeypatch.context() as patch:  # trusted: not read again (what makes a no-op fast)
+        _no_reading(patch)
+        assert FileHasher(tmp_path, dict(first.records)).hash("f.bin") == (digest, 3)
     assert FileHasher(tmp_path).hash("missing") is None
 
 
-def test_a_stat_taken_within_a_tick_of_the_mtime_is_checked_by_content(
+def test_an_edit_that_puts_the_mtime_back_is_seen_by_its_ctime(
     tmp_path: Path, clock: Clock
 ) -> None:
     path = tmp_path / "f.bin"
     path.write_bytes(b"one")
-    clock.ns = path.stat().st_mtime_ns + TICK_NS - 1  # the file changed just before the stat
+    clock.ns = _changed(path) + TICK_NS + 1
     first = FileHasher(tmp_path)
     digest = (first.hash("f.bin") or ("",))[0]
-    _rewrite_keeping_stat(path, b"two")
-    clock.ns += 10 * TICK_NS  # however much later the next run comes
+    _rewrite_keeping_mtime(path, b"two")
+    clock.ns = _changed(path) + 10 * TICK_NS
     again = FileHasher(tmp_path, dict(first.records)).hash("f.bin")
     assert again is not None
     assert again[0] != digest
+
+
+def _racy_record(path: Path, digest: str, taken: int) -> filestat.Record:
+    """A record of the file's exact stat, as if its content had been `digest` when the stat
+    was taken at `taken`: what a change within one coarse tick, keeping every time, leaves."""
+    found = filestat.stat(path)
+    assert found is not None
+    return (*found, digest, taken)
+
+
+def test_a_stat_taken_within_a_tick_of_the_change_is_checked_by_content(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"two")
+    racy = _racy_record(path, "the-old-content", _changed(path) + TICK_NS - 1)
+    clock.ns = _changed(path) + 100 * TICK_NS  # however much later the next run comes
+    again = FileHasher(tmp_path, {"f.bin": racy}).hash("f.bin")
+    assert again is not None
+    assert again[0] == filestat.hash_file(path)
+    old = _racy_record(path, "the-old-content", _changed(path) + TICK_NS + 1)
+    with monkeypatch.context() as patch:  # a tick later: that record is trusted
+        _no_reading(patch)
+        assert FileHasher(tmp_path, {"f.bin": old}).hash("f.bin") == ("the-old-content", 3)
 
 
 def test_settle_makes_a_racy_record_trusted_or_drops_it(tmp_path: Path, clock: Clock) -> None:
     same, edited = tmp_path / "same.bin", tmp_path / "edited.bin"
     same.write_bytes(b"one")
-    edited.write_bytes(b"one")
-    clock.ns = max(same.stat().st_mtime_ns, edited.stat().st_mtime_ns)
-    files = FileHasher(tmp_path)
-    old = (files.hash("edited.bin") or ("",))[0]
-    files.hash("same.bin")
-    _rewrite_keeping_stat(edited, b"two")
-    clock.ns += TICK_NS + 1
+    edited.write_bytes(b"two")
+    taken = max(_changed(same), _changed(edited))
+    files = FileHasher(
+        tmp_path,
+        {
+            "same.bin": _racy_record(same, filestat.hash_file(same), taken),
+            "edited.bin": _racy_record(edited, "the-old-content", taken),
+        },
+    )
+    clock.ns = taken + TICK_NS + 1
     files.settle()
-    assert filestat.trusted(files.records["same.bin"], filestat.stat(same) or (0, 0, 0))
+    assert filestat.trusted(files.records["same.bin"], filestat.stat(same) or (0, 0, 0, 0))
     assert "edited.bin" not in files.records
-    later = FileHasher(tmp_path, dict(files.records)).hash("edited.bin")
-    assert later is not None
-    assert later[0] != old
