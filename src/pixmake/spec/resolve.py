@@ -89,7 +89,7 @@ class Resolver:
     _settings: dict[tuple[tuple[str, Any], ...], Checked] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.templates = Templates(self.root, self.files)
+        self.templates = Templates(self.root, self.files, self.spec.limits.render_chars)
 
     def resolve(self) -> dict[str, Asset]:
         base = self._base_settings()
