@@ -109,6 +109,18 @@ class ProviderConfig(_Strict):
     )
 
 
+class Limits(_Strict):
+    """Bounds on the work a spec may ask for; raise them here when a project really needs more."""
+
+    assets: Annotated[int, Field(ge=1)] = Field(
+        1_000_000, description="at most this many assets from one series (for_each or matrix)"
+    )
+    render_chars: Annotated[int, Field(ge=1)] = Field(
+        1_000_000,
+        description="at most this many characters (and loop steps) in one template render",
+    )
+
+
 class Spec(_Strict):
     """pixmake.yaml."""
 
@@ -121,6 +133,7 @@ class Spec(_Strict):
     profiles: dict[str, Settings] = Field(default_factory=dict)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     assets: dict[str, AssetDecl] = Field(default_factory=dict)
+    limits: Limits = Field(default_factory=lambda: Limits())
 
 
 SETTING_FIELDS: tuple[str, ...] = tuple(Settings.model_fields)

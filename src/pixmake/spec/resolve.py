@@ -6,6 +6,7 @@ Every problem of the whole spec is collected and raised together as one SpecErro
 from __future__ import annotations
 
 import itertools
+import math
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ class Resolver:
     _settings: dict[tuple[tuple[str, Any], ...], Checked] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.templates = Templates(self.root, self.files)
+        self.templates = Templates(self.root, self.files, self.spec.limits.render_chars)
 
     def resolve(self) -> dict[str, Asset]:
         base = self._base_settings()
@@ -293,12 +294,18 @@ class Resolver:
                         "declare it under `data:`",
                     )
                 return None
+            if not self._within_limit(name, "for_each", len(table)):
+                return None
             return [({var: row.values, "index": i}, row.where()) for i, row in enumerate(table)]
         if isinstance(decl.for_each, list):
+            if not self._within_limit(name, "for_each", len(decl.for_each)):
+                return None
             origin = f"{self.lines.file}:{self.lines.line((*where, 'for_each'))}"
             return [({var: v, "index": i}, origin) for i, v in enumerate(decl.for_each)]
         if decl.matrix is not None:
             axes = list(decl.matrix.items())
+            if not self._within_limit(name, "matrix", math.prod(len(v) for _, v in axes)):
+                return None
             origin = f"{self.lines.file}:{self.lines.line((*where, 'matrix'))}"
             out: list[tuple[dict[str, Any], str | None]] = []
             for i, combo in enumerate(itertools.product(*(values for _, values in axes))):
@@ -306,6 +313,19 @@ class Resolver:
                 out.append(({**values, var: values, "index": i}, origin))
             return out
         return [({}, None)]
+
+    def _within_limit(self, name: str, key: str, count: int) -> bool:
+        """Whether a series of `count` assets is allowed; records the problem when not."""
+        limit = self.spec.limits.assets
+        if count <= limit:
+            return True
+        self._problem(
+            ("assets", name, key),
+            f"series `{name}` would make {count:,} assets; the limit is {limit:,}",
+            "make the table or the matrix axes smaller, or raise the limit with "
+            f"`limits: {{assets: {count}}}` at the top level of pixmake.yaml",
+        )
+        return False
 
     def _asset(
         self,

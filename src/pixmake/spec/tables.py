@@ -73,30 +73,53 @@ def read_text(root: Path, rel: str) -> str:
 def _csv_rows(text: str, rel: str) -> list[Row]:
     reader = csv.reader(text.splitlines())
     try:
-        header = next(reader)
+        header = [name.strip() for name in next(reader)]
     except StopIteration:
         return []
-    header = [name.strip() for name in header]
+    except csv.Error as exc:
+        raise _csv_problem(exc, rel, reader.line_num) from None
     problems = []
     rows = []
-    for values in reader:
-        if not values or (len(values) == 1 and not values[0].strip()):
-            continue
-        if len(values) != len(header):
-            problems.append(
-                Problem(
-                    rel,
-                    reader.line_num,
-                    "",
-                    f"row has {len(values)} columns, the header has {len(header)}",
-                    "quote values that contain commas",
+    try:
+        for values in reader:
+            if not values or (len(values) == 1 and not values[0].strip()):
+                continue
+            if len(values) != len(header):
+                problems.append(
+                    Problem(
+                        rel,
+                        reader.line_num,
+                        "",
+                        f"row has {len(values)} columns, the header has {len(header)}",
+                        "quote values that contain commas",
+                    )
                 )
-            )
-            continue
-        rows.append(Row(dict(zip(header, values, strict=True)), rel, reader.line_num))
+                continue
+            rows.append(Row(dict(zip(header, values, strict=True)), rel, reader.line_num))
+    except csv.Error as exc:
+        problems.append(_csv_problem(exc, rel, reader.line_num).problems[0])
     if problems:
         raise SpecError(problems)
     return rows
+
+
+def _csv_problem(exc: csv.Error, rel: str, line: int) -> SpecError:
+    """A row the csv module cannot read; `line` is the last line it read of that row."""
+    if "field larger than field limit" in str(exc):
+        limit = csv.field_size_limit()
+        return SpecError(
+            [
+                Problem(
+                    rel,
+                    line,
+                    "",
+                    f"a cell is longer than {limit:,} characters, the most a CSV cell may hold",
+                    "check for an unclosed quote above; keep long text in a template file "
+                    "and `{% include %}` it, or use a .json or .yaml table",
+                )
+            ]
+        )
+    return SpecError([Problem(rel, line, "", f"invalid CSV: {exc}", "check the quoting")])
 
 
 def _rows(data: Any, rel: str, line_of: Any) -> list[Row]:

@@ -1,7 +1,16 @@
-"""Jinja in a sandbox: undefined variables are errors, `include` reads only project files."""
+"""Jinja in a sandbox: undefined variables are errors, `include` reads only project files,
+and every render is bounded.
+
+A render may produce at most `limit` characters and take at most `limit` steps (loop
+iterations, calls, includes), counted, never timed. Operations that could build a huge value
+in one go (`'a' * n`, `n ** m`, `+`, `%`, `~`, string methods and filters that pad or repeat)
+are refused before they run when their result would pass the limit.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import posixpath
 import re
@@ -23,6 +32,17 @@ class TemplateProblem(Exception):
         self.file = file
         self.line = line
         self.fix = fix
+
+
+class RenderLimitError(Exception):
+    """A render would pass its bound; raised inside the template, so Jinja locates it."""
+
+
+DEFAULT_LIMIT = 1_000_000
+LIMIT_FIX = (
+    "make the template produce less, or raise the bound with "
+    "`limits: {render_chars: N}` at the top level of pixmake.yaml"
+)
 
 
 class Reads:
@@ -97,9 +117,10 @@ class Templates:
     first of them. `reads` collects what renders look up, for whoever set it.
     """
 
-    def __init__(self, root: Path, files: FileHasher) -> None:
+    def __init__(self, root: Path, files: FileHasher, limit: int = DEFAULT_LIMIT) -> None:
         self.root = root.resolve()
         self.files = files
+        self.limit = limit
         self.reads: Reads | None = None
         self._env: Any = None
         self._compiled: dict[str, Any] = {}
@@ -110,7 +131,6 @@ class Templates:
         if self._env is None:
             import jinja2
             from jinja2.runtime import Context
-            from jinja2.sandbox import ImmutableSandboxedEnvironment
 
             templates = self
 
@@ -120,7 +140,8 @@ class Templates:
                         templates.reads.names.add(key)
                     return super().resolve_or_missing(key)
 
-            self._env = ImmutableSandboxedEnvironment(
+            self._env = _bounded_environment(
+                self.limit,
                 loader=jinja2.FunctionLoader(self._load),
                 undefined=jinja2.StrictUndefined,
                 autoescape=False,
@@ -181,7 +202,24 @@ class Templates:
             template = self._compile(source)
             self._compiled[source] = template
         try:
-            return str(template.render(context))
+            return self._generate(template, context)
+        except RenderLimitError as exc:
+            file, line = _template_frame(exc)
+            raise TemplateProblem(str(exc), file, line, LIMIT_FIX) from None
+        except RecursionError as exc:
+            file, line = _template_frame(exc)
+            raise TemplateProblem(
+                "include recursion too deep: a template includes itself, or a macro calls "
+                "itself, without end",
+                file,
+                line,
+                "stop the recursion with an {% if %} that ends it",
+            ) from None
+        except MemoryError as exc:
+            file, line = _template_frame(exc)
+            raise TemplateProblem(
+                "the template needs more memory than there is", file, line, LIMIT_FIX
+            ) from None
         except jinja2.TemplateNotFound as exc:
             raise _not_found(exc) from None
         except jinja2.TemplateSyntaxError as exc:
@@ -206,6 +244,24 @@ class Templates:
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
             file, line = _template_frame(exc)
             raise TemplateProblem(f"template error: {exc}", file, line, "") from None
+
+    def _generate(self, template: Any, context: dict[str, Any]) -> str:
+        """Render piece by piece, stopping once the text passes the limit: the error is
+        thrown in where the template yielded its last piece, so it names that line."""
+        self.env.start()
+        pieces = template.generate(context)
+        out: list[str] = []
+        total = 0
+        for piece in pieces:
+            total += len(piece)
+            if total > self.limit:
+                pieces.throw(
+                    RenderLimitError(
+                        f"the rendered text passes {self.limit:,} characters (limits.render_chars)"
+                    )
+                )
+            out.append(piece)
+        return "".join(out)
 
     def _compile(self, source: str) -> Any:
         import jinja2
@@ -242,3 +298,252 @@ def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
             found = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+# -- bounds ---------------------------------------------------------------------------------
+
+
+def _bounded_environment(limit: int, **options: Any) -> Any:
+    """An immutable sandbox whose renders count their steps and refuse oversized values.
+
+    `start()` begins a render: its steps are counted from zero."""
+    from jinja2.compiler import CodeGenerator, Frame
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class CountingCodeGenerator(CodeGenerator):
+        def enter_frame(self, frame: Frame) -> None:
+            super().enter_frame(frame)
+            if frame.loop_frame:  # the top of a for loop's body: one step per iteration
+                self.writeline("environment.step()")
+
+        def visit_Concat(self, node: Any, frame: Frame) -> None:
+            # as Jinja's own, with the parts measured before they are joined
+            if frame.eval_ctx.volatile:
+                join = "(markup_join if context.eval_ctx.volatile else str_join)"
+            else:
+                join = "markup_join" if frame.eval_ctx.autoescape else "str_join"
+            self.write(f"{join}(environment.sized((")
+            for part in node.nodes:
+                self.visit(part, frame)
+                self.write(", ")
+            self.write(")))")
+
+    class BoundedEnvironment(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**", "+", "%"})
+        code_generator_class = CountingCodeGenerator
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(finalize=self.output, **kwargs)
+            self.limit = limit
+            self.steps = 0
+            for name, predict in _FILTER_SIZES.items():
+                self.filters[name] = _guarded(self.filters[name], predict, self)
+
+        def start(self) -> None:
+            self.steps = 0
+
+        def step(self) -> None:
+            self.steps += 1
+            if self.steps > self.limit:
+                raise RenderLimitError(
+                    f"the template takes more than {self.limit:,} steps (loop iterations, "
+                    "calls and includes; limits.render_chars)"
+                )
+
+        def check(self, size: int, what: str) -> None:
+            if size > self.limit:
+                raise RenderLimitError(
+                    f"{what} would be about {size:,} characters; the limit is "
+                    f"{self.limit:,} (limits.render_chars)"
+                )
+
+        def output(self, value: Any) -> Any:
+            self.check(_size(value, self.limit), "an output value")
+            return value
+
+        def sized(self, parts: tuple[Any, ...]) -> tuple[Any, ...]:
+            self.check(_size(parts, self.limit), "the result of `~`")
+            return parts
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            self.check(
+                _binop_size(operator, left, right, self.limit), f"the result of `{operator}`"
+            )
+            return super().call_binop(context, operator, left, right)
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            __self.step()
+            __self.check(_call_size(__obj, args, kwargs, __self.limit), "the result of a call")
+            return super().call(__context, __obj, *args, **kwargs)
+
+        def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+            wrapper = super().wrap_str_format(value)
+            if wrapper is None:
+                return None
+            template = value.__self__
+
+            def checked(*args: Any, **kwargs: Any) -> str:
+                size = _format_size(template, args, kwargs, self.limit)
+                self.check(size, "the result of `format`")
+                return wrapper(*args, **kwargs)
+
+            return checked
+
+        def get_template(self, *args: Any, **kwargs: Any) -> Any:
+            self.step()
+            return super().get_template(*args, **kwargs)
+
+        def select_template(self, *args: Any, **kwargs: Any) -> Any:
+            self.step()
+            return super().select_template(*args, **kwargs)
+
+    return BoundedEnvironment(**options)
+
+
+def _size(value: Any, limit: int) -> int:
+    """About how many characters `value` takes as text, counted only until past `limit`
+    (so a structure sharing one big part many times costs no more than `limit` to measure)."""
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, (list, tuple, set, frozenset, dict)):
+            total += 2 + len(item)
+            if total <= limit:
+                stack.extend(item.items() if isinstance(item, dict) else item)
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 1
+        else:
+            total += 1
+    return total
+
+
+def _binop_size(operator: str, left: Any, right: Any, limit: int) -> int:
+    if operator == "*":
+        for seq, count in ((left, right), (right, left)):
+            if isinstance(count, int) and isinstance(seq, (str, list, tuple)):
+                return _size(seq, limit) * max(count, 0)
+    elif operator == "+":
+        if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+            return _size(left, limit) + _size(right, limit)
+    elif operator == "**":
+        if isinstance(left, int) and isinstance(right, int) and right > 0:
+            return abs(left).bit_length() * right // 3
+    elif operator == "%" and isinstance(left, str):
+        return _percent_size(left, right, limit)
+    return 0
+
+
+_PERCENT_WIDTH = re.compile(r"%[-#0 +]*(\d*|\*)(?:\.(\d+|\*))?")
+_NUMBER = re.compile(r"\d+")
+
+
+def _percent_size(template: str, args: Any, limit: int) -> int:
+    """The size of `template % args`: its text, the arguments, and every width or precision
+    (a `*` takes one from the arguments)."""
+    size = len(template) + _size(args, limit)
+    values = args if isinstance(args, tuple) else (args,)
+    numbers = [v for v in values if isinstance(v, int)]
+    for match in _PERCENT_WIDTH.finditer(template):
+        for part in match.groups():
+            if part == "*":
+                size += max(numbers, default=0)
+            elif part:
+                size += int(part)
+    return size
+
+
+def _format_size(template: str, args: Any, kwargs: Any, limit: int) -> int:
+    """The size of `template.format(...)`: with every number in it taken as a width, and
+    the arguments' numbers too when a field nests another (`{:{}}`)."""
+    size = len(template) + _size(args, limit) + _size(kwargs, limit)
+    for number in _NUMBER.findall(template):
+        size += int(number) if len(number) < 20 else limit + 1
+    if re.search(r"\{[^{}]*\{", template):
+        values = [*args, *kwargs.values()]
+        if args and isinstance(args[0], dict):  # format_map
+            values += args[0].values()
+        size += sum(v for v in values if isinstance(v, int) and v > 0)
+    return size
+
+
+def _call_size(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any], limit: int) -> int:
+    """The size of what a string method that pads or repeats would return; 0 for others."""
+    owner = getattr(obj, "__self__", None)
+    if not isinstance(owner, str):
+        return 0
+    name = getattr(obj, "__name__", "")
+    first = args[0] if args else None
+    if name in ("center", "ljust", "rjust", "zfill") and isinstance(first, int):
+        return max(len(owner), first)
+    if name == "expandtabs":
+        tabsize = first if isinstance(first, int) else kwargs.get("tabsize", 8)
+        return len(owner) + owner.count("\t") * max(int(tabsize), 0)
+    if name == "replace" and len(args) >= 2:
+        count = args[2] if len(args) > 2 else kwargs.get("count", -1)
+        return _replace_size(owner, args[0], args[1], count)
+    if name == "join" and isinstance(first, (list, tuple, range)):
+        return _size(first, limit) + len(owner) * len(first)
+    return 0
+
+
+def _replace_size(text: Any, old: Any, new: Any, count: Any) -> int:
+    if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
+        return 0
+    found = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        found = min(found, count)
+    return len(text) + found * (len(new) - len(old))
+
+
+def _guarded(filter_function: Any, predict: Callable[..., int], env: Any) -> Any:
+    """The filter, refusing to run when `predict(limit, **its arguments)` passes the limit."""
+    signature = inspect.signature(filter_function)
+
+    @functools.wraps(filter_function)  # keeps the pass_eval_context/pass_environment mark
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        env.check(predict(env.limit, **bound.arguments), "the result of a filter")
+        return filter_function(*args, **kwargs)
+
+    return guarded
+
+
+def _lines(text: Any) -> int:
+    return text.count("\n") + 1 if isinstance(text, str) else 1
+
+
+def _width(width: Any) -> int:
+    return len(width) if isinstance(width, str) else max(int(width), 0)
+
+
+def _sized(value: Any) -> Callable[..., int]:
+    return lambda limit, **a: _size(a[value], limit)
+
+
+_FILTER_SIZES: dict[str, Callable[..., int]] = {
+    "center": lambda limit, value, width, **_: _size(value, limit) + max(int(width), 0),
+    "indent": lambda limit, s, width, **_: _size(s, limit) + _lines(s) * _width(width),
+    "format": lambda limit, value, args, kwargs, **_: _percent_size(
+        str(value), args or kwargs, limit
+    ),
+    "replace": lambda limit, s, old, new, count, **_: _replace_size(
+        s, old, new, -1 if count is None else count
+    ),
+    "join": lambda limit, value, d, **_: (
+        _size(value, limit) + (len(str(d)) * len(value) if hasattr(value, "__len__") else 0)
+    ),
+    "wordwrap": lambda limit, s, width, wrapstring, **_: (
+        _size(s, limit) + (_size(s, limit) // max(int(width), 1) + 1) * len(wrapstring or "\n")
+    ),
+    "batch": lambda limit, value, linecount, fill_with, **_: (
+        max(int(linecount), 0) if fill_with is not None else 0
+    ),
+    "string": _sized("value"),
+    "tojson": _sized("value"),
+    "pprint": _sized("value"),
+    "urlencode": _sized("value"),
+}

@@ -65,6 +65,13 @@ class ProviderConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    assets: int = 1_000_000
+    render_chars: int = 1_000_000
+    fields_set: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     version: int = 1
     defaults: Settings = field(default_factory=Settings)
@@ -73,6 +80,7 @@ class Spec:
     profiles: dict[str, Settings] = field(default_factory=dict)
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     assets: dict[str, AssetDecl] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
     fields_set: tuple[str, ...] = ()
 
 
@@ -81,7 +89,7 @@ SETTING_FIELDS: tuple[str, ...] = tuple(
 )
 CLASSES: dict[str, type[Any]] = {
     cls.__name__: cls
-    for cls in (Settings, UrlReference, DeriveStep, AssetDecl, ProviderConfig, Spec)
+    for cls in (Settings, UrlReference, DeriveStep, AssetDecl, ProviderConfig, Limits, Spec)
 }
 
 

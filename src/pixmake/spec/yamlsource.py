@@ -14,6 +14,11 @@ if TYPE_CHECKING:
 
 PathKey = tuple[str | int, ...]
 
+# Aliases may make a document at most this many times its written size (and always this many
+# nodes): beyond that it is an alias bomb ("billion laughs"), refused before it is built.
+ALIAS_FACTOR = 100
+ALIAS_MINIMUM = 10_000
+
 
 @dataclass(slots=True)
 class LineMap:
@@ -65,6 +70,8 @@ def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
     loader = loader_class(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_aliases(node, display, yaml.MappingNode)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -83,6 +90,84 @@ def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
     if problems:
         raise SpecError(problems)
     return data, lines
+
+
+def _check_aliases(root: yaml.Node, display: str, mapping: type[yaml.MappingNode]) -> None:
+    """Refuse a document whose aliases expand it past ALIAS_FACTOR times its written size,
+    or that contains itself; counted on the composed graph, before anything is built.
+
+    `size[node]` is the number of nodes the subtree expands to, counted once per distinct
+    node (post-order, iteratively, so deep documents do not exhaust the stack)."""
+    size: dict[int, int] = {}
+    heaviest: tuple[int, int] = (0, 0)  # (expanded size, line) of the largest alias use
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        children = _children(node, mapping)
+        if done:
+            total = 1
+            for line, child in children:
+                total += size[id(child)]
+                if not _inside(child, node) and size[id(child)] > heaviest[0]:
+                    heaviest = (size[id(child)], line)
+            size[id(node)] = total
+            continue
+        if id(node) in size:
+            continue
+        size[id(node)] = -1  # in progress: meeting it again below means a cycle
+        stack.append((node, True))
+        for line, child in children:
+            seen = size.get(id(child))
+            if seen == -1:
+                raise SpecError(
+                    [
+                        Problem(
+                            display,
+                            line,
+                            "",
+                            "an alias refers to a node that contains it",
+                            "point the alias at an anchor defined outside this node",
+                        )
+                    ]
+                )
+            if seen is None:
+                stack.append((child, False))
+    written = len(size)
+    bound = max(ALIAS_FACTOR * written, ALIAS_MINIMUM)
+    if size[id(root)] > bound:
+        expanded, line = heaviest
+        raise SpecError(
+            [
+                Problem(
+                    display,
+                    line,
+                    "",
+                    f"aliases expand this document to {size[id(root)]:,} nodes "
+                    f"(this alias alone to {expanded:,}); the limit is {bound:,} "
+                    f"({ALIAS_FACTOR}x its {written:,} written nodes)",
+                    "write the values out, or use fewer levels of aliases of aliases",
+                )
+            ]
+        )
+
+
+def _children(node: yaml.Node, mapping: type[yaml.MappingNode]) -> list[tuple[int, yaml.Node]]:
+    """A node's child nodes, each with the line it is used on (a mapping value: its key's)."""
+    if isinstance(node.value, str):
+        return []
+    if isinstance(node, mapping):
+        found = []
+        for key, value in node.value:
+            line = key.start_mark.line + 1
+            found += [(line, key), (line, value)]
+        return found
+    line = node.start_mark.line + 1
+    return [(line, item) for item in node.value]
+
+
+def _inside(child: yaml.Node, parent: yaml.Node) -> bool:
+    """Whether `child` is written inside `parent` (else it is used there through an alias)."""
+    return bool(parent.start_mark.index <= child.start_mark.index <= parent.end_mark.index)
 
 
 def _walk(
