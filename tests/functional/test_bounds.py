@@ -215,3 +215,27 @@ def test_a_csv_cell_past_the_csv_field_limit_names_the_row(project: Project) -> 
     )
     result = project.run("build", "--provider", "placeholder")
     _refused(result, "data/rows.csv:3: a cell is longer than 131,072 characters", "fix:")
+
+
+def test_a_misspelt_limit_gets_a_did_you_mean(project: Project) -> None:
+    project.gen(
+        {"pixmake.yaml": "version: 1\nlimits: {asset: 10}\nassets:\n  a: {prompt: p, out: a.png}\n"}
+    )
+    result = project.run("status")
+    assert result.code == 2
+    assert "unknown key `asset`" in result.err
+    assert "did you mean `assets`?" in result.err
+
+
+def test_the_asset_limit_counts_every_series_together(project: Project) -> None:
+    project.gen(
+        {
+            "pixmake.yaml": "version: 1\nlimits: {assets: 5}\nassets:\n"
+            "  'a-{{ item }}': {for_each: [1, 2, 3], prompt: p, out: 'a/{{ item }}.png'}\n"
+            "  'b-{{ item }}': {for_each: [1, 2, 3], prompt: p, out: 'b/{{ item }}.png'}\n"
+        }
+    )
+    result = project.run("status")
+    assert result.code == 2
+    assert "series `b-{{ item }}` would make 3 assets after 3 in the series before it" in result.err
+    assert "`limits: {assets: 6}`" in result.err

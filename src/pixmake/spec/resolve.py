@@ -83,6 +83,7 @@ class Resolver:
     templates: Templates = field(init=False)
     problems: list[Problem] = field(default_factory=list)
     rendered: int = 0  # rows rendered (not found in memory)
+    expanded: int = 0  # assets of the series so far, against limits.assets
     _tables: dict[str, list[Row]] = field(default_factory=dict)
     _data_digest: str = ""
     _seen: set[Problem] = field(default_factory=set)
@@ -315,15 +316,19 @@ class Resolver:
         return [({}, None)]
 
     def _within_limit(self, name: str, key: str, count: int) -> bool:
-        """Whether a series of `count` assets is allowed; records the problem when not."""
+        """Whether a series of `count` assets is allowed, with those of the series before it;
+        records the problem when not. Counted before anything is expanded."""
         limit = self.spec.limits.assets
-        if count <= limit:
+        total = self.expanded + count
+        if total <= limit:
+            self.expanded = total
             return True
+        before = f" after {self.expanded:,} in the series before it" if self.expanded else ""
         self._problem(
             ("assets", name, key),
-            f"series `{name}` would make {count:,} assets; the limit is {limit:,}",
+            f"series `{name}` would make {count:,} assets{before}; the limit is {limit:,}",
             "make the table or the matrix axes smaller, or raise the limit with "
-            f"`limits: {{assets: {count}}}` at the top level of pixmake.yaml",
+            f"`limits: {{assets: {total}}}` at the top level of pixmake.yaml",
         )
         return False
 

@@ -9,7 +9,14 @@ from pydantic import BaseModel, ValidationError
 
 from pixmake.errors import Problem, SpecError
 from pixmake.spec import values
-from pixmake.spec.models import AssetDecl, DeriveStep, ProviderConfig, Settings, Spec
+from pixmake.spec.models import (
+    AssetDecl,
+    DeriveStep,
+    Limits,
+    ProviderConfig,
+    Settings,
+    Spec,
+)
 
 if TYPE_CHECKING:
     from pixmake.spec.yamlsource import LineMap, PathKey
@@ -127,6 +134,8 @@ def _model_at(path: PathKey) -> type[BaseModel] | None:
         return Settings
     if head == "providers" and len(path) == 2:
         return ProviderConfig
+    if head == "limits" and len(path) == 1:
+        return Limits
     if head == "assets" and len(path) == 2:
         return AssetDecl
     if head == "assets" and len(path) == 4 and path[2] == "derive":
