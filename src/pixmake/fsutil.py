@@ -45,6 +45,17 @@ def copy_atomic(
 _KNOWN_DIRS: set[str] = set()
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)  # read once, at import (before any thread), and put back
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes files 0600; a file pixmake writes gets the mode any program's would (0644
+# under umask 022), so that a web server running as another user can serve an output.
+FILE_MODE = 0o666 & ~_read_umask()
+
+
 def _atomic(
     path: Path | str, fill: Callable[[BinaryIO], object], fsync: bool, scratch: Path | None
 ) -> os.stat_result:
@@ -98,6 +109,7 @@ def _fill(directory: str, fill: Callable[[BinaryIO], object], fsync: bool) -> st
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), FILE_MODE)
             fill(handle)
             if fsync:
                 handle.flush()

@@ -171,15 +171,23 @@ def _resize(image: Image.Image, size: tuple[int, ...]) -> Image.Image:
     return image.resize(target, Image.Resampling.LANCZOS)
 
 
-def dimensions(source: bytes | Path, name: str) -> tuple[int, int]:
-    """The width and height of an image the user supplies, shown as `name` in errors.
+_PILLOW_FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
+
+
+def dimensions(source: bytes | Path, name: str, fmt: str | None = None) -> tuple[int, int]:
+    """The width and height of an image the user supplies, shown as `name` in errors; with
+    `fmt`, it must be in that format (a JPEG saved as `.png` is refused).
 
     Raises:
-        UsageError: it is not a whole image pixmake opens (or is too large to open).
+        UsageError: it is not a whole image pixmake opens (or is too large to open), or not
+        in `fmt`.
     """
     try:
         with _open(source) as image:
             size = image.size
+            wanted = _PILLOW_FORMATS.get(fmt or "", fmt)
+            if fmt is not None and image.format != wanted:
+                raise UsageError(f"`{name}` is a {image.format} image, not {wanted}")
             image.verify()  # the whole file is there: for PNG, every chunk's CRC through IEND
     except ImageReadError as exc:
         raise UsageError(f"`{name}` {exc}") from exc

@@ -239,3 +239,16 @@ def test_the_asset_limit_counts_every_series_together(project: Project) -> None:
     assert result.code == 2
     assert "series `b-{{ item }}` would make 3 assets after 3 in the series before it" in result.err
     assert "`limits: {assets: 6}`" in result.err
+
+
+def test_a_range_past_the_sandbox_gets_a_fix(project: Project) -> None:
+    project.gen(
+        {
+            "pixmake.yaml": "version: 1\nassets:\n  a:\n"
+            "    prompt: '{% for i in range(10**12) %}x{% endfor %}'\n    out: a.png\n"
+        }
+    )
+    result = project.run("status")
+    assert result.code == 2
+    assert "Range too big" in result.err
+    assert "fix: the sandbox allows a range of at most 100,000" in result.err

@@ -241,3 +241,18 @@ def test_a_rename_across_file_systems_falls_back_to_a_temp_file_beside_it(
     assert dest.read_bytes() == b"content"
     assert os.listdir(scratch) == []
     assert os.listdir(dest.parent) == ["out.png"]
+
+
+def test_outputs_and_the_lock_get_the_mode_of_the_umask(project: Project) -> None:
+    project.gen(
+        {
+            "pixmake.yaml": "version: 1\nassets:\n  a:\n    prompt: pa\n    out: site/a.png\n"
+            "    derive: [{resize: 64, out: site/a.webp}]\n"
+        }
+    )
+    project.build()
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert 0o666 & ~mask != 0o600, "the test needs a umask that lets others read (022)"
+    for rel in ("site/a.png", "site/a.webp", "pixmake.lock"):
+        assert (project.root / rel).stat().st_mode & 0o777 == 0o666 & ~mask, rel

@@ -84,3 +84,28 @@ def test_the_bound_is_far_above_every_size_pixmake_asks_for() -> None:
         assert model is not None
         largest = max([w * h for w, h in model.sizes] or [model.size_range[1] ** 2])
         assert largest * 4 <= MAX_PIXELS
+
+
+def test_accepting_an_image_in_another_format_than_its_path_says_is_refused(
+    project: Project,
+) -> None:
+    import io
+
+    from PIL import Image
+
+    jpeg = io.BytesIO()
+    Image.new("RGB", (16, 8), (200, 10, 10)).save(jpeg, "JPEG")
+    project.gen({"pixmake.yaml": SPEC, "hero.png": jpeg.getvalue()})
+    result = project.run("accept", "hero")
+    assert result.code == 2
+    assert "cannot accept `hero`: `hero.png` is a JPEG image, not PNG" in result.err
+    assert "fix: put a PNG image at hero.png" in result.err
+    assert not (project.root / "pixmake.lock").exists()
+
+
+def test_accept_names_what_it_takes_when_given_a_file(project: Project) -> None:
+    project.gen({"pixmake.yaml": SPEC, "mine.png": png_bytes((16, 8))})
+    result = project.run("accept", "mine.png")
+    assert result.code == 2
+    assert "no asset matches `mine.png`" in result.err
+    assert "`pixmake accept` takes asset ids or globs" in result.err

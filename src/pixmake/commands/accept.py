@@ -36,11 +36,11 @@ def accept(root: Path, patterns: list[str], **kw: Any) -> list[str]:
                     "`pixmake build` restores or generates it"
                 )
             old = session.lock.entries.get(asset_id)
-            outputs = [_adopt(session, asset_id, path) for path in asset.outputs]
+            outputs = [_adopt(session, asset_id, path, asset.format) for path in asset.outputs]
             earlier = {d["hash"]: d.get("key") for d in old.get("derived", [])} if old else {}
             derived: list[DerivedRecord] = []
             for step in asset.derived:
-                record = _adopt(session, asset_id, step.path)
+                record = _adopt(session, asset_id, step.path, step.format)
                 # A derived file left as pixmake made it still comes from the earlier image:
                 # keep its key, so the next build derives it again from the accepted one.
                 dkey = earlier.get(record["hash"]) or derive_key(
@@ -61,7 +61,7 @@ def accept(root: Path, patterns: list[str], **kw: Any) -> list[str]:
         return ids
 
 
-def _adopt(session: Session, asset_id: str, path: str) -> OutputRecord:
+def _adopt(session: Session, asset_id: str, path: str, fmt: str) -> OutputRecord:
     """Keep a project file in the store and describe it as an output record.
 
     Raises:
@@ -72,9 +72,12 @@ def _adopt(session: Session, asset_id: str, path: str) -> OutputRecord:
     digest, size = session.files.hash(path) or ("", 0)
     session.store.put_file(session.root / path, digest)
     try:
-        width, height = dimensions(session.store.read_object(digest), path)
+        width, height = dimensions(session.store.read_object(digest), path, fmt)
     except UsageError as exc:
-        raise UsageError(f"cannot accept `{asset_id}`: {exc}") from None
+        raise UsageError(
+            f"cannot accept `{asset_id}`: {exc}\n  fix: put a {fmt.upper()} image at {path}, "
+            f"or `pixmake build --force {asset_id}` to restore the one pixmake made"
+        ) from None
     return {"path": path, "hash": digest, "bytes": size, "width": width, "height": height}
 
 
@@ -84,6 +87,10 @@ def match(project: Project, patterns: list[str]) -> list[str]:
     for pattern in patterns:
         found = [i for i in project.graph.order if fnmatch.fnmatchcase(i, pattern)]
         if not found:
-            raise UsageError(f"no asset matches `{pattern}`")
+            raise UsageError(
+                f"no asset matches `{pattern}`\n  fix: `pixmake accept` takes asset ids or globs "
+                "(`pixmake status` lists them): put your image at the asset's output path, "
+                "then accept its id"
+            )
         ids += [i for i in found if i not in ids]
     return ids

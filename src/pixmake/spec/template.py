@@ -240,10 +240,17 @@ class Templates:
             ) from None
         except jinja2.TemplateError as exc:
             file, line = _template_frame(exc)
-            raise TemplateProblem(f"template error: {exc}", file, line, "") from None
+            raise TemplateProblem(
+                f"template error: {exc}", file, line, "see the Jinja message above"
+            ) from None
         except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
             file, line = _template_frame(exc)
-            raise TemplateProblem(f"template error: {exc}", file, line, "") from None
+            fix = (
+                "the sandbox allows a range of at most 100,000: use a smaller one, or a data table"
+                if "Range too big" in str(exc)
+                else "check the values this template combines"
+            )
+            raise TemplateProblem(f"template error: {exc}", file, line, fix) from None
 
     def _generate(self, template: Any, context: dict[str, Any]) -> str:
         """Render piece by piece, stopping once the text passes the limit: the error is
