@@ -22,6 +22,7 @@ from pixmake.spec.yamlsource import format_path
 from pixmake.trace import REMEMBERED_ROWS, digest, verify
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from pixmake.filestat import FileHasher
@@ -180,9 +181,10 @@ class Resolver:
         fixed: dict[str, str],
     ) -> list[Asset]:
         where: PathKey = ("assets", name)
-        rows = self._rows(name, decl)
-        if rows is None:
+        found = self._rows(name, decl)
+        if found is None:
             return []
+        count, rows = found
         series = decl.for_each is not None or decl.matrix is not None
         if not series and "{" in name:
             self._problem(
@@ -194,7 +196,7 @@ class Resolver:
         settings.update(self._overrides())
         decl_fp = digest((name, fields(decl), sorted(settings.items())))
         known, names, reads = self._remembered(name, decl_fp)
-        remember = len(rows) <= REMEMBERED_ROWS
+        remember = count <= REMEMBERED_ROWS
         new: dict[str, Any] = {}
         keyed: list[tuple[dict[str, Any], Asset]] = []
         assets = []
@@ -278,7 +280,9 @@ class Resolver:
                 origin = None  # the same file for every row: one error, not one per row
         self._problem(("assets", name, *exc.field), _prefix(origin) + exc.message, exc.fix)
 
-    def _rows(self, name: str, decl: AssetDecl) -> list[tuple[dict[str, Any], str | None]] | None:
+    def _rows(self, name: str, decl: AssetDecl) -> tuple[int, Iterator[_Row]] | None:
+        """How many rows the declaration expands to, counted first, and the rows, made one at
+        a time (a million of them never all exist at once)."""
         where: PathKey = ("assets", name)
         var = decl.as_
         if decl.for_each is not None and decl.matrix is not None:
@@ -297,23 +301,22 @@ class Resolver:
                 return None
             if not self._within_limit(name, "for_each", len(table)):
                 return None
-            return [({var: row.values, "index": i}, row.where()) for i, row in enumerate(table)]
+            rows = (({var: row.values, "index": i}, row.where()) for i, row in enumerate(table))
+            return len(table), rows
         if isinstance(decl.for_each, list):
             if not self._within_limit(name, "for_each", len(decl.for_each)):
                 return None
             origin = f"{self.lines.file}:{self.lines.line((*where, 'for_each'))}"
-            return [({var: v, "index": i}, origin) for i, v in enumerate(decl.for_each)]
+            items = decl.for_each
+            return len(items), (({var: v, "index": i}, origin) for i, v in enumerate(items))
         if decl.matrix is not None:
             axes = list(decl.matrix.items())
-            if not self._within_limit(name, "matrix", math.prod(len(v) for _, v in axes)):
+            count = math.prod(len(v) for _, v in axes)
+            if not self._within_limit(name, "matrix", count):
                 return None
             origin = f"{self.lines.file}:{self.lines.line((*where, 'matrix'))}"
-            out: list[tuple[dict[str, Any], str | None]] = []
-            for i, combo in enumerate(itertools.product(*(values for _, values in axes))):
-                values = {axis: value for (axis, _), value in zip(axes, combo, strict=True)}
-                out.append(({**values, var: values, "index": i}, origin))
-            return out
-        return [({}, None)]
+            return count, _combinations(axes, var, origin)
+        return 1, iter([({}, None)])
 
     def _within_limit(self, name: str, key: str, count: int) -> bool:
         """Whether a series of `count` assets is allowed, with those of the series before it;
@@ -643,6 +646,15 @@ def _output_quality(value: Any, fmt: str | None) -> int | None:
         return DEFAULT_OUTPUT_QUALITY
     low, high = catalog.OUTPUT_QUALITY_RANGE
     return _int({"output_quality": value}, "output_quality", low, high)
+
+
+_Row = tuple[dict[str, Any], str | None]  # a row's names for its templates, and its origin
+
+
+def _combinations(axes: list[tuple[str, list[Any]]], var: str, origin: str) -> Iterator[_Row]:
+    for i, combo in enumerate(itertools.product(*(values for _, values in axes))):
+        values = {axis: value for (axis, _), value in zip(axes, combo, strict=True)}
+        yield {**values, var: values, "index": i}, origin
 
 
 def _normalise(text: str) -> str | None:
