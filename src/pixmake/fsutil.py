@@ -95,8 +95,13 @@ def _makedirs(directory: str) -> None:
         return
     try:
         os.makedirs(directory, exist_ok=True)
-    except FileExistsError:  # a component of the path is a file
-        raise NotADirectoryError(errno.ENOTDIR, "a parent folder is a file", directory) from None
+    except (FileExistsError, NotADirectoryError):  # a component of the path is a file: name it
+        blocker = directory
+        while os.path.dirname(blocker) != blocker and not os.path.isfile(blocker):
+            blocker = os.path.dirname(blocker)
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"{os.path.basename(blocker)} is a file, not a folder", blocker
+        ) from None
     _KNOWN_DIRS.add(directory)
 
 
@@ -155,7 +160,7 @@ _FIXES = {
     errno.ENOSPC: "free some disk space",
     errno.EDQUOT: "free some space within your disk quota",
     errno.EISDIR: "a folder is in the way: rename or remove {path}, or change its `out`",
-    errno.ENOTDIR: "a parent of {path} is a file: rename or remove it, or change the `out`",
+    errno.ENOTDIR: "{blocker} is a file where a folder is needed: move it, or change the `out`",
 }
 
 
@@ -165,7 +170,9 @@ def describe_os_error(exc: OSError, root: Path, *, doing: str = "write") -> str:
     folder = _shown(os.path.dirname(os.path.abspath(exc.filename)), root) if exc.filename else "."
     cause = exc.strerror or str(exc)
     fix = _FIXES.get(exc.errno or 0, "fix the cause above")
-    fix = fix.format(path=path, folder=folder or ".")
+    origin = exc.__cause__  # _atomic names the file written; its cause, the file in the way
+    blocker = _shown(origin.filename if isinstance(origin, OSError) else exc.filename, root)
+    fix = fix.format(path=path, folder=folder or ".", blocker=blocker)
     return f"cannot {doing} {path}: {cause}\n  fix: {fix}, then run pixmake again"
 
 

@@ -111,7 +111,7 @@ def test_an_output_path_that_is_a_folder_or_under_a_file(project: Project) -> No
     assert "cannot write a.png" in text
     assert "a folder is in the way" in text
     assert "cannot write icons" in text
-    assert "is a file" in text
+    assert "icons is a file, not a folder" in text
     assert (project.root / "c.png").is_file()
     assert set(project.lock()["assets"]) == {"c"}
 
