@@ -213,3 +213,28 @@ def test_killed_builds_resume_and_pay_once(tmp_path: Path) -> None:
         assert len(charges) == 40  # every asset charged exactly once in total
         assert {e["record"]["task_uuid"] for e in lock.values()} == set(charges)
         assert KEY not in _everything_written(tmp_path)
+
+
+def test_restoring_and_deriving_need_no_key(
+    fake: FakeRunware, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = (
+        f"version: 1\n{FAST}assets:\n  hero:\n    prompt: a hero\n    out: hero.png\n"
+        "    derive: [{resize: 64, out: small/hero.webp}]\n"
+    )
+    project.gen({"pixmake.yaml": spec})
+    assert project.run("build").code == 0
+    charged = fake.charges()
+    monkeypatch.delenv("RUNWARE_API_KEY")
+    project.gen({"pixmake.yaml": spec.replace("resize: 64", "resize: 32")})
+    (project.root / "hero.png").unlink()
+    result = project.run("build", "--json")
+    assert result.code == 0, result.err
+    assert result.last_json()["generated"] == 0
+    assert (project.root / "hero.png").is_file()
+    assert (project.root / "small/hero.webp").is_file()
+    assert fake.charges() == charged
+    project.gen({"pixmake.yaml": spec.replace("a hero", "another hero")})
+    refused = project.run("build")  # this one would be paid for: it needs the key
+    assert refused.code == 2
+    assert "RUNWARE_API_KEY" in refused.err

@@ -121,11 +121,14 @@ def _executor(
 
     project = session.project
     factory = provider_factory or make_provider
+    # Only what may be generated needs its provider (and its key): a restore or a derive is
+    # local, and an asset whose key waits on an upstream one may turn out to be generated.
     needed = sorted(
         {
             project.assets[i].provider
             for i in selected
-            if plan.assets[i].action not in ("none", "blocked")
+            if plan.assets[i].action == "generate"
+            or (plan.assets[i].key is None and plan.assets[i].action != "none")
         }
     )
     providers: dict[str, ImageProvider] = {
