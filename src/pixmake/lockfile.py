@@ -176,6 +176,10 @@ class Entries(MutableMapping[str, LockEntry]):
         other._damaged = dict(self._damaged)
         return other
 
+    def damaged(self, key: str) -> bool:
+        """Whether the file holds an entry for `key` that was reported damaged and ignored."""
+        return key in self._damaged
+
     def written(self) -> list[str]:
         """Every id the file keeps, damaged ones included, sorted."""
         return sorted({*self._raw, *self._parsed, *self._damaged})

@@ -195,7 +195,7 @@ class _Planner:
         names = ", ".join(f"`{p}`" for p in pending)
         reason = f"upstream {names} will be regenerated first"
         if entry is None:
-            result = AssetPlan(asset.id, "new", "generate", ["not in pixmake.lock yet", reason])
+            result = AssetPlan(asset.id, "new", "generate", [self._not_locked(asset), reason])
         else:
             changes = _setting_changes(entry, asset)
             state = "changed" if changes else "upstream-changed"
@@ -205,15 +205,20 @@ class _Planner:
         result.estimate_usd = self._estimate(asset)
         return self._guard_outputs(asset, entry, result)
 
+    def _not_locked(self, asset: Asset) -> str:
+        if self.lock.entries.damaged(asset.id):
+            return "its entry in pixmake.lock is damaged and ignored (see the warning)"
+        return "not in pixmake.lock yet"
+
     def _new(self, asset: Asset, key: str) -> AssetPlan:
         cached = self.store.get_action(key)
         if cached is not None:
-            result = AssetPlan(asset.id, "new", "restore", ["not in pixmake.lock yet"], key=key)
+            result = AssetPlan(asset.id, "new", "restore", [self._not_locked(asset)], key=key)
             result.reasons.append("the store has this exact request: restored at no cost")
             result.cached = cached
             result.output_hash = cached["outputs"][0]["hash"]
         else:
-            result = AssetPlan(asset.id, "new", "generate", ["not in pixmake.lock yet"], key=key)
+            result = AssetPlan(asset.id, "new", "generate", [self._not_locked(asset)], key=key)
             result.estimate_usd = self._estimate(asset)
         return self._guard_outputs(asset, None, result)
 

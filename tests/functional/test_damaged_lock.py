@@ -75,6 +75,9 @@ def test_a_damaged_entry_is_reported_once_and_rebuilt(
         assert result.err.count(warning) == 1, (command, result.err)
         assert (project.root / "hero.png").exists()
     assert project.status()["hero"]["state"] == "new"
+    assert project.status()["hero"]["reasons"][0] == (
+        "its entry in pixmake.lock is damaged and ignored (see the warning)"
+    )
     assert project.status()["logo"]["state"] == "fresh"
     summary = project.build()
     assert summary["restored"] + summary["generated"] == 1
