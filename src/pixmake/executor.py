@@ -29,6 +29,7 @@ from pixmake.hashing import derive_key, reference_hashes, request_key
 from pixmake.lockfile import make_entry
 from pixmake.providers.base import GenerationRequest, RequestReference
 from pixmake.results import BuildOptions, BuildResult
+from pixmake.sources import ContentSources
 
 if TYPE_CHECKING:
     from pixmake.filestat import FileHasher
@@ -107,10 +108,12 @@ class Executor:
     _stop: str | None = None
     _claimed: set[str] | None = None
     _staging: Staging = field(init=False)
+    _sources: ContentSources = field(init=False)
 
     async def run(self, selected: set[str]) -> BuildResult:
         """Build the selected assets. Cancelling this coroutine keeps everything finished."""
         self._staging = self.store.staging()
+        self._sources = ContentSources(self.project.root, self.store, self.lock, self.hasher)
         self._jobs = asyncio.Semaphore(max(1, self.options.jobs))
         for name in self.providers:
             limit = self.project.concurrency(name)
@@ -316,6 +319,7 @@ class Executor:
                 digest, size, width, height = out["hash"], out["bytes"], out["width"], out["height"]
                 self._materialize(step.path, digest, None)
             else:
+                self._sources.ensure(source)  # a fresh clone: from the committed original
                 data = self.store.read_object(source)
                 derived, width, height = await asyncio.to_thread(imaging.derive, data, step)
                 digest, size = self.store.put_bytes(derived), len(derived)
@@ -347,6 +351,7 @@ class Executor:
         if current is not None:
             self.store.put_file(dest, current[0])
         if data is None:
+            self._sources.ensure(digest)  # the store, or a project file with that content
             st = self.store.restore(digest, dest)
         else:
             st = write_atomic(dest, data, scratch=self.store.scratch)

@@ -69,7 +69,12 @@ def _atomic(
             _makedirs(str(scratch))
             tmp = _fill(str(scratch), fill, fsync)
         try:
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except FileNotFoundError:  # its folder was removed since we made it
+                _KNOWN_DIRS.discard(directory)
+                _makedirs(directory)
+                os.replace(tmp, path)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
                 _unlink(tmp)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake import catalog
 from pixmake.hashing import derive_key, reference_hashes, request_key
+from pixmake.sources import ContentSources
 from pixmake.trace import digest, verify
 
 if TYPE_CHECKING:
@@ -129,6 +130,10 @@ class _Planner:
     hasher: FileHasher
     force: bool
     memory: dict[str, Any] | None
+    sources: ContentSources = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sources = ContentSources(self.project.root, self.store, self.lock, self.hasher)
 
     def asset(self, asset: Asset, done: dict[str, AssetPlan]) -> AssetPlan:
         ref_hashes, pending = self._ref_hashes(asset, done)
@@ -285,8 +290,8 @@ class _Planner:
             result.reasons += derive_reasons
             if result.action == "none":
                 result.action = "derive"
-        if result.action == "restore" and not all(
-            self.store.has_object(o["hash"]) for o in entry["outputs"]
+        if result.action in ("restore", "derive") and not all(
+            self.sources.available(o["hash"]) for o in entry["outputs"]
         ):
             result.action = "generate"
             result.reasons.append("the store does not have it: it must be generated again")

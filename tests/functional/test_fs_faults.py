@@ -256,3 +256,14 @@ def test_outputs_and_the_lock_get_the_mode_of_the_umask(project: Project) -> Non
     assert 0o666 & ~mask != 0o600, "the test needs a umask that lets others read (022)"
     for rel in ("site/a.png", "site/a.webp", "pixmake.lock"):
         assert (project.root / rel).stat().st_mode & 0o777 == 0o666 & ~mask, rel
+
+
+def test_a_folder_removed_between_two_writes_is_made_again(tmp_path: Path) -> None:
+    scratch, dest = tmp_path / "scratch", tmp_path / "out" / "a.png"
+    write_atomic(dest, b"one", scratch=scratch)
+    import shutil
+
+    shutil.rmtree(tmp_path / "out")
+    shutil.rmtree(scratch)
+    write_atomic(dest, b"two", scratch=scratch)
+    assert dest.read_bytes() == b"two"
