@@ -186,7 +186,7 @@ class Executor:
         if key is None or ref_hashes is None:  # an upstream asset was built first
             ref_hashes = reference_hashes(asset, self.hasher, self._output_hash.get)
             key = request_key(asset, ref_hashes)
-            cached = self.store.get_action(key)
+            cached = self._sources.action(key)
             action = "restore" if cached is not None else "generate"
         entry = self.lock.entries.get(asset.id)
         if action == "generate":

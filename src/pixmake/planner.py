@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from pixmake.spec.asset import Asset
     from pixmake.store import Store
 
+REQUEST_MADE_BEFORE = (
+    "this exact request was made before (the store or pixmake.lock has it): restored at no cost"
+)
 STATES = ("fresh", "new", "changed", "upstream-changed", "missing", "modified", "orphaned")
 _COMPARED = ("provider", "model", "size", "quality", "background", "format", "output_quality",
              "results", "prompt")  # fmt: skip
@@ -216,10 +219,10 @@ class _Planner:
         return "not in pixmake.lock yet"
 
     def _new(self, asset: Asset, key: str) -> AssetPlan:
-        cached = self.store.get_action(key)
+        cached = self.sources.action(key)
         if cached is not None:
             result = AssetPlan(asset.id, "new", "restore", [self._not_locked(asset)], key=key)
-            result.reasons.append("the store has this exact request: restored at no cost")
+            result.reasons.append(REQUEST_MADE_BEFORE)
             result.cached = cached
             result.output_hash = cached["outputs"][0]["hash"]
         else:
@@ -238,12 +241,12 @@ class _Planner:
         if not reasons:
             reasons.append("the request key changed (a newer key scheme)")
         result = AssetPlan(asset.id, state, "generate", reasons, changes, key=key)
-        cached = self.store.get_action(key)
+        cached = self.sources.action(key)
         if cached is not None:
             result.action = "restore"
             result.cached = cached
             result.output_hash = cached["outputs"][0]["hash"]
-            result.reasons.append("the store has this exact request: restored at no cost")
+            result.reasons.append(REQUEST_MADE_BEFORE)
         else:
             result.estimate_usd = self._estimate(asset)
         return self._guard_outputs(asset, entry, result)
@@ -356,8 +359,9 @@ class _Planner:
             if path in tracked:
                 continue
             found = self.hasher.hash(path)
-            # Content already in the store was made (or kept) by pixmake: nothing can be lost.
-            if found is not None and not self.store.has_object(found[0]):
+            # Content already in the store, or recorded in the lock, was made (or kept) by
+            # pixmake: nothing can be lost.
+            if found is not None and not self.sources.available(found[0]):
                 untracked.append(path)
         if untracked and not self.force:
             result.reasons += [f"`{p}` exists and pixmake did not write it" for p in untracked]

@@ -15,13 +15,13 @@ git's object database behind these two.)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from pixmake.filestat import FileHasher
-    from pixmake.lockfile import Lock
+    from pixmake.lockfile import Lock, LockEntry
     from pixmake.store import Store
 
 
@@ -32,6 +32,24 @@ class ContentSources:
     lock: Lock
     hasher: FileHasher
     _index: dict[str, list[str]] | None = field(default=None, init=False)
+    _keys: dict[str, LockEntry] | None = field(default=None, init=False)
+
+    def action(self, key: str) -> dict[str, Any] | None:
+        """The cached result of a request key: the store's action cache, else any lock entry
+        made by that request (an asset renamed: its old entry is still in the lock) whose
+        outputs some source has. Nothing is written."""
+        cached = self.store.get_action(key)
+        if cached is not None:
+            return cached
+        if self._keys is None:
+            self._keys = {}
+            for locked in self.lock.entries.values():
+                self._keys.setdefault(locked["key"], locked)
+        found = self._keys.get(key)
+        if found is None or not all(self.available(o["hash"]) for o in found["outputs"]):
+            return None
+        outputs = [{k: v for k, v in o.items() if k != "path"} for o in found["outputs"]]
+        return {"outputs": outputs, "record": dict(found.get("record", {}))}
 
     def available(self, digest: str) -> bool:
         """Whether the content can be had without generating it (nothing is written)."""
