@@ -160,8 +160,8 @@ class Entries(MutableMapping[str, LockEntry]):
         for key in list(self._raw):
             if key in self._asked or key in self._parsed:
                 yield key
-            elif _parse_entry(key, self._raw[key]) is not None:
-                self._asked.add(key)  # checked; parsed again (cheap, once) when read
+            elif (entry := _parse_entry(key, self._raw[key])) is not None:
+                self._parsed[key] = entry  # checked, and kept: reading it next costs nothing
                 yield key
             else:
                 self._damaged[key] = "{" + self._raw.pop(key) + _END

@@ -43,7 +43,7 @@ class ContentSources:
             return cached
         if self._keys is None:
             self._keys = {}
-            for locked in self.lock.entries.values():
+            for locked in self._entries():
                 self._keys.setdefault(locked["key"], locked)
         found = self._keys.get(key)
         if found is None or not all(self.available(o["hash"]) for o in found["outputs"]):
@@ -76,8 +76,13 @@ class ContentSources:
         """Hash -> the project paths the lock records with it; read on the first miss only."""
         if self._index is None:
             index: dict[str, list[str]] = {}
-            for entry in self.lock.entries.values():
+            for entry in self._entries():
                 for record in (*entry["outputs"], *entry.get("derived", [])):
                     index.setdefault(record["hash"], []).append(record["path"])
             self._index = index
         return self._index
+
+    def _entries(self) -> list[LockEntry]:
+        """Every usable lock entry (a damaged one is absent: `get` gives None)."""
+        found = (self.lock.entries.get(asset_id) for asset_id in list(self.lock.entries))
+        return [entry for entry in found if entry is not None]
