@@ -89,6 +89,7 @@ _TAIL = '\n  },\n  "version": 1\n}\n'
 _EMPTY = '{\n  "assets": {},\n  "version": 1\n}\n'
 _PLAIN_KEYS = re.compile(r"[A-Za-z0-9_.@+=/ -]+(?:\n[A-Za-z0-9_.@+=/ -]+)*\Z")
 _END = "\n    }"  # an entry's closing line
+_TOP_KEY = re.compile(r'\n      "key": "([^"\\]*)"')  # an entry's own key, as pixmake writes it
 _SEPARATOR = '\n    },\n    "'  # an entry's end and the next one's start: unique, since JSON
 # strings cannot hold a raw newline and nothing else closes at this indentation
 
@@ -110,6 +111,7 @@ class Entries(MutableMapping[str, LockEntry]):
         self._raw: dict[str, str] = {}
         self._damaged: dict[str, str] = {}  # id -> its text in the file, kept as it was
         self._asked: set[str] = set()
+        self._by_key: dict[str, str] | None = None  # request key -> id, see with_key
 
     @classmethod
     def from_raw(cls, raw: dict[str, str]) -> Entries:
@@ -142,6 +144,7 @@ class Entries(MutableMapping[str, LockEntry]):
         return entry
 
     def __setitem__(self, key: str, value: LockEntry) -> None:
+        self._by_key = None
         self._parsed[key] = value
         self._raw.pop(key, None)
         self._damaged.pop(key, None)
@@ -175,6 +178,20 @@ class Entries(MutableMapping[str, LockEntry]):
         other._raw = dict(self._raw)
         other._damaged = dict(self._damaged)
         return other
+
+    def with_key(self, request_key: str) -> LockEntry | None:
+        """A usable entry made by that request key (an asset renamed since, for one). The
+        entries are indexed by key once, from their text (a search, not a parse)."""
+        if self._by_key is None:
+            index = {entry["key"]: asset_id for asset_id, entry in self._parsed.items()}
+            for asset_id, raw in self._raw.items():
+                found = _TOP_KEY.search(raw)
+                if found is not None and asset_id not in self._parsed:
+                    index.setdefault(found.group(1), asset_id)
+            self._by_key = index
+        owner = self._by_key.get(request_key)
+        entry = self.get(owner) if owner is not None else None
+        return entry if entry is not None and entry["key"] == request_key else None
 
     def damaged(self, key: str) -> bool:
         """Whether the file holds an entry for `key` that was reported damaged and ignored."""

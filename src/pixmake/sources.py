@@ -32,7 +32,6 @@ class ContentSources:
     lock: Lock
     hasher: FileHasher
     _index: dict[str, list[str]] | None = field(default=None, init=False)
-    _keys: dict[str, LockEntry] | None = field(default=None, init=False)
 
     def action(self, key: str) -> dict[str, Any] | None:
         """The cached result of a request key: the store's action cache, else any lock entry
@@ -41,11 +40,7 @@ class ContentSources:
         cached = self.store.get_action(key)
         if cached is not None:
             return cached
-        if self._keys is None:
-            self._keys = {}
-            for locked in self._entries():
-                self._keys.setdefault(locked["key"], locked)
-        found = self._keys.get(key)
+        found = self.lock.entries.with_key(key)
         if found is None or not all(self.available(o["hash"]) for o in found["outputs"]):
             return None
         outputs = [{k: v for k, v in o.items() if k != "path"} for o in found["outputs"]]
