@@ -26,7 +26,7 @@ from pixmake import imaging
 from pixmake.errors import ProviderAuthError, ProviderError, ProviderQuotaError
 from pixmake.fsutil import describe_os_error, write_atomic
 from pixmake.hashing import derive_key, reference_hashes, request_key
-from pixmake.lockfile import make_entry
+from pixmake.lockfile import action_outputs, make_entry
 from pixmake.providers.base import GenerationRequest, RequestReference
 from pixmake.results import BuildOptions, BuildResult
 from pixmake.sources import ContentSources
@@ -259,8 +259,7 @@ class Executor:
             ]
         finally:
             self._staging.discard(result.images)  # those not adopted
-        cache = {"outputs": [{k: v for k, v in o.items() if k != "path"} for o in outputs]}
-        self.store.put_action(key, {**cache, "record": record})
+        self.store.put_action(key, {"outputs": action_outputs(outputs), "record": record})
         for out in outputs:
             self._materialize(out["path"], out["hash"], None)
         return outputs

@@ -36,10 +36,18 @@ def copy_atomic(
     source: Path | str, path: Path | str, *, scratch: Path | None = None
 ) -> os.stat_result:
     """Copy the file `source` to `path` atomically."""
-    with open(source, "rb") as src:
+    with open(source, "rb") as src:  # opened first: a missing source is named as itself
         return _atomic(
             path, lambda handle: shutil.copyfileobj(src, handle, 1 << 20), False, scratch
         )
+
+
+def _copier(source: str) -> Callable[[BinaryIO], object]:
+    def copy(handle: BinaryIO) -> None:
+        with open(source, "rb") as src:
+            shutil.copyfileobj(src, handle, 1 << 20)
+
+    return copy
 
 
 _KNOWN_DIRS: set[str] = set()
@@ -70,21 +78,14 @@ def _atomic(
             tmp = _fill(str(scratch), fill, fsync)
         try:
             try:
-                os.replace(tmp, path)
-            except FileNotFoundError:  # its folder was removed since we made it
-                _KNOWN_DIRS.discard(directory)
-                _makedirs(directory)
-                os.replace(tmp, path)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
+                _rename(tmp, path, directory)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                moved = _fill(directory, _copier(tmp), fsync)  # another file system: beside it
                 _unlink(tmp)
-                raise
-            try:  # another file system: copy beside it, then rename
-                with open(tmp, "rb") as src:
-                    moved = _fill(directory, lambda h: shutil.copyfileobj(src, h, 1 << 20), fsync)
-            finally:
-                _unlink(tmp)
-            _replace(moved, path)
+                tmp = moved
+                _rename(tmp, path, directory)
         except BaseException:
             _unlink(tmp)
             raise
@@ -130,12 +131,13 @@ def _fill(directory: str, fill: Callable[[BinaryIO], object], fsync: bool) -> st
     return tmp
 
 
-def _replace(tmp: str, path: str) -> None:
+def _rename(tmp: str, path: str, directory: str) -> None:
     try:
         os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
+    except FileNotFoundError:  # its folder was removed since we made it
+        _KNOWN_DIRS.discard(directory)
+        _makedirs(directory)
+        os.replace(tmp, path)
 
 
 def _unlink(path: str) -> None:

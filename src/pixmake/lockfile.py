@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -60,6 +60,12 @@ class LockEntry(TypedDict):
     outputs: list[OutputRecord]
     derived: list[DerivedRecord]
     record: dict[str, Any]
+
+
+def action_outputs(outputs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Output records as the action cache keeps them: what a request made, without the
+    project paths it was written to (another asset, or a renamed one, may use it)."""
+    return [{k: v for k, v in o.items() if k != "path"} for o in outputs]
 
 
 def make_entry(

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pixmake.lockfile import action_outputs
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -43,8 +45,10 @@ class ContentSources:
         found = self.lock.entries.with_key(key)
         if found is None or not all(self.available(o["hash"]) for o in found["outputs"]):
             return None
-        outputs = [{k: v for k, v in o.items() if k != "path"} for o in found["outputs"]]
-        return {"outputs": outputs, "record": dict(found.get("record", {}))}
+        return {
+            "outputs": action_outputs(found["outputs"]),
+            "record": dict(found.get("record", {})),
+        }
 
     def available(self, digest: str) -> bool:
         """Whether the content can be had without generating it (nothing is written)."""

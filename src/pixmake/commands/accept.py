@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import UsageError
 from pixmake.hashing import derive_key
-from pixmake.lockfile import make_entry
+from pixmake.lockfile import action_outputs, make_entry
 from pixmake.session import open_session
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def accept(root: Path, patterns: list[str], **kw: Any) -> list[str]:
             session.lock.entries[asset_id] = make_entry(
                 asset, item.key, item.ref_hashes, outputs, derived, provider
             )
-            cached = [{k: v for k, v in o.items() if k != "path"} for o in outputs]
+            cached = action_outputs(outputs)
             session.store.put_action(item.key, {"outputs": cached, "record": provider})
         session.compact()
         session.remember()
