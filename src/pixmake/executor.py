@@ -130,7 +130,10 @@ class Executor:
             if self.plan.assets[asset_id].action == "none":
                 self._outcome[asset_id].set_result(None)
         self.reporter.start(len(work), self.plan.estimated_cost({p.id for p in work}))
-        await asyncio.gather(*(self._asset(p) for p in work))
+        try:
+            await asyncio.gather(*(self._asset(p) for p in work))
+        finally:
+            self._sources.close()
         return self.result
 
     # -- one asset --------------------------------------------------------------------------

@@ -297,15 +297,39 @@ def _warn_damaged(key: str, problem: str, source: str) -> None:
 def check_paths(key: str, entry: Any, source: str = LOCK_NAME) -> None:
     """Refuse an entry naming an output outside the project (or in pixmake's own files): a
     hand-edited lock must not make prune, gc or build delete or replace anything there."""
+    path = _escaping_path(entry)
+    if path is not None:
+        raise LockfileError(
+            f"{source}: the entry of `{key}` names `{path}`, a path outside the project "
+            "(or one of pixmake's own)\n  fix: restore the file from version control, "
+            "or delete that entry, then build again"
+        )
+
+
+def _escaping_path(entry: Any) -> str | None:
     for record in [*entry["outputs"], *entry.get("derived", [])]:
         path = record.get("path") if isinstance(record, dict) else None
         if not (lexical(path) and str(path).split("/")[0] not in RESERVED):
-            shown = path if isinstance(path, str) else json.dumps(path)
-            raise LockfileError(
-                f"{source}: the entry of `{key}` names `{shown}`, a path outside the project "
-                "(or one of pixmake's own)\n  fix: restore the file from version control, "
-                "or delete that entry, then build again"
-            )
+            return path if isinstance(path, str) else json.dumps(path)
+    return None
+
+
+def committed_entries(text: str) -> dict[str, LockEntry]:
+    """The usable entries of a lock as an earlier commit had it, read quietly: a version
+    that cannot be read (a conflict, another format) has none, a damaged or escaping entry
+    is left out. What they record is verified by its hash before use."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    assets = data.get("assets") if isinstance(data, dict) else None
+    if not isinstance(assets, dict) or data.get("version") != LOCK_VERSION:
+        return {}
+    return {
+        asset_id: entry
+        for asset_id, entry in assets.items()
+        if entry_problem(entry) is None and _escaping_path(entry) is None
+    }
 
 
 def read_lock(root: Path) -> Lock:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from pixmake.store import Store
 
 REQUEST_MADE_BEFORE = (
-    "this exact request was made before (the store or pixmake.lock has it): restored at no cost"
+    "this exact request was made before (the store, pixmake.lock or its git history has it): "
+    "restored at no cost"
 )
 STATES = ("fresh", "new", "changed", "upstream-changed", "missing", "modified", "orphaned")
 _COMPARED = ("provider", "model", "size", "quality", "background", "format", "output_quality",
@@ -108,8 +109,11 @@ def plan(
     """
     planner = _Planner(project, lock, store, hasher, force, memory)
     result: dict[str, AssetPlan] = {}
-    for asset_id in project.graph.order:
-        result[asset_id] = planner.asset(project.assets[asset_id], result)
+    try:
+        for asset_id in project.graph.order:
+            result[asset_id] = planner.asset(project.assets[asset_id], result)
+    finally:
+        planner.sources.close()
     order = list(project.graph.order)
     if memory is not None:
         for name in set(memory) - set(project.assets):
@@ -361,7 +365,7 @@ class _Planner:
             found = self.hasher.hash(path)
             # Content already in the store, or recorded in the lock, was made (or kept) by
             # pixmake: nothing can be lost.
-            if found is not None and not self.sources.available(found[0]):
+            if found is not None and not self.sources.known(found[0]):
                 untracked.append(path)
         if untracked and not self.force:
             result.reasons += [f"`{p}` exists and pixmake did not write it" for p in untracked]

@@ -1,15 +1,19 @@
-"""Where content is found by its hash: the store's objects, then the project's own files.
+"""Where content is found by its hash: the store's objects, the project's files, git.
 
 ```
 digest ──▶ .pixmake/objects/ ──miss──▶ a file the lock records with that hash, hashed now
-                                         │ verified
-                                         └──▶ copied into the store (hashed again as copied)
+                                  └─miss──▶ git: the blob of a path that pixmake.lock records
+                                            with that hash, at HEAD, then in each commit
+                                            that changed pixmake.lock, newest first
+           each candidate verified by its hash, then copied into the store
 ```
 A fresh clone has no `.pixmake/`, but it has every committed output: an output renamed in
 the spec, an original whose derived file was deleted or whose derive step changed, are all
-on disk under the paths the lock gives them. Each candidate is used only if its content has
-the hash sought, so a hand-edited file is never taken for the locked one. (Issue 11 adds
-git's object database behind these two.)
+on disk under the paths the lock gives them; a deleted one, and every image an earlier
+commit had (a prompt reverted), are in git. Each candidate is used only if its content has
+the hash sought, so a hand-edited file is never taken for the locked one. Git is asked only
+when the store and the working tree have nothing, that is, when the answer would otherwise
+be a paid generation, and a request key is looked up there in the lock's own history.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pixmake.githistory import GitHistory, LockHistory
+from pixmake.hashing import content_hash
 from pixmake.lockfile import action_outputs
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
     from pixmake.filestat import FileHasher
@@ -34,35 +41,83 @@ class ContentSources:
     lock: Lock
     hasher: FileHasher
     _index: dict[str, list[str]] | None = field(default=None, init=False)
+    _git: GitHistory = field(init=False)
+    _found: dict[str, tuple[str, str] | None] = field(default_factory=dict, init=False)
+    _history: LockHistory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._git = GitHistory(self.root)
+        self._history = LockHistory(self._git)
+
+    def close(self) -> None:
+        """Stop the git process, if one was started."""
+        self._git.close()
 
     def action(self, key: str) -> dict[str, Any] | None:
         """The cached result of a request key: the store's action cache, else any lock entry
-        made by that request (an asset renamed: its old entry is still in the lock) whose
-        outputs some source has. Nothing is written."""
+        made by that request (an asset renamed: its old entry is still in the lock), else the
+        newest entry an earlier commit's lock has with it (a prompt reverted), if some source
+        has all its outputs. Nothing is written."""
         cached = self.store.get_action(key)
         if cached is not None:
             return cached
         found = self.lock.entries.with_key(key)
-        if found is None or not all(self.available(o["hash"]) for o in found["outputs"]):
-            return None
-        return {
-            "outputs": action_outputs(found["outputs"]),
-            "record": dict(found.get("record", {})),
-        }
+        if found is not None and all(self.available(o["hash"]) for o in found["outputs"]):
+            return _cached(found)
+        entry = self._history.with_key(key)  # its outputs are indexed with it
+        if entry is not None and all(self.available(o["hash"]) for o in entry["outputs"]):
+            return _cached(entry)
+        return None
 
     def available(self, digest: str) -> bool:
         """Whether the content can be had without generating it (nothing is written)."""
-        return self.store.has_object(digest) or self._on_disk(digest) is not None
+        return (
+            self.store.has_object(digest)
+            or self._on_disk(digest) is not None
+            or self._in_git(digest) is not None
+        )
 
     def ensure(self, digest: str) -> bool:
-        """Make the store hold the content, from a project file if need be; False if no
-        source has it."""
+        """Make the store hold the content, from a project file or git if need be; False if
+        no source has it."""
         if self.store.has_object(digest):
             return True
         rel = self._on_disk(digest)
-        if rel is None:
+        if rel is not None and self.store.put_file(self.root / rel) == digest:  # hashed again
+            return True
+        place = self._in_git(digest)
+        data = self._git.blob(*place) if place is not None else None
+        if data is None or content_hash(data) != digest:
             return False
-        return self.store.put_file(self.root / rel) == digest  # hashed again as copied
+        self.store.put_bytes(data, digest)
+        return True
+
+    def known(self, digest: str) -> bool:
+        """Whether the content is pixmake's: in the store, or a file the lock records with
+        it (git is not asked)."""
+        return self.store.has_object(digest) or self._on_disk(digest) is not None
+
+    # -- git ------------------------------------------------------------------------------
+
+    def _in_git(self, digest: str) -> tuple[str, str] | None:
+        """A (commit, path) whose blob in git has that content, verified."""
+        if digest not in self._found:
+            self._found[digest] = next(
+                (
+                    place
+                    for place in self._git_candidates(digest)
+                    if (data := self._git.blob(*place)) is not None and content_hash(data) == digest
+                ),
+                None,
+            )
+        return self._found[digest]
+
+    def _git_candidates(self, digest: str) -> Iterator[tuple[str, str]]:
+        """HEAD's blob of each path the current lock records with it, then each (commit,
+        path) that a committed lock records with it, newest first."""
+        for rel in self._paths().get(digest, ()):
+            yield "HEAD", rel
+        yield from self._history.places(digest)
 
     def _on_disk(self, digest: str) -> str | None:
         for rel in self._paths().get(digest, ()):
@@ -85,3 +140,8 @@ class ContentSources:
         """Every usable lock entry (a damaged one is absent: `get` gives None)."""
         found = (self.lock.entries.get(asset_id) for asset_id in list(self.lock.entries))
         return [entry for entry in found if entry is not None]
+
+
+def _cached(entry: LockEntry) -> dict[str, Any]:
+    """An action-cache value from a lock entry."""
+    return {"outputs": action_outputs(entry["outputs"]), "record": dict(entry.get("record", {}))}

@@ -1,6 +1,6 @@
 """The project's own files are a source of content: in a fresh clone (no `.pixmake/`), what
 the lock records on disk is moved, restored and derived from, never generated again.
-(Issue 11; git's history as a source is not here yet.)"""
+(Issue 11; git's history as a source is in test_teammate_day.py.)"""
 
 from __future__ import annotations
 
