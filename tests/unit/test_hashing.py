@@ -45,6 +45,20 @@ def test_golden_key() -> None:
     assert request_key(_asset(), ["0" * 32, None]) == "590f7e5f9629d74542e78bfbb275aa03"
 
 
+def test_golden_key_of_an_asset_reference_is_its_content_never_its_name() -> None:
+    # Pinned: an `asset:` reference contributes the upstream output's hash, not the id, so
+    # renaming the upstream asset costs nothing anywhere.
+    upstream = "1" * 32
+    keys = set()
+    for name in ("hero", "key-art"):
+        asset = _asset(references=(Reference("asset", name),))
+        material = canonical(key_material(asset, [upstream])).decode()
+        assert '"references":[{"hash":"11111111111111111111111111111111"}]' in material
+        assert name not in material
+        keys.add(request_key(asset, [upstream]))
+    assert keys == {"03a0e1a960d10808726f73089b631674"}
+
+
 def test_key_ignores_ids_and_paths() -> None:
     base = request_key(_asset(), ["0" * 32, None])
     moved = _asset(
