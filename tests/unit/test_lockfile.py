@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from pixmake.errors import LockfileError, PixmakeWarning
-from pixmake.lockfile import Lock, entry_problem, parse_lock, read_lock, write_lock
+from pixmake.lockfile import (
+    Lock,
+    committed_entries,
+    entry_problem,
+    parse_lock,
+    read_lock,
+    write_lock,
+)
 
 ENTRY = {
     "key": "k1",
@@ -183,3 +190,17 @@ def test_entry_problem_names_the_field_and_the_type(entry: object, problem: str)
     assert found is not None
     assert found.startswith(problem)
     assert entry_problem(ENTRY) is None
+
+
+def test_an_earlier_commits_lock_is_read_quietly_and_keeps_only_usable_entries() -> None:
+    escaping = {**ENTRY, "outputs": [{**ENTRY["outputs"][0], "path": "../../etc/passwd"}]}  # type: ignore[dict-item]
+    own = {**ENTRY, "outputs": [{**ENTRY["outputs"][0], "path": ".git/config"}]}  # type: ignore[dict-item]
+    text = json.dumps(
+        {"version": 1, "assets": {"a": ENTRY, "b": escaping, "c": own, "d": {"key": 3}}}
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is reported of a lock that is not the project's
+        assert list(committed_entries(text)) == ["a"]
+        conflicted = GOLDEN.replace('      "key": "k1",\n', "<<<<<<< HEAD\n", 1)
+        assert committed_entries(conflicted) == {}
+        assert committed_entries('{"version": 99, "assets": {}}') == {}
