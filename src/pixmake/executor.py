@@ -105,6 +105,7 @@ class Executor:
     _per_provider: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _started: int = 0
     _in_flight_usd: float = 0.0
+    _spent_usd: float = 0.0  # on tasks this build sent (not those it collected)
     _stop: str | None = None
     _claimed: set[str] | None = None
     _staging: Staging = field(init=False)
@@ -210,9 +211,13 @@ class Executor:
         self, asset: Asset, key: str, ref_hashes: list[str | None], slot: _Slot
     ) -> tuple[list[OutputRecord], dict[str, Any]]:
         provider = self.providers[asset.provider]
-        estimate = self.plan.assets[asset.id].estimate_usd
-        self._check_budget(estimate)
-        self._started += 1
+        # A task an interrupted build sent is collected: --max-new and --max-cost limit what
+        # this build sends, and it costs nothing more.
+        sends = self.tasks.submitted(key) is None
+        estimate = (self.plan.assets[asset.id].estimate_usd or 0.0) if sends else 0.0
+        if sends:
+            self._check_budget(estimate)
+            self._started += 1
         self._in_flight_usd += estimate
         self.reporter.started(asset.id, "generate")
         request = generation_request(self.project, asset, key, ref_hashes)
@@ -226,6 +231,8 @@ class Executor:
             provider_slot.release()
             self._in_flight_usd -= estimate
         self.result.cost_usd += result.cost_usd
+        if sends:
+            self._spent_usd += result.cost_usd
         record = {"provider": provider.name, "placeholder": not provider.paid, **result.record}
         record["cost_usd"] = round(result.cost_usd, 6)
         outputs = self._keep_images(asset, key, result, record, check=not provider.trusted)
@@ -268,13 +275,10 @@ class Executor:
         max_new, max_cost = self.options.max_new, self.options.max_cost
         if max_new is not None and self._started >= max_new:
             raise _Skip(f"not generated: --max-new {max_new} reached")
-        if (
-            max_cost is not None
-            and self.result.cost_usd + self._in_flight_usd + estimate > max_cost
-        ):
+        if max_cost is not None and self._spent_usd + self._in_flight_usd + estimate > max_cost:
             raise _Skip(
                 f"not generated: --max-cost {max_cost:.2f} USD would be exceeded "
-                f"({self.result.cost_usd:.4f} USD spent so far)"
+                f"({self._spent_usd:.4f} USD spent so far)"
             )
 
     def _check_images(self, asset: Asset, result: GenerationResult) -> None:
