@@ -200,8 +200,6 @@ class Executor:
             if action == "restore":
                 self.result.restored += 1
         derived = await self._derive(asset, outputs)
-        if action == "derive":
-            self.result.derived += 1
         self._commit(asset, make_entry(asset, key, ref_hashes, outputs, derived, record), entry)
         return action
 
@@ -320,15 +318,17 @@ class Executor:
             if cached is not None:
                 out = cached["outputs"][0]
                 digest, size, width, height = out["hash"], out["bytes"], out["width"], out["height"]
-                self._materialize(step.path, digest, None)
+                wrote = self._materialize(step.path, digest, None)
             else:
                 self._sources.ensure(source)  # a fresh clone: from the committed original
                 data = self.store.read_object(source)
                 derived, width, height = await asyncio.to_thread(imaging.derive, data, step)
                 digest, size = self.store.put_bytes(derived), len(derived)
-                self._materialize(step.path, digest, derived)
+                wrote = self._materialize(step.path, digest, derived)
                 out = {"hash": digest, "bytes": size, "width": width, "height": height}
                 self.store.put_action(dkey, {"outputs": [out]})
+            if wrote:  # the summary counts the derived files written, whatever the action
+                self.result.derived += 1
             records.append(
                 {
                     "path": step.path,
@@ -345,11 +345,12 @@ class Executor:
 
     # -- files and the journal ---------------------------------------------------------------
 
-    def _materialize(self, rel: str, digest: str, data: bytes | None) -> None:
-        """Make the project file `rel` hold object `digest`, keeping whatever it replaces."""
+    def _materialize(self, rel: str, digest: str, data: bytes | None) -> bool:
+        """Make the project file `rel` hold object `digest`, keeping whatever it replaces.
+        False when it already did: nothing was written."""
         current = self.hasher.hash(rel)
         if current is not None and current[0] == digest:
-            return
+            return False
         dest = self.project.root / rel
         if current is not None:
             self.store.put_file(dest, current[0])
@@ -359,6 +360,7 @@ class Executor:
         else:
             st = write_atomic(dest, data, scratch=self.store.scratch)
         self.hasher.remember(rel, st, digest)
+        return True
 
     def _commit(self, asset: Asset, entry: LockEntry, old: LockEntry | None) -> None:
         # Not fsynced: if a power cut loses it, the task record survives and the next build

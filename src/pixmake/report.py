@@ -62,7 +62,7 @@ class ConsoleReporter:
         parts = [
             f"{result.generated} generated",
             f"{result.restored} restored",
-            f"{result.derived} derived",
+            f"{result.derived} derived file{'s' if result.derived != 1 else ''}",
             f"{result.fresh} fresh",
         ]
         if result.failed:
