@@ -138,7 +138,7 @@ def _executor(
     collect = [project.assets[i] for i in to_send if plan.assets[i].paid]
     to_send = [i for i in to_send if not plan.assets[i].paid]  # collecting is free
     if options.max_cost is not None:
-        _check_budget(session, plan, to_send, options)
+        _check_budget(session, plan, to_send, options.max_cost, options.max_new)
     paid = [project.assets[i] for i in to_send if providers[project.assets[i].provider].paid]
     if options.max_new is not None:  # at most that many are sent: count the largest
         paid = sorted(paid, key=lambda a: a.width * a.height * a.results)
@@ -151,17 +151,17 @@ def _executor(
     )  # fmt: skip
 
 
-def _check_budget(session: Session, plan: Plan, to_send: list[str], options: BuildOptions) -> None:
+def _check_budget(
+    session: Session, plan: Plan, to_send: list[str], max_cost: float, max_new: int | None
+) -> None:
     """Refuse, before anything is sent, a plan that may cost more than --max-cost: all that
-    is to generate, or the dearest N of it under --max-new N (any N of them may be sent)."""
-    max_cost, max_new = options.max_cost, options.max_new
-    assert max_cost is not None
+    is to generate, or under --max-new N the dearest N of it (any N of them may be sent)."""
     if max_new == 0:
         return
     unpriced = plan.unpriced(set(to_send))
     if unpriced:
         asset = session.project.assets[unpriced[0]]
-        more = f" (and {len(unpriced) - 1} more)" if len(unpriced) > 1 else ""
+        more = f" ({len(unpriced) - 1} more assets too)" if len(unpriced) > 1 else ""
         raise BudgetError(
             f"--max-cost cannot bound this plan: `{asset.id}` uses the model {asset.model}, "
             f"which has no known price{more}\n  fix: build the other targets with --max-cost, "
@@ -169,16 +169,15 @@ def _check_budget(session: Session, plan: Plan, to_send: list[str], options: Bui
             "gpt-image-1-mini)"
         )
     estimates = sorted(plan.assets[i].estimate_usd or 0.0 for i in to_send)
-    if max_new is not None and max_new < len(estimates):
-        estimates = estimates[-max_new:]
+    capped = max_new is not None and max_new < len(estimates)
+    if capped:
+        estimates = estimates[len(estimates) - (max_new or 0) :]
     estimate = sum(estimates)
     if estimate > max_cost:
-        which = f" (the dearest {max_new} that --max-new {max_new} lets through)"
+        which = f" (the dearest {max_new} that --max-new {max_new} lets through)" if capped else ""
         raise BudgetError(
-            f"the plan is estimated at {estimate:.4f} USD"
-            f"{which if max_new is not None and max_new < len(to_send) else ''}, more than "
-            f"--max-cost {max_cost:.4f}\n  fix: raise --max-cost, build fewer targets, "
-            "or use --max-new N"
+            f"the plan is estimated at {estimate:.4f} USD{which}, more than --max-cost "
+            f"{max_cost:.4f}\n  fix: raise --max-cost, build fewer targets, or use --max-new N"
         )
 
 
