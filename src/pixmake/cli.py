@@ -125,8 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--force", action="store_true", help="overwrite hand-edited or untracked outputs"
     )
-    p.add_argument("--max-cost", type=float, metavar="USD", help="refuse or stop past this spend")
-    p.add_argument("--max-new", type=int, metavar="N", help="generate at most N assets")
+    p.add_argument("--max-cost", type=_usd, metavar="USD", help="refuse or stop past this spend")
+    p.add_argument("--max-new", type=_count, metavar="N", help="generate at most N assets")
     p.add_argument("--json", action="store_true", help="JSON lines; the summary is the last")
     p = command("status", _status, "each asset's state and the reasons for it")
     p.add_argument("--all", action="store_true", help="list fresh assets too")
@@ -155,6 +155,20 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _usd(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # NaN too: it would compare as no limit at all
+        raise argparse.ArgumentTypeError("must be an amount of 0 or more, in USD")
     return value
 
 
@@ -211,11 +225,15 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
 
     plan = status(root, args.targets, **_spec_kw(args))
     items = _items(plan)
-    total = sum(p.estimate_usd for p in items)
+    total = plan.estimated_cost()
+    unpriced = len(plan.unpriced())
+    paid = sum(1 for p in items if p.paid)
     if args.json:
         document = {
             "assets": [p.to_json() for p in items],
-            "estimated_cost_usd": round(total, 6),
+            "estimated_cost_usd": None if total is None else round(total, 6),
+            "unpriced": unpriced,
+            "paid_to_collect": paid,
             "counts": plan.counts(),
         }
         _out(json.dumps(document, indent=2, ensure_ascii=False))
@@ -223,14 +241,27 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
     work = [p for p in items if p.action != "none"]
     width = max((len(p.id) for p in work), default=0)
     for item in work:
-        cost = f"~{item.estimate_usd:.3f} USD" if item.estimate_usd else ""
-        _out(f"{item.action:<9}{item.id:<{width}}  {cost:>13}  {'; '.join(item.reasons)}")
-    generate = sum(1 for p in work if p.action == "generate")
-    _out(
-        f"{len(work)} to do ({generate} to generate), {len(items) - len(work)} fresh; "
-        f"estimated cost {total:.4f} USD"
-    )
+        _out(f"{item.action:<9}{item.id:<{width}}  {_cost(item):>13}  {'; '.join(item.reasons)}")
+    generate = sum(1 for p in work if p.action == "generate") - paid
+    doing = f"{generate} to generate" + (f", {paid} paid, to collect" if paid else "")
+    _out(f"{len(work)} to do ({doing}), {len(items) - len(work)} fresh; {_total(plan)}")
     return EXIT_OK
+
+
+def _cost(item: Any) -> str:
+    if item.paid:
+        return "paid"
+    if item.estimate_usd is None:
+        return "unknown"
+    return f"~{item.estimate_usd:.3f} USD" if item.estimate_usd else ""
+
+
+def _total(plan: Plan) -> str:
+    unpriced = plan.unpriced()
+    known = sum(p.estimate_usd or 0.0 for p in plan.assets.values())
+    if not unpriced:
+        return f"estimated cost {known:.4f} USD"
+    return f"estimated cost unknown ({len(unpriced)} with no known price; the rest {known:.4f} USD)"
 
 
 def _build(root: Path, args: argparse.Namespace) -> int:
@@ -281,7 +312,11 @@ def _explain(root: Path, args: argparse.Namespace) -> int:
         _out(f"    new: {change['new']}")
     if info["key"]:
         _out(f"  key: {info['key']}")
-    if info["estimated_cost_usd"]:
+    if info["paid"]:
+        _out("  estimated cost: none (paid for by an interrupted build)")
+    elif info["estimated_cost_usd"] is None:
+        _out("  estimated cost: unknown (its model has no known price)")
+    elif info["estimated_cost_usd"]:
         _out(f"  estimated cost: {info['estimated_cost_usd']:.4f} USD")
     request = info["request"]
     if request:

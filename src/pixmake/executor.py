@@ -105,6 +105,7 @@ class Executor:
     _per_provider: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _started: int = 0
     _in_flight_usd: float = 0.0
+    _spent_usd: float = 0.0  # on tasks this build sent (not those it collected)
     _stop: str | None = None
     _claimed: set[str] | None = None
     _staging: Staging = field(init=False)
@@ -202,8 +203,6 @@ class Executor:
             if action == "restore":
                 self.result.restored += 1
         derived = await self._derive(asset, outputs)
-        if action == "derive":
-            self.result.derived += 1
         self._commit(asset, make_entry(asset, key, ref_hashes, outputs, derived, record), entry)
         return action
 
@@ -213,9 +212,13 @@ class Executor:
         self, asset: Asset, key: str, ref_hashes: list[str | None], slot: _Slot
     ) -> tuple[list[OutputRecord], dict[str, Any]]:
         provider = self.providers[asset.provider]
-        estimate = self.plan.assets[asset.id].estimate_usd
-        self._check_budget(estimate)
-        self._started += 1
+        # A task an interrupted build sent is collected: --max-new and --max-cost limit what
+        # this build sends, and it costs nothing more.
+        sends = self.tasks.submitted(key) is None
+        estimate = (self.plan.assets[asset.id].estimate_usd or 0.0) if sends else 0.0
+        if sends:
+            self._check_budget(estimate)
+            self._started += 1
         self._in_flight_usd += estimate
         self.reporter.started(asset.id, "generate")
         request = generation_request(self.project, asset, key, ref_hashes)
@@ -229,6 +232,8 @@ class Executor:
             provider_slot.release()
             self._in_flight_usd -= estimate
         self.result.cost_usd += result.cost_usd
+        if sends:
+            self._spent_usd += result.cost_usd
         record = {"provider": provider.name, "placeholder": not provider.paid, **result.record}
         record["cost_usd"] = round(result.cost_usd, 6)
         outputs = self._keep_images(asset, key, result, record, check=not provider.trusted)
@@ -271,13 +276,10 @@ class Executor:
         max_new, max_cost = self.options.max_new, self.options.max_cost
         if max_new is not None and self._started >= max_new:
             raise _Skip(f"not generated: --max-new {max_new} reached")
-        if (
-            max_cost is not None
-            and self.result.cost_usd + self._in_flight_usd + estimate > max_cost
-        ):
+        if max_cost is not None and self._spent_usd + self._in_flight_usd + estimate > max_cost:
             raise _Skip(
                 f"not generated: --max-cost {max_cost:.2f} USD would be exceeded "
-                f"({self.result.cost_usd:.4f} USD spent so far)"
+                f"({self._spent_usd:.4f} USD spent so far)"
             )
 
     def _check_images(self, asset: Asset, result: GenerationResult) -> None:
@@ -319,15 +321,17 @@ class Executor:
             if cached is not None:
                 out = cached["outputs"][0]
                 digest, size, width, height = out["hash"], out["bytes"], out["width"], out["height"]
-                self._materialize(step.path, digest, None)
+                wrote = self._materialize(step.path, digest, None)
             else:
                 self._sources.ensure(source)  # a fresh clone: from the committed original
                 data = self.store.read_object(source)
                 derived, width, height = await asyncio.to_thread(imaging.derive, data, step)
                 digest, size = self.store.put_bytes(derived), len(derived)
-                self._materialize(step.path, digest, derived)
+                wrote = self._materialize(step.path, digest, derived)
                 out = {"hash": digest, "bytes": size, "width": width, "height": height}
                 self.store.put_action(dkey, {"outputs": [out]})
+            if wrote:  # the summary counts the derived files written, whatever the action
+                self.result.derived += 1
             records.append(
                 {
                     "path": step.path,
@@ -344,11 +348,12 @@ class Executor:
 
     # -- files and the journal ---------------------------------------------------------------
 
-    def _materialize(self, rel: str, digest: str, data: bytes | None) -> None:
-        """Make the project file `rel` hold object `digest`, keeping whatever it replaces."""
+    def _materialize(self, rel: str, digest: str, data: bytes | None) -> bool:
+        """Make the project file `rel` hold object `digest`, keeping whatever it replaces.
+        False when it already did: nothing was written."""
         current = self.hasher.hash(rel)
         if current is not None and current[0] == digest:
-            return
+            return False
         dest = self.project.root / rel
         if current is not None:
             self.store.put_file(dest, current[0])
@@ -358,6 +363,7 @@ class Executor:
         else:
             st = write_atomic(dest, data, scratch=self.store.scratch)
         self.hasher.remember(rel, st, digest)
+        return True
 
     def _commit(self, asset: Asset, entry: LockEntry, old: LockEntry | None) -> None:
         # Not fsynced: if a power cut loses it, the task record survives and the next build

@@ -28,6 +28,9 @@ REQUEST_MADE_BEFORE = (
     "this exact request was made before (the store, pixmake.lock or its git history has it): "
     "restored at no cost"
 )
+PAID_TO_COLLECT = (
+    "sent and paid for by an interrupted build: its images are collected, at no further cost"
+)
 STATES = ("fresh", "new", "changed", "upstream-changed", "missing", "modified", "orphaned")
 _COMPARED = ("provider", "model", "size", "quality", "background", "format", "output_quality",
              "results", "prompt")  # fmt: skip
@@ -59,16 +62,19 @@ class AssetPlan:
     key: str | None = None
     ref_hashes: list[str | None] | None = None
     cached: dict[str, Any] | None = None
-    estimate_usd: float = 0.0
+    estimate_usd: float | None = 0.0  # None: the catalog has no price for its model
     output_hash: str | None = None  # the first output's hash once planned, for downstream keys
+    paid: bool = False  # sent by an interrupted build: its images are collected, not paid again
 
     def to_json(self) -> dict[str, Any]:
+        estimate = None if self.estimate_usd is None else round(self.estimate_usd, 6)
         return {
             "id": self.id,
             "state": self.state,
             "action": self.action,
             "reasons": self.reasons,
-            "estimated_cost_usd": round(self.estimate_usd, 6),
+            "estimated_cost_usd": estimate,
+            "paid": self.paid,
         }
 
 
@@ -81,8 +87,26 @@ class Plan:
     def all_fresh(cls, ids: list[str]) -> Plan:
         return cls({i: AssetPlan(i, "fresh", "none") for i in ids}, list(ids))
 
-    def estimated_cost(self, ids: set[str] | None = None) -> float:
-        return sum(p.estimate_usd for p in self.assets.values() if ids is None or p.id in ids)
+    def estimated_cost(self, ids: set[str] | None = None) -> float | None:
+        """The estimate of these assets (all by default); None if one has no known price."""
+        chosen = [p.estimate_usd for p in self.assets.values() if ids is None or p.id in ids]
+        return None if None in chosen else sum(e for e in chosen if e is not None)
+
+    def unpriced(self, ids: set[str] | None = None) -> list[str]:
+        """The assets to generate whose model has no known price, in plan order."""
+        return [
+            i for i in self.order
+            if (ids is None or i in ids) and self.assets[i].estimate_usd is None
+        ]  # fmt: skip
+
+    def mark_paid(self, keys: set[str]) -> None:
+        """Assets to generate whose request a build sent and was interrupted before it
+        collected the images: the next build collects them, and pays nothing more."""
+        for item in self.assets.values():
+            if item.action == "generate" and item.key in keys:
+                item.paid = True
+                item.estimate_usd = 0.0
+                item.reasons.append(PAID_TO_COLLECT)
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATES, 0)
@@ -387,12 +411,12 @@ class _Planner:
                 edited.append(record["path"])
         return edited
 
-    def _estimate(self, asset: Asset) -> float:
+    def _estimate(self, asset: Asset) -> float | None:
         if asset.provider == "placeholder":
             return 0.0
         model = catalog.resolve_model(asset.model)
         price = model.price(asset.quality, (asset.width, asset.height)) if model else None
-        return (price or 0.0) * asset.results
+        return None if price is None else price * asset.results
 
 
 # -- comparing with the lock ------------------------------------------------------------------

@@ -17,7 +17,7 @@ _VERBS = {"generate": "generated", "restore": "restored", "derive": "derived"}
 
 
 class Reporter(Protocol):
-    def start(self, work: int, estimate_usd: float) -> None: ...
+    def start(self, work: int, estimate_usd: float | None) -> None: ...
     def started(self, asset_id: str, action: str) -> None: ...
     def finished(self, asset_id: str, action: str) -> None: ...
     def failed(self, asset_id: str, message: str) -> None: ...
@@ -33,11 +33,13 @@ class ConsoleReporter:
         self.done = 0
         self.tty = self.err.isatty()
 
-    def start(self, work: int, estimate_usd: float) -> None:
+    def start(self, work: int, estimate_usd: float | None) -> None:
         self.total = work
         if work == 0:
             return
         cost = f", estimated {estimate_usd:.3f} USD" if estimate_usd else ""
+        if estimate_usd is None:
+            cost = ", cost unknown (a model with no known price)"
         self.out.write(f"{work} asset{'s' if work != 1 else ''} to build{cost}\n")
 
     def started(self, asset_id: str, action: str) -> None:
@@ -60,7 +62,7 @@ class ConsoleReporter:
         parts = [
             f"{result.generated} generated",
             f"{result.restored} restored",
-            f"{result.derived} derived",
+            f"{result.derived} derived file{'s' if result.derived != 1 else ''}",
             f"{result.fresh} fresh",
         ]
         if result.failed:
@@ -97,8 +99,9 @@ class JsonReporter:
     def _emit(self, event: dict[str, Any]) -> None:
         self.out.write(json.dumps(event, sort_keys=True) + "\n")
 
-    def start(self, work: int, estimate_usd: float) -> None:
-        self._emit({"event": "start", "work": work, "estimated_cost_usd": round(estimate_usd, 6)})
+    def start(self, work: int, estimate_usd: float | None) -> None:
+        estimate = None if estimate_usd is None else round(estimate_usd, 6)
+        self._emit({"event": "start", "work": work, "estimated_cost_usd": estimate})
 
     def started(self, asset_id: str, action: str) -> None:
         return None

@@ -18,7 +18,7 @@ class BuildOptions:
 class BuildResult:
     generated: int = 0
     restored: int = 0
-    derived: int = 0
+    derived: int = 0  # derived files written, whichever action wrote them
     fresh: int = 0
     failed: int = 0
     skipped: int = 0

@@ -50,6 +50,7 @@ class Session:
     _project: Project | None = None
     _lock: Lock | None = None
     _committed: Lock | None = None
+    _paid: set[str] | None = None
 
     def __post_init__(self) -> None:
         self.store = Store(self.root)
@@ -102,13 +103,22 @@ class Session:
         if self._lock is None:
             lock = Lock(self.committed.entries.copy())
             self.files.hash(JOURNAL)
-            for event in self.store.read_journal():
+            events = self.store.read_journal()
+            self._paid = set(open_tasks(events))
+            for event in events:
                 if event.get("t") == "done":
                     check_paths(event["id"], event["entry"], JOURNAL)
                     lock.entries[event["id"]] = event["entry"]
                     self.journal_pending += 1
             self._lock = lock
         return self._lock
+
+    @property
+    def paid_tasks(self) -> set[str]:
+        """Request keys of paid tasks a build sent and did not collect (it was interrupted)."""
+        if self._paid is None:
+            self._paid = set(open_tasks(self.store.read_journal()))
+        return self._paid
 
     def use_lock(self, lock: Lock) -> None:
         self._lock = lock
@@ -126,6 +136,8 @@ class Session:
             self.project, lock or self.lock, self.store, self.files, force=force, memory=memory
         )
         self.trace.touch("plans")
+        if self.paid_tasks:
+            result.mark_paid(self.paid_tasks)
         return result
 
     def compact(self) -> bool:

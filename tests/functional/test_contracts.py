@@ -13,7 +13,7 @@ from pixmake import api
 from pixmake.commands import build as commands_build
 from pixmake.report import ConsoleReporter
 from pixmake.results import BuildOptions, BuildResult
-from tests.conftest import ICONS_CSV, Project
+from tests.conftest import ICONS_CSV, Project, copy_example
 from tests.fakes import FakeProvider
 
 STATES = {"fresh", "new", "changed", "upstream-changed", "missing", "modified", "orphaned"}
@@ -269,3 +269,40 @@ def test_a_job_slot_is_freed_when_the_remote_work_is_done(project: Project) -> N
     result = _build(project, provider, jobs=1)
     assert result.generated == 6
     assert provider.most_in_flight > 1  # the next task went out during the "download"
+
+
+DERIVING = """\
+version: 1
+assets:
+  hero:
+    prompt: a hero
+    out: hero.png
+    derive: [{resize: 64, out: small/hero.png}, {resize: 32, out: tiny/hero.webp}]
+  icon:
+    prompt: an icon
+    out: icon.png
+    derive: [{resize: 16, out: small/icon.png}]
+  plain: {prompt: plain, out: plain.png}
+"""
+
+
+def test_build_counts_the_derived_files_it_wrote(project: Project) -> None:
+    project.gen({"pixmake.yaml": DERIVING})
+    first = project.run("build", "--provider", "placeholder")
+    assert first.code == 0, first.err
+    assert "3 generated, 0 restored, 3 derived files, 0 fresh" in first.out.splitlines()[-1]
+    (project.root / "tiny/hero.webp").unlink()
+    summary = project.build()  # the missing file is written again, and only it
+    assert (summary["restored"], summary["derived"], summary["fresh"]) == (1, 1, 2)
+    project.gen({"pixmake.yaml": DERIVING.replace("resize: 16", "resize: 24")})
+    summary = project.build()  # a derive-only action
+    assert (summary["generated"], summary["derived"]) == (0, 1)
+    assert project.build()["derived"] == 0
+
+
+def test_a_first_build_of_an_example_counts_its_derived_files(project: Project) -> None:
+    copy_example("game-icons", project.root)
+    summary = project.build()
+    derived = sum(len(e.get("derived", [])) for e in project.lock()["assets"].values())
+    assert derived > summary["generated"] > 0
+    assert summary["derived"] == derived

@@ -134,26 +134,51 @@ def _executor(
     providers: dict[str, ImageProvider] = {
         name: factory(name, session.store, project.spec.providers.get(name)) for name in needed
     }
-    estimate = plan.estimated_cost({i for i in selected if plan.assets[i].action == "generate"})
-    if options.max_cost is not None and estimate > options.max_cost:
-        raise BudgetError(
-            f"the plan is estimated at {estimate:.4f} USD, more than --max-cost "
-            f"{options.max_cost:.4f}\n  fix: raise --max-cost, build fewer targets, "
-            "or use --max-new N"
-        )
-    paid = [
-        project.assets[i]
-        for i in selected
-        if plan.assets[i].action == "generate" and providers[project.assets[i].provider].paid
-    ]
+    to_send = sorted(i for i in selected if plan.assets[i].action == "generate")
+    collect = [project.assets[i] for i in to_send if plan.assets[i].paid]
+    to_send = [i for i in to_send if not plan.assets[i].paid]  # collecting is free
+    if options.max_cost is not None:
+        _check_budget(session, plan, to_send, options.max_cost, options.max_new)
+    paid = [project.assets[i] for i in to_send if providers[project.assets[i].provider].paid]
     if options.max_new is not None:  # at most that many are sent: count the largest
-        paid = sorted(paid, key=lambda a: a.width * a.height * a.results)[-options.max_new :]
-    if paid and (options.max_new is None or options.max_new > 0):
-        _check_disk(session, [(a.width, a.height, a.format, a.results) for a in paid])
+        paid = sorted(paid, key=lambda a: a.width * a.height * a.results)
+        paid = paid[len(paid) - options.max_new :] if options.max_new else []
+    if paid or collect:
+        _check_disk(session, [(a.width, a.height, a.format, a.results) for a in paid + collect])
     return Executor(
         project, plan, session.lock, session.store, session.files, providers,
         JournalTasks(session.store), reporter, options,
     )  # fmt: skip
+
+
+def _check_budget(
+    session: Session, plan: Plan, to_send: list[str], max_cost: float, max_new: int | None
+) -> None:
+    """Refuse, before anything is sent, a plan that may cost more than --max-cost: all that
+    is to generate, or under --max-new N the dearest N of it (any N of them may be sent)."""
+    if max_new == 0:
+        return
+    unpriced = plan.unpriced(set(to_send))
+    if unpriced:
+        asset = session.project.assets[unpriced[0]]
+        more = f" ({len(unpriced) - 1} more assets too)" if len(unpriced) > 1 else ""
+        raise BudgetError(
+            f"--max-cost cannot bound this plan: `{asset.id}` uses the model {asset.model}, "
+            f"which has no known price{more}\n  fix: build the other targets with --max-cost, "
+            "and these without it; or use a model with a known price (gpt-image-1, "
+            "gpt-image-1-mini)"
+        )
+    estimates = sorted(plan.assets[i].estimate_usd or 0.0 for i in to_send)
+    capped = max_new is not None and max_new < len(estimates)
+    if capped:
+        estimates = estimates[len(estimates) - (max_new or 0) :]
+    estimate = sum(estimates)
+    if estimate > max_cost:
+        which = f" (the dearest {max_new} that --max-new {max_new} lets through)" if capped else ""
+        raise BudgetError(
+            f"the plan is estimated at {estimate:.4f} USD{which}, more than --max-cost "
+            f"{max_cost:.4f}\n  fix: raise --max-cost, build fewer targets, or use --max-new N"
+        )
 
 
 def _check_disk(session: Session, images: list[tuple[int, int, str, int]]) -> None:
