@@ -15,6 +15,7 @@ committed; then `--commits - 1` more commits each change the prompts of 10 rows.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -108,6 +109,10 @@ def main() -> None:
 
     restored = timed([*PIXMAKE, "build"], clone, args.runs, deleted)
     rows.append(("`build` after 100 originals deleted (restored from git)", restored, ""))
+    deleted()
+    done = subprocess.run([*PIXMAKE, "build", "--json"], cwd=clone, capture_output=True, text=True)
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert (summary["generated"], summary["restored"]) == (0, 100), summary  # measured what it says
     git(clone, "checkout", "-q", "--", ".")
     lines = ["| measurement | median (min–max) |", "| --- | --- |"]
     lines += [f"| {name} | {fmt(times)} |" for name, times, _ in rows]
