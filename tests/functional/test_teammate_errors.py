@@ -17,10 +17,12 @@ def _status_error(project: Project) -> str:
     return result.err
 
 
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgSign=false"]
+
+
 def _git(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "merge.conflictStyle=merge"]
-        + list(args),
+        [*GIT, "-c", "merge.conflictStyle=merge", *args],
         cwd=project.root,
         capture_output=True,
         text=True,
@@ -44,7 +46,10 @@ def test_a_merge_conflict_in_the_lock_names_both_sides_and_a_fix_that_costs_noth
     assert _git(project, "init", "-q", "-b", "main").returncode == 0
     _git(project, "add", "-A")
     _git(project, "commit", "-qm", "base")
-    for branch, old, new in (("ours", "a hero", "a red hero"), ("theirs", "1024x1024", "1536x1024")):
+    for branch, old, new in (
+        ("ours", "a hero", "a red hero"),
+        ("theirs", "1024x1024", "1536x1024"),
+    ):
         _git(project, "checkout", "-q", "-b", branch, "main")
         project.gen({"pixmake.yaml": (project.root / "pixmake.yaml").read_text().replace(old, new)})
         assert project.build()["generated"] == 1
@@ -137,7 +142,8 @@ def test_a_table_not_in_utf8_names_the_file_the_line_and_the_fix(project: Projec
     project.gen(
         {
             "pixmake.yaml": "version: 1\ndata: {t: t.csv}\nassets:\n"
-            "  'x-{{ item.k }}': {for_each: t, prompt: '{{ item.k }}', out: 'x/{{ item.k }}.png'}\n",
+            "  'x-{{ item.k }}': {for_each: t, prompt: '{{ item.k }}',\n"
+            "    out: 'x/{{ item.k }}.png'}\n",
             "t.csv": "k\nabc\ncaf\xe9\n".encode("latin-1"),
         }
     )
