@@ -29,7 +29,7 @@ BASE = "version: 1\nassets:\n  hero:\n    prompt: a hero\n    out: hero.png\n"
         (BASE.replace("hero.png", "/tmp/hero.png"), "pixmake.yaml:5", "outside the project"),
         (
             BASE + "  logo:\n    prompt: a logo\n    out: hero.png\n",
-            "pixmake.yaml:6",
+            "pixmake.yaml:8: assets.logo.out",  # the line of the field, not of `logo:`
             "`hero.png` is written by both `hero` and `logo`",
         ),
         (BASE.replace("a hero", '"a hero'), "pixmake.yaml:", "invalid YAML"),

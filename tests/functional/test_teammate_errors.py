@@ -88,9 +88,9 @@ def test_every_cycle_is_listed_each_at_its_references_line(project: Project) -> 
     )
     err = _status_error(project)
     assert "pixmake.yaml: 3 errors" in err
-    assert "pixmake.yaml:6: assets.a: reference cycle: a -> b -> a" in err
-    assert "pixmake.yaml:6: assets.a: reference cycle: a -> c -> a" in err
-    assert "pixmake.yaml:9: assets.d: reference cycle: d -> e -> d" in err
+    assert "pixmake.yaml:6: assets.a.references[0]: reference cycle: a -> b -> a" in err
+    assert "pixmake.yaml:6: assets.a.references[1]: reference cycle: a -> c -> a" in err
+    assert "pixmake.yaml:9: assets.d.references[0]: reference cycle: d -> e -> d" in err
 
 
 def test_a_mistake_on_every_row_is_one_problem_naming_the_rows(project: Project) -> None:
@@ -134,7 +134,7 @@ def test_an_unknown_asset_reference_suggests_the_close_id(project: Project) -> N
         }
     )
     err = _status_error(project)
-    assert "pixmake.yaml:6: assets.banner: `asset:heor` names no asset" in err
+    assert "pixmake.yaml:6: assets.banner.references[0]: `asset:heor` names no asset" in err
     assert "did you mean `asset:hero`?" in err
 
 
@@ -191,8 +191,10 @@ def test_an_error_about_a_field_of_a_series_cites_that_fields_line(project: Proj
         }
     )
     err = _status_error(project)
-    assert '\npixmake.yaml:8: assets["x-{{ item.k }}"] (x-a): `asset:a-base` names no asset' in err
-    assert '\npixmake.yaml:13: assets["y-{{ item.k }}"] (y-a): `x/a.png` is written by both' in err
+    series = 'assets["x-{{ item.k }}"].references[0] (x-a)'
+    assert f"\npixmake.yaml:8: {series}: `asset:a-base` names no asset" in err
+    clash = 'assets["y-{{ item.k }}"].out (y-a)'
+    assert f"\npixmake.yaml:13: {clash}: `x/a.png` is written by both" in err
 
 
 @pytest.mark.parametrize(
