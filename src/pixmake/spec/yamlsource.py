@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,14 +53,42 @@ def format_path(path: PathKey) -> str:
 def load_yaml(path: Path, display: str) -> tuple[Any, LineMap]:
     """Parse one YAML file. Raises SpecError (with the line) on bad syntax or duplicate keys."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SpecError(
             [Problem(display, None, "", "file not found", "create it, or run `pixmake init`")]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise SpecError([Problem(display, None, "", f"cannot read: {exc}", "")]) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([not_utf8(display, exc)]) from None
     return parse_yaml(text, display)
+
+
+def not_utf8(display: str, exc: UnicodeDecodeError) -> Problem:
+    """The line of the first byte that is not UTF-8, and how to convert the file."""
+    data = exc.object  # what was decoded: after a UTF-8 byte order mark, if one was dropped
+    line = data.count(b"\n", 0, exc.start) + 1
+    bad = data[exc.start : exc.end].hex(" ")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        found, line = "it is UTF-16 (it starts with a UTF-16 byte order mark)", 1
+        encoding = "UTF-16"
+    else:
+        found = f"byte 0x{bad} cannot be decoded"
+        encoding = "WINDOWS-1252"  # what Excel and Windows editors write, most often
+    converted = shlex.quote(display + ".utf8")
+    spreadsheet = " (from a spreadsheet: as CSV UTF-8)" if display.endswith(".csv") else ""
+    return Problem(
+        display,
+        line,
+        "",
+        f"not UTF-8: {found}",
+        f"save {display} as UTF-8{spreadsheet}, or convert it, e.g. "
+        f"`iconv -f {encoding} -t UTF-8 {shlex.quote(display)} > {converted}`, "
+        "and put the converted file in its place",
+    )
 
 
 def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
