@@ -198,24 +198,31 @@ def test_an_error_about_a_field_of_a_series_cites_that_fields_line(project: Proj
 
 
 @pytest.mark.parametrize(
-    ("spec", "words"),
+    ("spec", "opened", "stopped"),
     [
         (
             'version: 1\nassets:\n  hero:\n    prompt: "a hero\n    out: x.png\n'
             "  b:\n    prompt: x\n    out: b.png\n",
-            "pixmake.yaml:4: invalid YAML: a quoted scalar opened here is not closed "
+            "pixmake.yaml:4: invalid YAML: a quoted string opened here is not closed",
             "(the parser stopped on line 9: found unexpected end of stream)",
         ),
         (
             "version: 1\nassets:\n  hero: {prompt: a,\n    out: x.png\n"
             "  b:\n    prompt: x\n    out: b.png\n",
-            "pixmake.yaml:3: invalid YAML: a flow mapping opened here is not closed "
-            "(the parser stopped on line 5: did not find expected ',' or '}')",
+            "pixmake.yaml:3: invalid YAML: a `{` mapping opened here is not closed",
+            "(the parser stopped on line 5: ",
+        ),
+        (
+            "version: 1\nassets:\n  hero:\n    prompt: x\n   out: a.png\n",
+            "pixmake.yaml:5: invalid YAML: ",
+            ", while parsing a block mapping that starts on line 3",
         ),
     ],
 )
 def test_a_yaml_syntax_error_cites_where_it_opened_and_where_it_stopped(
-    project: Project, spec: str, words: str
+    project: Project, spec: str, opened: str, stopped: str
 ) -> None:
     project.gen({"pixmake.yaml": spec})
-    assert words in _status_error(project)
+    err = _status_error(project)
+    assert opened in err
+    assert stopped in err
