@@ -321,8 +321,8 @@ def read_lock(root: Path) -> Lock:
 
 
 def parse_lock(text: str) -> Lock:
-    if "\n<<<<<<< " in "\n" + text:  # before the index: a conflict inside one entry splits
-        raise _conflict_error(text)  # like a clean file, and would pass for a damaged entry
+    if text.startswith("<<<<<<< ") or "\n<<<<<<< " in text:  # before the index: a conflict
+        raise _conflict_error(text)  # inside one entry splits like a clean file would
     raw = _index(text)
     if raw is not None:
         return Lock(Entries.from_raw(raw))
