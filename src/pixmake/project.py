@@ -67,7 +67,7 @@ def load_project(
     assets = resolver.resolve()
     problems += resolver.problems
     try:
-        graph = build_graph(assets, SPEC_NAME, partial=bool(problems))
+        graph = build_graph(assets, SPEC_NAME, partial=bool(problems), lines=lines)
     except SpecError as exc:
         problems += exc.problems
     if problems:

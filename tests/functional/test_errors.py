@@ -29,7 +29,7 @@ BASE = "version: 1\nassets:\n  hero:\n    prompt: a hero\n    out: hero.png\n"
         (BASE.replace("hero.png", "/tmp/hero.png"), "pixmake.yaml:5", "outside the project"),
         (
             BASE + "  logo:\n    prompt: a logo\n    out: hero.png\n",
-            "pixmake.yaml:6",
+            "pixmake.yaml:8: assets.logo.out",  # the line of the field, not of `logo:`
             "`hero.png` is written by both `hero` and `logo`",
         ),
         (BASE.replace("a hero", '"a hero'), "pixmake.yaml:", "invalid YAML"),
@@ -193,18 +193,18 @@ def test_a_missing_shared_reference_is_one_error(project: Project) -> None:
     assert "pixmake.yaml:6" in result.err
 
 
-def test_a_mistake_repeated_on_every_row_prints_the_first_fifty(project: Project) -> None:
+def test_a_different_mistake_on_every_row_prints_the_first_fifty(project: Project) -> None:
     rows = "".join(f"item{i}\n" for i in range(500))
     project.gen(
         {
             "pixmake.yaml": "version: 1\ndata:\n  rows: rows.csv\nassets:\n"
-            "  'a-{{ item.slug }}': {for_each: rows, prompt: '{{ nope }}',\n"
-            "    out: 'a/{{ item.slug }}.png'}\n",
+            "  'a-{{ item.slug }}': {for_each: rows, prompt: p,\n"
+            "    references: ['refs/{{ item.slug }}.png'], out: 'a/{{ item.slug }}.png'}\n",
             "rows.csv": "slug\n" + rows,
         }
     )
     result = project.run("status")
     assert result.code == 2
     assert "pixmake.yaml: 500 errors" in result.err
-    assert result.err.count("undefined variable") == 50
+    assert result.err.count("does not exist") == 50
     assert "... and 450 more (the first 50 are shown)" in result.err

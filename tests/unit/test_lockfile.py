@@ -113,6 +113,51 @@ def test_bad_lockfiles_are_explained(text: str, words: str) -> None:
     assert "fix:" in str(caught.value)
 
 
+DIFF3_CONFLICTS = """\
+{
+  "assets": {
+<<<<<<< HEAD
+    "a": {
+      "key": "1"
+    },
+||||||| base
+    "b": {
+      "key": "0"
+    },
+=======
+    "c": {
+      "key": "2"
+    },
+>>>>>>> other
+    "d": {
+<<<<<<< HEAD
+      "key": "3",
+=======
+      "key": "4",
+>>>>>>> other
+      "outputs": [
+        {
+          "path": "d one.png"
+        }
+      ]
+    }
+  },
+  "version": 1
+}
+"""
+
+
+def test_every_merge_conflict_is_named_with_the_ids_of_each_side() -> None:
+    with pytest.raises(LockfileError) as caught:
+        parse_lock(DIFF3_CONFLICTS)
+    assert str(caught.value).splitlines()[:3] == [
+        "pixmake.lock: 2 unresolved merge conflicts",
+        "pixmake.lock:3: ours (HEAD) has `a`, theirs (other) has `c`",
+        "pixmake.lock:17: ours (HEAD) has `d`, theirs (other) has `d`",
+    ]
+    assert "`git checkout --theirs -- pixmake.lock 'd one.png'` (or `--ours`)" in str(caught.value)
+
+
 def test_untouched_entries_are_written_back_as_they_were() -> None:
     lock = parse_lock(GOLDEN)
     changed = dict(ENTRY, key="k2")

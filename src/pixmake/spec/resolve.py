@@ -88,6 +88,7 @@ class Resolver:
     _tables: dict[str, list[Row]] = field(default_factory=dict)
     _data_digest: str = ""
     _seen: set[Problem] = field(default_factory=set)
+    _rows_hit: dict[Problem, list[str]] = field(default_factory=dict)  # a row's problem: its rows
     _settings: dict[tuple[tuple[str, Any], ...], Checked] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -114,6 +115,12 @@ class Resolver:
                 assets[asset.id] = asset
         for name in set(self.memory) - set(self.spec.assets):
             del self.memory[name]
+        for problem, origins in self._rows_hit.items():
+            message = _prefix(origins) + problem.message
+            self.problems.append(
+                Problem(problem.file, problem.line, problem.path, message, problem.fix)
+            )
+        self._rows_hit.clear()
         return assets
 
     # -- settings ---------------------------------------------------------------------------
@@ -209,6 +216,7 @@ class Resolver:
                 keyed.append((extra, hit))
                 continue
             local = {**context, **extra}
+            row = extra.get(decl.as_) if isinstance(decl.for_each, str) else None
             self.templates.reads = reads
             try:
                 asset_id = self.templates.render(name, local).strip() if series else name
@@ -225,12 +233,12 @@ class Resolver:
                     keyed.append((extra, asset))
                 self.rendered += 1
             except _Invalid as exc:
-                self._invalid(name, decl, exc, origin)
+                self._invalid(name, decl, exc, origin, row)
             except _Many as many:
                 for problem in many.problems:
-                    self._invalid(name, decl, problem, origin)
+                    self._invalid(name, decl, problem, origin, row)
             except TemplateProblem as exc:
-                self._template_problem((*where,), exc, origin)
+                self._template_problem((*where,), self._columns(decl, row, exc), origin)
             finally:
                 self.templates.reads = None
         # The row keys over every name any render looked up (a superset of each row's own).
@@ -263,9 +271,12 @@ class Resolver:
     def _references_exist(self, asset: Asset) -> bool:
         return all(ref.kind != "file" or self.files.hash(ref.value) for ref in asset.references)
 
-    def _invalid(self, name: str, decl: AssetDecl, exc: _Invalid, origin: str | None) -> None:
+    def _invalid(
+        self, name: str, decl: AssetDecl, exc: _Invalid, origin: str | None, row: Any = None
+    ) -> None:
         if exc.template is not None:
-            self._template_problem(("assets", name, *exc.field), exc.template, origin)
+            template = self._columns(decl, row, exc.template)
+            self._template_problem(("assets", name, *exc.field), template, origin)
             return
         if len(exc.field) == 1 and exc.field[0] in SETTING_FIELDS:
             source = self._setting_source(name, decl, str(exc.field[0]))
@@ -278,7 +289,7 @@ class Resolver:
             raw = decl.references[int(exc.field[1])]
             if isinstance(raw, str) and "{" not in raw:
                 origin = None  # the same file for every row: one error, not one per row
-        self._problem(("assets", name, *exc.field), _prefix(origin) + exc.message, exc.fix)
+        self._problem(("assets", name, *exc.field), exc.message, exc.fix, origin)
 
     def _rows(self, name: str, decl: AssetDecl) -> tuple[int, Iterator[_Row]] | None:
         """How many rows the declaration expands to, counted first, and the rows, made one at
@@ -306,9 +317,14 @@ class Resolver:
         if isinstance(decl.for_each, list):
             if not self._within_limit(name, "for_each", len(decl.for_each)):
                 return None
-            origin = f"{self.lines.file}:{self.lines.line((*where, 'for_each'))}"
             items = decl.for_each
-            return len(items), (({var: v, "index": i}, origin) for i, v in enumerate(items))
+            return len(items), (
+                (
+                    {var: v, "index": i},
+                    f"{self.lines.file}:{self.lines.line((*where, 'for_each', i))}",
+                )
+                for i, v in enumerate(items)
+            )
         if decl.matrix is not None:
             axes = list(decl.matrix.items())
             count = math.prod(len(v) for _, v in axes)
@@ -485,19 +501,39 @@ class Resolver:
 
     # -- problems ---------------------------------------------------------------------------
 
-    def _problem(self, path: PathKey, message: str, fix: str) -> None:
-        self._add(Problem(self.lines.file, self.lines.line(path), format_path(path), message, fix))
+    def _problem(self, path: PathKey, message: str, fix: str, origin: str | None = None) -> None:
+        line = self.lines.line(path)
+        self._add(Problem(self.lines.file, line, format_path(path), message, fix), origin)
 
-    def _add(self, problem: Problem) -> None:
-        if problem not in self._seen:
+    def _add(self, problem: Problem, origin: str | None = None) -> None:
+        """Record a problem once; one of a row (`origin`) is one problem with every row it
+        is found in: a mistake repeated on 10,000 rows is one error, not 10,000."""
+        if origin is not None:
+            self._rows_hit.setdefault(problem, []).append(origin)
+        elif problem not in self._seen:
             self._seen.add(problem)
             self.problems.append(problem)
 
     def _template_problem(self, where: PathKey, exc: TemplateProblem, origin: str | None) -> None:
         if exc.file is not None:
-            self._add(Problem(exc.file, exc.line, "", _prefix(origin) + exc.message, exc.fix))
+            self._add(Problem(exc.file, exc.line, "", exc.message, exc.fix), origin)
         else:
-            self._problem(where, _prefix(origin) + exc.message, exc.fix)
+            self._problem(where, exc.message, exc.fix, origin)
+
+    def _columns(self, decl: AssetDecl, row: Any, exc: TemplateProblem) -> TemplateProblem:
+        """A key missing from a data table's row, named as a column, with the table's."""
+        if row is None or exc.missing is None or exc.missing[0] is not row:
+            return exc
+        key, table = exc.missing[1], str(decl.for_each)
+        file = self.spec.data[table]
+        columns = ", ".join(map(str, row)) or "none"
+        return TemplateProblem(
+            f"undefined variable: table `{table}` ({file}) has no column `{key}`; "
+            f"its columns: {columns}",
+            exc.file,
+            exc.line,
+            f"use one of its columns, or add a `{key}` column to {file}",
+        )
 
 
 Checked = tuple[
@@ -608,8 +644,36 @@ def _source(asset: Asset) -> str:
     return f"`{asset.decl}` ({asset.origin})" if asset.origin else f"`{asset.decl}`"
 
 
-def _prefix(origin: str | None) -> str:
-    return f"(row at {origin}) " if origin else ""
+_SHOWN_RANGES = 10
+
+
+def _prefix(origins: list[str]) -> str:
+    """`(row at t.csv:4) `, or for many rows `(200 rows at t.csv:2-201) `, `(3 rows at
+    t.csv:3-4, 6) `: each file with its lines as ranges."""
+    if len(origins) == 1:
+        return f"(row at {origins[0]}) "
+    lines: dict[str, set[int]] = {}
+    for origin in origins:
+        file, _, line = origin.rpartition(":")
+        if file and line.isdigit():
+            lines.setdefault(file, set()).add(int(line))
+        else:
+            lines.setdefault(origin, set())
+    places = [
+        f"{file}:{_ranges(sorted(found))}" if found else file for file, found in lines.items()
+    ]
+    return f"({len(origins)} rows at {'; '.join(places)}) "
+
+
+def _ranges(lines: list[int]) -> str:
+    ranges: list[list[int]] = []
+    for line in lines:
+        if ranges and line == ranges[-1][1] + 1:
+            ranges[-1][1] = line
+        else:
+            ranges.append([line, line])
+    shown = [f"{a}-{b}" if a != b else str(a) for a, b in ranges[:_SHOWN_RANGES]]
+    return ", ".join(shown) + (", ..." if len(ranges) > _SHOWN_RANGES else "")
 
 
 def _set_fields(model: Settings, names: tuple[str, ...] | None = None) -> dict[str, Any]:

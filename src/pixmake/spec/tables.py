@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake.confine import FIX, Confinement
 from pixmake.errors import Problem, SpecError
+from pixmake.spec.yamlsource import load_yaml, not_utf8
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,8 +44,6 @@ def read_table(root: Path, rel: str) -> Table:
             [Problem(rel, None, "", "unknown table format", "use a .csv, .json or .yaml file")]
         )
     if suffix in (".yaml", ".yml"):
-        from pixmake.spec.yamlsource import load_yaml
-
         data, lines = load_yaml(path, rel)
         return Table(_rows(data, rel, lambda i: lines.line((i,))))
     text = read_text(root, rel)
@@ -61,13 +60,17 @@ def read_table(root: Path, rel: str) -> Table:
 
 def read_text(root: Path, rel: str) -> str:
     try:
-        return (root / rel).read_text(encoding="utf-8-sig")
+        data = (root / rel).read_bytes()
     except FileNotFoundError:
         raise SpecError(
             [Problem(rel, None, "", "data table not found", "create it or fix its path")]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise SpecError([Problem(rel, None, "", f"cannot read: {exc}", "")]) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError([not_utf8(rel, exc)]) from None
 
 
 def _csv_rows(text: str, rel: str) -> list[Row]:

@@ -26,12 +26,20 @@ if TYPE_CHECKING:
 class TemplateProblem(Exception):
     """A template failed; `file` is None for a template written inline in the spec."""
 
-    def __init__(self, message: str, file: str | None, line: int | None, fix: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        file: str | None,
+        line: int | None,
+        fix: str,
+        missing: tuple[dict[str, Any], str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.file = file
         self.line = line
         self.fix = fix
+        self.missing = missing  # for an undefined key of a mapping: that mapping and the key
 
 
 class RenderLimitError(Exception):
@@ -140,10 +148,32 @@ class Templates:
                         templates.reads.names.add(key)
                     return super().resolve_or_missing(key)
 
+            class MissingKeyError(jinja2.UndefinedError):
+                missing: tuple[dict[str, Any], str] | None = None
+
+            class KeyedUndefined(jinja2.StrictUndefined):
+                """Its error tells which mapping lacked the key: for a series, the row."""
+
+                __slots__ = ()
+
+                def __init__(self, *args: Any, **kwargs: Any) -> None:
+                    super().__init__(*args, **kwargs)
+                    obj, name = self._undefined_obj, self._undefined_name
+                    if type(obj) is dict and isinstance(name, str):
+                        # NOTE: Jinja only calls it with the message: a factory does
+                        self._undefined_exception = functools.partial(  # type: ignore[assignment]
+                            _missing_key, obj, name
+                        )
+
+            def _missing_key(obj: dict[str, Any], name: str, message: str) -> MissingKeyError:
+                error = MissingKeyError(message)
+                error.missing = (obj, name)
+                return error
+
             self._env = _bounded_environment(
                 self.limit,
                 loader=jinja2.FunctionLoader(self._load),
-                undefined=jinja2.StrictUndefined,
+                undefined=KeyedUndefined,
                 autoescape=False,
                 keep_trailing_newline=False,
             )
@@ -237,6 +267,7 @@ class Templates:
                 line,
                 "define it under `vars:`, check the column names of the data table, "
                 "or give a default with `| default('...')`",
+                getattr(exc, "missing", None),
             ) from None
         except jinja2.TemplateError as exc:
             file, line = _template_frame(exc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -52,14 +54,42 @@ def format_path(path: PathKey) -> str:
 def load_yaml(path: Path, display: str) -> tuple[Any, LineMap]:
     """Parse one YAML file. Raises SpecError (with the line) on bad syntax or duplicate keys."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SpecError(
             [Problem(display, None, "", "file not found", "create it, or run `pixmake init`")]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise SpecError([Problem(display, None, "", f"cannot read: {exc}", "")]) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([not_utf8(display, exc)]) from None
     return parse_yaml(text, display)
+
+
+def not_utf8(display: str, exc: UnicodeDecodeError) -> Problem:
+    """The line of the first byte that is not UTF-8, and how to convert the file."""
+    data = exc.object  # what was decoded: after a UTF-8 byte order mark, if one was dropped
+    line = data.count(b"\n", 0, exc.start) + 1
+    bad = data[exc.start : exc.end].hex(" ")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        found, line = "it is UTF-16 (it starts with a UTF-16 byte order mark)", 1
+        encoding = "UTF-16"
+    else:
+        found = f"byte 0x{bad} cannot be decoded"
+        encoding = "WINDOWS-1252"  # what Excel and Windows editors write, most often
+    converted = shlex.quote(display + ".utf8")
+    spreadsheet = " (from a spreadsheet: as CSV UTF-8)" if display.endswith(".csv") else ""
+    return Problem(
+        display,
+        line,
+        "",
+        f"not UTF-8: {found}",
+        f"save {display} as UTF-8{spreadsheet}, or convert it, e.g. "
+        f"`iconv -f {encoding} -t UTF-8 {shlex.quote(display)} > {converted}`, "
+        "and put the converted file in its place",
+    )
 
 
 def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
@@ -74,11 +104,7 @@ def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
             _check_aliases(node, display, yaml.MappingNode)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        message = f"invalid YAML: {exc.problem or exc.context}"
-        fix = "check the indentation, the colons and the quoting on this line and the one above"
-        raise SpecError([Problem(display, line, "", message, fix)]) from None
+        raise SpecError([_syntax_problem(exc, text, display)]) from None
     except yaml.YAMLError as exc:
         raise SpecError([Problem(display, None, "", f"invalid YAML: {exc}", "")]) from None
     finally:
@@ -90,6 +116,67 @@ def parse_yaml(text: str, display: str) -> tuple[Any, LineMap]:
     if problems:
         raise SpecError(problems)
     return data, lines
+
+
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML's line breaks
+_UNCLOSED = {  # a construct that runs to its closing character: its name, and the fix
+    "while scanning a quoted scalar": (
+        "quoted string",
+        "end it with the quote it starts with (a ' inside '...' is written '', "
+        'a " inside "..." as \\")',
+    ),
+    "while parsing a flow mapping": (
+        "`{` mapping",
+        "close it with `}`, and check the commas between its items",
+    ),
+    "while parsing a flow sequence": (
+        "`[` list",
+        "close it with `]`, and check the commas between its items",
+    ),
+}
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, display: str) -> Problem:
+    """Where the parser stopped and, for a construct left open (a quote, a `{` or a `[`),
+    where it opened: that is usually the line to fix. A tab is named as a tab."""
+    stop, start = exc.problem_mark or exc.context_mark, exc.context_mark
+    problem = str(exc.problem or exc.context)
+    if stop is None:
+        return Problem(display, None, "", f"invalid YAML: {problem}", "")
+    lines = _BREAK.split(text)
+    source = lines[stop.line] if stop.line < len(lines) else ""
+    indent = source[: len(source) - len(source.lstrip(" \t"))]
+    if "\t" in indent or source[stop.column : stop.column + 1] == "\t":
+        column = (indent.index("\t") if "\t" in indent else stop.column) + 1
+        where = " in the indentation" if "\t" in indent else ""
+        return Problem(
+            display,
+            stop.line + 1,
+            "",
+            f"invalid YAML: a tab character{where} (column {column})",
+            "YAML does not allow tabs there: indent with spaces",
+        )
+    unclosed = _UNCLOSED.get(str(exc.context))
+    if start is not None and unclosed is not None and start.line != stop.line:
+        construct, fix = unclosed
+        return Problem(
+            display,
+            start.line + 1,
+            "",
+            f"invalid YAML: a {construct} opened here is not closed "
+            f"(the parser stopped on line {stop.line + 1}: {problem})",
+            fix,
+        )
+    context = ""
+    if exc.context and start is not None and start.line != stop.line:
+        context = f", {exc.context} that starts on line {start.line + 1}"
+    return Problem(
+        display,
+        stop.line + 1,
+        "",
+        f"invalid YAML: {problem}{context}",
+        "check the indentation, the colons and the quoting on this line and the one above",
+    )
 
 
 def _check_aliases(root: yaml.Node, display: str, mapping: type[yaml.MappingNode]) -> None:
