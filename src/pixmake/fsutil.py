@@ -71,18 +71,19 @@ def _atomic(
     try:
         directory = os.path.dirname(path)
         _makedirs(directory)
+        mode = _mode_of(path)
         if scratch is None:
-            tmp = _fill(directory, fill, fsync)
+            tmp = _fill(directory, fill, fsync, mode)
         else:
             _makedirs(str(scratch))
-            tmp = _fill(str(scratch), fill, fsync)
+            tmp = _fill(str(scratch), fill, fsync, mode)
         try:
             try:
                 _rename(tmp, path, directory)
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
-                moved = _fill(directory, _copier(tmp), fsync)  # another file system: beside it
+                moved = _fill(directory, _copier(tmp), fsync, mode)  # another file system
                 _unlink(tmp)
                 tmp = moved
                 _rename(tmp, path, directory)
@@ -111,7 +112,16 @@ def _makedirs(directory: str) -> None:
     _KNOWN_DIRS.add(directory)
 
 
-def _fill(directory: str, fill: Callable[[BinaryIO], object], fsync: bool) -> str:
+def _mode_of(path: str) -> int:
+    """The mode a file replacing `path` gets: the one it has (someone chose it), else the
+    umask's."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return FILE_MODE
+
+
+def _fill(directory: str, fill: Callable[[BinaryIO], object], fsync: bool, mode: int) -> str:
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     except FileNotFoundError:  # removed since we made it
@@ -120,7 +130,7 @@ def _fill(directory: str, fill: Callable[[BinaryIO], object], fsync: bool) -> st
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), FILE_MODE)
+            os.fchmod(handle.fileno(), mode)
             fill(handle)
             if fsync:
                 handle.flush()

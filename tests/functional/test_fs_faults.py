@@ -258,6 +258,18 @@ def test_outputs_and_the_lock_get_the_mode_of_the_umask(project: Project) -> Non
         assert (project.root / rel).stat().st_mode & 0o777 == 0o666 & ~mask, rel
 
 
+def test_an_existing_file_keeps_its_mode(project: Project) -> None:
+    spec = "version: 1\nassets:\n  a:\n    prompt: pa\n    out: site/a.png\n"
+    project.gen({"pixmake.yaml": spec})
+    project.build()
+    for rel in ("site/a.png", "pixmake.lock"):
+        (project.root / rel).chmod(0o640)
+    project.gen({"pixmake.yaml": spec.replace("pa", "pb")})
+    assert project.build()["generated"] == 1
+    for rel in ("site/a.png", "pixmake.lock"):
+        assert (project.root / rel).stat().st_mode & 0o777 == 0o640, rel
+
+
 def test_a_folder_removed_between_two_writes_is_made_again(tmp_path: Path) -> None:
     scratch, dest = tmp_path / "scratch", tmp_path / "out" / "a.png"
     write_atomic(dest, b"one", scratch=scratch)
