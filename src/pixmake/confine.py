@@ -48,11 +48,7 @@ class Confinement:
         """None when root/rel lies inside the root; else where it really points.
 
         `st` is the file's lstat when the caller has it (it is taken here otherwise)."""
-        directory = posixpath.dirname(rel)
-        outside = self._dirs.get(directory, "")
-        if outside == "":
-            outside = self._dirs[directory] = self._outside(directory)
-        if outside is not None:
+        if not self.folder_inside(rel):
             return os.path.realpath(os.path.join(self.root, rel))
         if st is None:
             try:
@@ -62,6 +58,15 @@ class Confinement:
         if not stat_module.S_ISLNK(st.st_mode):
             return None
         return self._outside(rel)
+
+    def folder_inside(self, rel: str) -> bool:
+        """Whether the folder holding `rel` lies inside the root (symlinks followed; cached
+        per folder): with it, a regular file `rel` is inside too."""
+        directory = posixpath.dirname(rel)
+        outside = self._dirs.get(directory, "")
+        if outside == "":
+            outside = self._dirs[directory] = self._outside(directory)
+        return outside is None
 
     def _outside(self, rel: str) -> str | None:
         real = os.path.realpath(os.path.join(self.root, rel))

@@ -91,9 +91,11 @@ class FileHasher:
     changed: bool = False
     _seen: dict[str, tuple[str, int] | None] = field(default_factory=dict)
     confine: Confinement = field(init=False)
+    _prefix: str = field(init=False)  # the root and a slash: project paths join by `+`
 
     def __post_init__(self) -> None:
         self.confine = Confinement(self.root)
+        self._prefix = os.path.join(self.root, "")
 
     def hash(self, rel: str) -> tuple[str, int] | None:
         """(content hash, size) of a project file, or None when it does not exist.
@@ -105,7 +107,7 @@ class FileHasher:
         return result
 
     def _hash(self, rel: str) -> tuple[str, int] | None:
-        path = os.path.join(self.root, rel)
+        path = self._prefix + rel
         taken = clock()
         found = self._stat(rel, path)
         if found is None:
@@ -125,6 +127,8 @@ class FileHasher:
         except (FileNotFoundError, NotADirectoryError):
             self.confine.require(rel)  # nothing there, but perhaps under a folder outside
             return None
+        if stat_module.S_ISREG(st.st_mode) and self.confine.folder_inside(rel):
+            return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
         self.confine.require(rel, st=st)
         if stat_module.S_ISLNK(st.st_mode):
             return stat(path)

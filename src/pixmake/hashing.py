@@ -21,8 +21,12 @@ if TYPE_CHECKING:
 KEY_SCHEME = 1
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    # NOTE: one encoder for every call: json.dumps with options makes a new one each time.
+    return _CANONICAL.encode(value).encode()
 
 
 def content_hash(data: bytes) -> str:

@@ -82,6 +82,7 @@ class AssetPlan:
 class Plan:
     assets: dict[str, AssetPlan]
     order: list[str]
+    recorded: bool = False  # whether planning changed its `memory`
 
     @classmethod
     def all_fresh(cls, ids: list[str]) -> Plan:
@@ -142,6 +143,7 @@ def plan(
     if memory is not None:
         for name in set(memory) - set(project.assets):
             del memory[name]
+            planner.recorded = True
     for asset_id in sorted(set(lock.entries) - set(project.assets)):
         result[asset_id] = AssetPlan(
             asset_id,
@@ -150,7 +152,7 @@ def plan(
             ["in pixmake.lock but no longer in the spec; `pixmake prune` removes it"],
         )
         order.append(asset_id)
-    return Plan(result, order)
+    return Plan(result, order, planner.recorded)
 
 
 @dataclass(slots=True)
@@ -161,6 +163,7 @@ class _Planner:
     hasher: FileHasher
     force: bool
     memory: dict[str, Any] | None
+    recorded: bool = False
     sources: ContentSources = field(init=False)
 
     def __post_init__(self) -> None:
@@ -184,6 +187,7 @@ class _Planner:
         if result.state == "fresh" and inputs is not None and self.memory is not None:
             outputs = tuple((p, (self.hasher.hash(p) or ("",))[0]) for p in asset.all_outputs())
             self.memory[asset.id] = (*inputs, outputs, result.key, result.output_hash)
+            self.recorded = True
         return result
 
     def _remembered(self, asset: Asset, inputs: tuple[Any, ...]) -> AssetPlan | None:

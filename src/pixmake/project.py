@@ -72,7 +72,8 @@ def load_project(
         problems += exc.problems
     if problems:
         raise SpecError(problems)
-    trace.touch("decls")
+    if resolver.changed:
+        trace.touch("decls")
     return Project(root, SPEC_NAME, spec, assets, graph, profile)
 
 

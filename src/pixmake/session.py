@@ -135,7 +135,8 @@ class Session:
         result = planner.plan(
             self.project, lock or self.lock, self.store, self.files, force=force, memory=memory
         )
-        self.trace.touch("plans")
+        if result.recorded:
+            self.trace.touch("plans")
         if self.paid_tasks:
             result.mark_paid(self.paid_tasks)
         return result

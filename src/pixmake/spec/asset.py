@@ -6,7 +6,7 @@ frozen dataclasses are slow to build, and 10,000 are rebuilt from the render cac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 RefKind = Literal["file", "url", "asset"]
@@ -66,6 +66,7 @@ class Asset:
     decl: str
     origin: str | None
     line: int | None
+    _plain: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def settings(self) -> dict[str, Any]:
         """The generation settings, as recorded in the key and the lockfile."""
@@ -83,7 +84,13 @@ class Asset:
         }
 
     def to_tuple(self) -> tuple[Any, ...]:
-        """The asset as plain data for marshal (origin and line are given back when read)."""
+        """The asset as plain data for marshal (origin and line are given back when read):
+        made once, or the row it was made from."""
+        if self._plain is None:
+            self._plain = self._make_tuple()
+        return self._plain
+
+    def _make_tuple(self) -> tuple[Any, ...]:
         return (
             self.id, self.provider, self.model, self.prompt, self.width, self.height,
             self.quality, self.background, self.format, self.output_quality, self.results,
@@ -113,6 +120,7 @@ class Asset:
             decl=row[14],
             origin=origin,
             line=line,
+            _plain=row,
         )
 
     def all_outputs(self) -> tuple[str, ...]:

@@ -84,6 +84,7 @@ class Resolver:
     templates: Templates = field(init=False)
     problems: list[Problem] = field(default_factory=list)
     rendered: int = 0  # rows rendered (not found in memory)
+    changed: bool = False  # whether `memory` was changed
     expanded: int = 0  # assets of the series so far, against limits.assets
     _tables: dict[str, list[Row]] = field(default_factory=dict)
     _data_digest: str = ""
@@ -115,6 +116,7 @@ class Resolver:
                 assets[asset.id] = asset
         for name in set(self.memory) - set(self.spec.assets):
             del self.memory[name]
+            self.changed = True
         for problem, origins in self._rows_hit.items():
             message = _prefix(origins) + problem.message
             self.problems.append(
@@ -204,16 +206,17 @@ class Resolver:
         decl_fp = digest((name, fields(decl), sorted(settings.items())))
         known, names, reads = self._remembered(name, decl_fp)
         remember = count <= REMEMBERED_ROWS
-        new: dict[str, Any] = {}
-        keyed: list[tuple[dict[str, Any], Asset]] = []
+        keyed: list[tuple[dict[str, Any], str | None, tuple[Any, ...]]] = []  # row, key, asset
         assets = []
         line = self.lines.line(where)
+        rendered = self.rendered
         for extra, origin in rows:
-            row = known.get(_row_key(names, extra, fixed)) if names is not None else None
+            key = _row_key(names, extra, fixed) if names is not None else None
+            row = known.get(key) if key is not None else None
             hit = Asset.from_tuple(row, origin, line) if row is not None else None
             if hit is not None and self._references_exist(hit):
                 assets.append(hit)
-                keyed.append((extra, hit))
+                keyed.append((extra, key, hit.to_tuple()))
                 continue
             local = {**context, **extra}
             row = extra.get(decl.as_) if isinstance(decl.for_each, str) else None
@@ -230,7 +233,7 @@ class Resolver:
                 asset = self._asset(asset_id, name, decl, settings, local, origin)
                 assets.append(asset)
                 if remember:
-                    keyed.append((extra, asset))
+                    keyed.append((extra, None, asset.to_tuple()))
                 self.rendered += 1
             except _Invalid as exc:
                 self._invalid(name, decl, exc, origin, row)
@@ -241,14 +244,29 @@ class Resolver:
                 self._template_problem((*where,), self._columns(decl, row, exc), origin)
             finally:
                 self.templates.reads = None
+        if not remember:  # a record as large as the series costs more memory than its renders
+            self.changed |= self.memory.pop(name, None) is not None
+            return assets
         # The row keys over every name any render looked up (a superset of each row's own).
         union = tuple(sorted(reads.names))
-        for extra, asset in keyed:
-            new[_row_key(union, extra, fixed)] = asset.to_tuple()
-        if remember:
-            self.memory[name] = (decl_fp, union, tuple(sorted(reads.files.items())), new)
-        else:  # a record as large as the series costs more memory than its renders cost time
-            self.memory.pop(name, None)
+        same = union == names
+        new = {
+            key if same and key is not None else _row_key(union, extra, fixed): plain
+            for extra, key, plain in keyed
+        }
+        record = (decl_fp, union, tuple(sorted(reads.files.items())), new)
+        before = self.memory.get(name)
+        # NOTE: with no row rendered and the same names, files and keys, every row is the one
+        # remembered: the record stands as it is, and the trace need not write it again.
+        if not (
+            same
+            and self.rendered == rendered
+            and isinstance(before, tuple)
+            and before[2] == record[2]
+            and new.keys() == known.keys()
+        ):
+            self.memory[name] = record
+            self.changed = True
         return assets
 
     def _remembered(
