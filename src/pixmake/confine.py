@@ -62,7 +62,7 @@ class Confinement:
     def folder_inside(self, rel: str) -> bool:
         """Whether the folder holding `rel` lies inside the root (symlinks followed; cached
         per folder): with it, a regular file `rel` is inside too."""
-        directory = posixpath.dirname(rel)
+        directory = rel.rpartition("/")[0]  # posixpath.dirname, for a relative path
         outside = self._dirs.get(directory, "")
         if outside == "":
             outside = self._dirs[directory] = self._outside(directory)

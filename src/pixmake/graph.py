@@ -119,6 +119,8 @@ def build_graph(
         upstream[asset.id] = tuple(deps)
     if problems:
         raise SpecError(problems)
+    if not any(upstream.values()):  # no asset references another: ties by name are the order
+        return Graph(tuple(sorted(upstream)), upstream)
     sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for name in sorted(upstream):
         sorter.add(name, *upstream[name])

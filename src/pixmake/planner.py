@@ -220,6 +220,8 @@ class _Planner:
         self, asset: Asset, done: dict[str, AssetPlan]
     ) -> tuple[list[str | None], list[str]]:
         hashes = reference_hashes(asset, self.hasher, lambda i: done[i].output_hash)
+        if None not in hashes:  # nothing pending (the common case, checked in C)
+            return hashes, []
         pending = [
             ref.value
             for ref, digest in zip(asset.references, hashes, strict=True)

@@ -181,6 +181,8 @@ def _answers(world: World, trace: bool) -> list[tuple[int, str]]:
 @example([("build", False), ("age",), ("ref", 0, 4)])  # a row's reference: an output
 @example([("build", True)])  # an output edited in place within the tick of its write
 @example([("age",), ("build", True)])  # an old output edited with its mtime put back: ctime
+# Every row remembered (the series' record kept as it is), then one gone and one back:
+@example([("build", False), ("age",), ("reorder",), ("remove", 0), ("add", "sword")])
 def test_the_trace_never_changes_an_answer(ops: list[tuple[Any, ...]]) -> None:
     _same_answers(ops)
 

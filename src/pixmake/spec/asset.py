@@ -102,26 +102,18 @@ class Asset:
 
     @classmethod
     def from_tuple(cls, row: tuple[Any, ...], origin: str | None, line: int | None) -> Asset:
+        # NOTE: positional, and lists for the (mostly one-item) references: 10,000 a run.
+        r = row
         return cls(
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            row[4],
-            row[5],
-            row[6],
-            row[7],
-            row[8],
-            row[9],
-            row[10],
-            references=tuple(Reference(*r) for r in row[11]),
-            outputs=tuple(row[12]),
-            derived=tuple(Derived(*d) for d in row[13]),
-            decl=row[14],
-            origin=origin,
-            line=line,
-            _plain=row,
-        )
+            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+            tuple([Reference(*ref) for ref in r[11]]),
+            tuple(r[12]),
+            tuple([Derived(*d) for d in r[13]]),
+            r[14],
+            origin,
+            line,
+            row,
+        )  # fmt: skip
 
     def all_outputs(self) -> tuple[str, ...]:
         if not self.derived:

@@ -287,7 +287,10 @@ class Resolver:
         return rows, names, reads
 
     def _references_exist(self, asset: Asset) -> bool:
-        return all(ref.kind != "file" or self.files.hash(ref.value) for ref in asset.references)
+        for ref in asset.references:
+            if ref.kind == "file" and self.files.hash(ref.value) is None:
+                return False
+        return True
 
     def _invalid(
         self, name: str, decl: AssetDecl, exc: _Invalid, origin: str | None, row: Any = None
