@@ -91,6 +91,7 @@ class Resolver:
     _seen: set[Problem] = field(default_factory=set)
     _rows_hit: dict[Problem, list[str]] = field(default_factory=dict)  # a row's problem: its rows
     _settings: dict[tuple[tuple[str, Any], ...], Checked] = field(default_factory=dict)
+    _regular: dict[str, str | None] = field(default_factory=dict)  # reference -> why not
 
     def __post_init__(self) -> None:
         self.templates = Templates(self.root, self.files, self.spec.limits.render_chars)
@@ -475,7 +476,10 @@ class Resolver:
             raise _Invalid(
                 where, f"`{text}` is outside the project", "copy the file into the project"
             )
-        if (why := self.files.confine.regular(norm, "reference")) is not None:
+        why = self._regular.get(norm, "")
+        if why == "":  # once per file and run: many rows share a reference
+            why = self._regular[norm] = self.files.confine.regular(norm, "reference")
+        if why is not None:
             raise _Invalid(where, why, confine.FIX)
         if self.files.hash(norm) is None:
             raise _Invalid(

@@ -133,6 +133,7 @@ class Templates:
         self._env: Any = None
         self._compiled: dict[str, Any] = {}
         self._plain: dict[str, Plain | None] = {}
+        self._names: dict[str, tuple[str, ...]] = {}  # the names a plain template looks up
 
     @property
     def env(self) -> Any:
@@ -215,12 +216,14 @@ class Templates:
         plain = self._plain.get(source, _NOT_PLAIN)
         if plain is _NOT_PLAIN:
             plain = self._plain[source] = _plain(source)
+            if plain is not None:
+                self._names[source] = tuple(name for name, attrs in plain if attrs is not None)
         if plain is not None:
             assert isinstance(plain, tuple)
             text = _substitute(plain, context)
             if isinstance(text, str):
                 if self.reads is not None:
-                    self.reads.names.update(name for name, attrs in plain if attrs is not None)
+                    self.reads.names.update(self._names[source])
                 return text
         return self._render(source, context)
 
