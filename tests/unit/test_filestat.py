@@ -120,3 +120,23 @@ def test_settle_makes_a_racy_record_trusted_or_drops_it(tmp_path: Path, clock: C
     files.settle()
     assert filestat.trusted(files.records["same.bin"], filestat.stat(same) or (0, 0, 0, 0))
     assert "edited.bin" not in files.records
+
+
+def test_a_symlink_is_hashed_by_its_target_and_refused_outside_the_project(
+    tmp_path: Path,
+) -> None:
+    from pixmake.errors import SpecError
+    from pixmake.filestat import hash_file
+
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    (project / "refs").mkdir(parents=True)
+    outside.mkdir()
+    (project / "refs/a.png").write_bytes(b"inside")
+    (outside / "b.png").write_bytes(b"outside")
+    (project / "refs/in.png").symlink_to(project / "refs/a.png")
+    (project / "refs/out.png").symlink_to(outside / "b.png")
+    files = FileHasher(project)
+    found = files.hash("refs/in.png")
+    assert found == (hash_file(project / "refs/a.png"), len(b"inside"))
+    with pytest.raises(SpecError, match="outside the project"):
+        files.hash("refs/out.png")
