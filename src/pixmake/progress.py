@@ -91,10 +91,23 @@ class LiveDisplay:
         return max(0.0, self._began + pace * self.total - self.clock())
 
     def render(self) -> RenderableType:
+        facts = " · ".join(self._facts())
+        # NOTE: the facts come first: on a narrow terminal the bar shrinks, then goes.
+        bar = min(30, self.console.width - len(facts) - 1)
         grid = Table.grid(padding=(0, 1))
+        text = Text(facts, no_wrap=True, overflow="ellipsis")
+        if bar < 10:
+            grid.add_row(text)
+            return grid
         grid.add_row(
-            ProgressBar(total=max(self.total, 1), completed=self.done, width=30),
-            Text(" · ".join(self._facts()), no_wrap=True, overflow="ellipsis"),
+            ProgressBar(
+                total=max(self.total, 1),
+                completed=self.done,
+                width=bar,
+                complete_style="cyan",
+                finished_style="green",
+            ),
+            text,
         )
         return grid
 
