@@ -196,13 +196,13 @@ def _status(root: Path, args: argparse.Namespace) -> int:
     from pixmake.commands.status import status
 
     plan = status(root, **_spec_kw(args))
-    from pixmake.terminal import color_enabled, paint
-
-    color = color_enabled(sys.stdout)
     if args.json:
         assets = [{"id": p.id, "state": p.state, "reasons": p.reasons} for p in _items(plan)]
         _out(json.dumps({"assets": assets, "counts": plan.counts()}, indent=2, ensure_ascii=False))
         return EXIT_OK
+    from pixmake.terminal import color_enabled, paint
+
+    color = color_enabled(sys.stdout)
     width = max((len(p.id) for p in plan.assets.values()), default=0)
     for item in _items(plan):
         if item.state == "fresh" and not args.all:
