@@ -128,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-cost", type=_usd, metavar="USD", help="refuse or stop past this spend")
     p.add_argument("--max-new", type=_count, metavar="N", help="generate at most N assets")
     p.add_argument("--json", action="store_true", help="JSON lines; the summary is the last")
+    p.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
     p = command("status", _status, "each asset's state and the reasons for it")
     p.add_argument("--all", action="store_true", help="list fresh assets too")
     p.add_argument("--json", action="store_true")
@@ -199,13 +200,17 @@ def _status(root: Path, args: argparse.Namespace) -> int:
         assets = [{"id": p.id, "state": p.state, "reasons": p.reasons} for p in _items(plan)]
         _out(json.dumps({"assets": assets, "counts": plan.counts()}, indent=2, ensure_ascii=False))
         return EXIT_OK
+    from pixmake.terminal import color_enabled, paint
+
+    color = color_enabled(sys.stdout)
     width = max((len(p.id) for p in plan.assets.values()), default=0)
     for item in _items(plan):
         if item.state == "fresh" and not args.all:
             continue
         reasons = "; ".join(item.reasons)
-        _out(f"{item.state:<17}{item.id:<{width}}  {reasons}".rstrip())
-    _out(_counts_line(plan))
+        line = f"{item.id:<{width}}  {reasons}".rstrip()
+        _out(paint(f"{item.state:<17}", item.state, color) + line)
+    _out(_counts_line(plan, color))
     return EXIT_OK
 
 
@@ -213,10 +218,12 @@ def _items(plan: Plan) -> list[Any]:
     return [plan.assets[i] for i in plan.order]
 
 
-def _counts_line(plan: Plan) -> str:
+def _counts_line(plan: Plan, color: bool = False) -> str:
+    from pixmake.terminal import paint
+
     counts = {k: v for k, v in plan.counts().items() if v}
     total = sum(counts.values())
-    detail = ", ".join(f"{v} {k}" for k, v in counts.items())
+    detail = ", ".join(paint(f"{v} {k}", k, color) for k, v in counts.items())
     return f"{total} asset{'s' if total != 1 else ''}: {detail or 'none declared'}"
 
 
@@ -238,10 +245,14 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
         }
         _out(json.dumps(document, indent=2, ensure_ascii=False))
         return EXIT_OK
+    from pixmake.terminal import color_enabled, paint
+
+    color = color_enabled(sys.stdout)
     work = [p for p in items if p.action != "none"]
     width = max((len(p.id) for p in work), default=0)
     for item in work:
-        _out(f"{item.action:<9}{item.id:<{width}}  {_cost(item):>13}  {'; '.join(item.reasons)}")
+        line = f"{item.id:<{width}}  {_cost(item):>13}  {'; '.join(item.reasons)}"
+        _out(paint(f"{item.action:<9}", item.action, color) + line)
     generate = sum(1 for p in work if p.action == "generate") - paid
     doing = f"{generate} to generate" + (f", {paid} paid, to collect" if paid else "")
     _out(f"{len(work)} to do ({doing}), {len(items) - len(work)} fresh; {_total(plan)}")
@@ -271,15 +282,20 @@ def _build(root: Path, args: argparse.Namespace) -> int:
     from pixmake.report import ConsoleReporter, JsonReporter
     from pixmake.results import BuildOptions
 
-    reporter = JsonReporter() if args.json else ConsoleReporter()
+    console = None if args.json else ConsoleReporter(quiet=args.quiet)
+    reporter = console or JsonReporter()
 
     options = BuildOptions(
         jobs=args.jobs, fail_fast=args.fail_fast, max_cost=args.max_cost, max_new=args.max_new
     )
-    result = build(
-        root, args.targets, options=options, reporter=reporter, force=args.force,
-        **_spec_kw(args),
-    )  # fmt: skip
+    try:
+        result = build(
+            root, args.targets, options=options, reporter=reporter, force=args.force,
+            **_spec_kw(args),
+        )  # fmt: skip
+    finally:
+        if console is not None:  # off the terminal before an error is printed
+            console.close()
     return EXIT_OK if result.ok else EXIT_FAILED
 
 

@@ -154,10 +154,10 @@ class Executor:
             try:
                 if self._stop is not None:
                     raise _Skip(self._stop)
-                action = await self._build(asset, plan, slot)
+                action, cost_usd = await self._build(asset, plan, slot)
             finally:
                 slot.release()
-            self.reporter.finished(plan.id, action)
+            self.reporter.finished(plan.id, action, cost_usd)
             outcome.set_result(None)
         except _Skip as exc:
             self.result.skipped += 1
@@ -185,7 +185,8 @@ class Executor:
             outcome.cancel()
             raise
 
-    async def _build(self, asset: Asset, plan: AssetPlan, slot: _Slot) -> str:
+    async def _build(self, asset: Asset, plan: AssetPlan, slot: _Slot) -> tuple[str, float]:
+        """Build one asset; returns its action and what generating it cost (0 otherwise)."""
         key, cached, action, ref_hashes = plan.key, plan.cached, plan.action, plan.ref_hashes
         if key is None or ref_hashes is None:  # an upstream asset was built first
             ref_hashes = reference_hashes(asset, self.hasher, self._output_hash.get)
@@ -193,9 +194,11 @@ class Executor:
             cached = self._sources.action(key)
             action = "restore" if cached is not None else "generate"
         entry = self.lock.entries.get(asset.id)
+        cost_usd = 0.0
         if action == "generate":
             outputs, record = await self._generate(asset, key, ref_hashes, slot)
             self.result.generated += 1
+            cost_usd = record["cost_usd"]
         else:
             if cached is None:
                 cached = self._cached_from_lock(entry, key)
@@ -204,7 +207,7 @@ class Executor:
                 self.result.restored += 1
         derived = await self._derive(asset, outputs)
         self._commit(asset, make_entry(asset, key, ref_hashes, outputs, derived, record), entry)
-        return action
+        return action, cost_usd
 
     # -- generate ---------------------------------------------------------------------------
 
