@@ -12,12 +12,17 @@ tarball of the project), every answer is "not there".
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
-from pixmake.lockfile import LOCK_NAME, committed_entries
+from pixmake.lockfile import (
+    HASH_FIELD,
+    LOCK_NAME,
+    committed_entries,
+    entry_hashes,
+    usable_entry,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -134,46 +139,47 @@ class GitHistory:
             batch.wait()
 
 
-_KEY = re.compile(r'"key"\s*:\s*"([^"\\]*)"')  # each request key, and derive keys: a superset
-_HASH = re.compile(r'"hash"\s*:\s*"([^"\\]*)"')
-
-
 @dataclass(slots=True)
 class LockHistory:
     """What the committed versions of `pixmake.lock` record, found as far as asked.
 
     Each version is read once, newest first, and only when the versions read so far do not
-    answer; of it only the keys and hashes it mentions are kept (a text search). A version
-    that has what is sought is parsed then, and its entries are checked as the lock's are.
+    answer. Of each entry not seen in a newer version, its text is kept by its request key,
+    and the content hashes it mentions are indexed (a text search); an entry is parsed, and
+    checked as the lock's are, only when it is asked for.
     """
 
     git: GitHistory
     _versions: Iterator[tuple[str, str]] | None = None
-    _keys: dict[str, str] = field(default_factory=dict)  # key -> newest commit naming it
-    _hashes: dict[str, list[str]] = field(default_factory=dict)  # hash -> commits, newest first
-    _parsed: dict[str, dict[str, LockEntry]] = field(default_factory=dict)
+    _by_key: dict[str, tuple[str, str | LockEntry | None]] = field(default_factory=dict)
+    _by_hash: dict[str, list[str]] = field(default_factory=dict)  # hash -> request keys
 
     def places(self, digest: str) -> Iterator[tuple[str, str]]:
         """Each (commit, path) that a committed lock records with that content hash."""
         seen = 0
         while True:
-            commits = self._hashes.get(digest, [])
-            for commit in commits[seen:]:
-                for entry in self._entries(commit).values():
-                    for record in (*entry["outputs"], *entry.get("derived", [])):
-                        if record["hash"] == digest:
-                            yield commit, record["path"]
-            seen = len(commits)
+            keys = self._by_hash.get(digest, [])
+            for key in keys[seen:]:
+                commit, entry = self._entry(key)
+                for record in (*entry["outputs"], *entry.get("derived", [])) if entry else ():
+                    if record["hash"] == digest:
+                        yield commit, record["path"]
+            seen = len(keys)
             if not self._read_version():
                 return
 
     def with_key(self, key: str) -> LockEntry | None:
         """The newest committed entry made by request `key`."""
-        while key not in self._keys and self._read_version():
+        while key not in self._by_key and self._read_version():
             pass
-        commit = self._keys.get(key)
-        found = [e for e in self._entries(commit).values() if e["key"] == key] if commit else []
-        return found[0] if found else None
+        return self._entry(key)[1] if key in self._by_key else None
+
+    def _entry(self, key: str) -> tuple[str, LockEntry | None]:
+        commit, item = self._by_key[key]
+        if isinstance(item, str):
+            item = usable_entry(item)
+            self._by_key[key] = (commit, item)
+        return commit, item
 
     def _read_version(self) -> bool:
         if self._versions is None:
@@ -182,20 +188,14 @@ class LockHistory:
         if version is None:
             return False
         commit, text = version
-        for key in _KEY.findall(text):
-            self._keys.setdefault(key, commit)
-        for digest in set(_HASH.findall(text)):
-            self._hashes.setdefault(digest, []).append(commit)
+        for key, item in committed_entries(text):
+            if key in self._by_key:
+                continue
+            self._by_key[key] = (commit, item)
+            hashes = HASH_FIELD.findall(item) if isinstance(item, str) else entry_hashes(item)
+            for digest in set(hashes):
+                self._by_hash.setdefault(digest, []).append(key)
         return True
-
-    def _entries(self, commit: str) -> dict[str, LockEntry]:
-        if commit not in self._parsed:
-            if len(self._parsed) >= 2:  # a 10,000-asset lock is some 12 MB parsed
-                self._parsed.pop(next(iter(self._parsed)))
-            data = self.git.blob(commit, LOCK_NAME)
-            text = data.decode("utf-8", "replace") if data is not None else ""
-            self._parsed[commit] = committed_entries(text)
-        return self._parsed[commit]
 
 
 def _skip(stream: IO[bytes], size: int) -> None:

@@ -96,6 +96,7 @@ _EMPTY = '{\n  "assets": {},\n  "version": 1\n}\n'
 _PLAIN_KEYS = re.compile(r"[A-Za-z0-9_.@+=/ -]+(?:\n[A-Za-z0-9_.@+=/ -]+)*\Z")
 _END = "\n    }"  # an entry's closing line
 _TOP_KEY = re.compile(r'\n      "key": "([^"\\]*)"')  # an entry's own key, as pixmake writes it
+HASH_FIELD = re.compile(r'"hash"\s*:\s*"([^"\\]*)"')  # every content hash an entry's text names
 _SEPARATOR = '\n    },\n    "'  # an entry's end and the next one's start: unique, since JSON
 # strings cannot hold a raw newline and nothing else closes at this indentation
 
@@ -118,6 +119,7 @@ class Entries(MutableMapping[str, LockEntry]):
         self._damaged: dict[str, str] = {}  # id -> its text in the file, kept as it was
         self._asked: set[str] = set()
         self._by_key: dict[str, str] | None = None  # request key -> id, see with_key
+        self._by_hash: dict[str, list[str]] | None = None  # content hash -> ids, see with_hash
 
     @classmethod
     def from_raw(cls, raw: dict[str, str]) -> Entries:
@@ -150,7 +152,11 @@ class Entries(MutableMapping[str, LockEntry]):
         return entry
 
     def __setitem__(self, key: str, value: LockEntry) -> None:
-        self._by_key = None
+        if self._by_key is not None:  # the indexes grow; what they have that is gone is
+            self._by_key[value["key"]] = key  # checked when it is looked up
+        if self._by_hash is not None:
+            for digest in entry_hashes(value):
+                self._by_hash.setdefault(digest, []).append(key)
         self._parsed[key] = value
         self._raw.pop(key, None)
         self._damaged.pop(key, None)
@@ -199,6 +205,29 @@ class Entries(MutableMapping[str, LockEntry]):
         entry = self.get(owner) if owner is not None else None
         return entry if entry is not None and entry["key"] == request_key else None
 
+    def with_hash(self, digest: str) -> list[tuple[str, LockEntry]]:
+        """Each (path, usable entry) that records content `digest` at that path, as an
+        output or a derived file. Indexed once from the entries' text (a search, not a
+        parse); only the entries that mention it are parsed."""
+        if self._by_hash is None:
+            index: dict[str, list[str]] = {}
+            for asset_id, entry in self._parsed.items():
+                for found in entry_hashes(entry):
+                    index.setdefault(found, []).append(asset_id)
+            for asset_id, raw in self._raw.items():
+                if asset_id not in self._parsed:
+                    for found in set(HASH_FIELD.findall(raw)):
+                        index.setdefault(found, []).append(asset_id)
+            self._by_hash = index
+        places = []
+        for asset_id in dict.fromkeys(self._by_hash.get(digest, ())):
+            found_entry = self.get(asset_id)
+            if found_entry is not None:
+                places += [
+                    (r["path"], found_entry) for r in _records(found_entry) if r["hash"] == digest
+                ]
+        return places
+
     def damaged(self, key: str) -> bool:
         """Whether the file holds an entry for `key` that was reported damaged and ignored."""
         return key in self._damaged
@@ -216,6 +245,15 @@ class Entries(MutableMapping[str, LockEntry]):
         if damaged is not None:
             return damaged
         return _dumps(self._parsed[key])
+
+
+def _records(entry: LockEntry) -> list[OutputRecord]:
+    return [*entry["outputs"], *entry.get("derived", [])]
+
+
+def entry_hashes(entry: LockEntry) -> set[str]:
+    """The content hashes an entry records (its outputs and derived files)."""
+    return {record["hash"] for record in _records(entry)}
 
 
 def _dumps(value: Any) -> str:
@@ -314,22 +352,43 @@ def _escaping_path(entry: Any) -> str | None:
     return None
 
 
-def committed_entries(text: str) -> dict[str, LockEntry]:
-    """The usable entries of a lock as an earlier commit had it, read quietly: a version
-    that cannot be read (a conflict, another format) has none, a damaged or escaping entry
-    is left out. What they record is verified by its hash before use."""
+def committed_entries(text: str) -> Iterator[tuple[str, str | LockEntry]]:
+    """The entries of a lock as an earlier commit had it, read quietly, each as (its request
+    key, its text): `usable_entry` parses one when it is needed. A lock not as pixmake writes
+    it is parsed whole (its usable entries, parsed); one that cannot be read (a conflict,
+    another format) has none."""
+    pieces = _index(text)
+    if pieces is not None:
+        for piece in pieces.values():
+            found = _TOP_KEY.search(piece)
+            if found is not None:
+                yield found.group(1), piece
+        return
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        return {}
+        return
     assets = data.get("assets") if isinstance(data, dict) else None
-    if not isinstance(assets, dict) or data.get("version") != LOCK_VERSION:
-        return {}
-    return {
-        asset_id: entry
-        for asset_id, entry in assets.items()
-        if entry_problem(entry) is None and _escaping_path(entry) is None
-    }
+    if isinstance(assets, dict) and data.get("version") == LOCK_VERSION:
+        for entry in assets.values():
+            if _quietly_usable(entry):
+                yield entry["key"], entry
+
+
+def usable_entry(item: str | LockEntry) -> LockEntry | None:
+    """An entry from `committed_entries`, parsed; None if it is damaged or names a path
+    outside the project (nothing is reported: it is not the project's lock)."""
+    if not isinstance(item, str):
+        return item
+    try:
+        entry = json.loads("{" + item + _END)
+    except json.JSONDecodeError:
+        return None
+    return entry if _quietly_usable(entry) else None
+
+
+def _quietly_usable(entry: Any) -> bool:
+    return entry_problem(entry) is None and _escaping_path(entry) is None
 
 
 def read_lock(root: Path) -> Lock:

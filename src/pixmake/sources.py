@@ -40,7 +40,6 @@ class ContentSources:
     store: Store
     lock: Lock
     hasher: FileHasher
-    _index: dict[str, list[str]] | None = field(default=None, init=False)
     _git: GitHistory = field(init=False)
     _found: dict[str, tuple[str, str] | None] = field(default_factory=dict, init=False)
     _history: LockHistory = field(init=False)
@@ -115,31 +114,20 @@ class ContentSources:
     def _git_candidates(self, digest: str) -> Iterator[tuple[str, str]]:
         """HEAD's blob of each path the current lock records with it, then each (commit,
         path) that a committed lock records with it, newest first."""
-        for rel in self._paths().get(digest, ()):
+        for rel in self._lock_paths(digest):
             yield "HEAD", rel
         yield from self._history.places(digest)
 
     def _on_disk(self, digest: str) -> str | None:
-        for rel in self._paths().get(digest, ()):
+        for rel in self._lock_paths(digest):
             found = self.hasher.hash(rel)
             if found is not None and found[0] == digest:
                 return rel
         return None
 
-    def _paths(self) -> dict[str, list[str]]:
-        """Hash -> the project paths the lock records with it; read on the first miss only."""
-        if self._index is None:
-            index: dict[str, list[str]] = {}
-            for entry in self._entries():
-                for record in (*entry["outputs"], *entry.get("derived", [])):
-                    index.setdefault(record["hash"], []).append(record["path"])
-            self._index = index
-        return self._index
-
-    def _entries(self) -> list[LockEntry]:
-        """Every usable lock entry (a damaged one is absent: `get` gives None)."""
-        found = (self.lock.entries.get(asset_id) for asset_id in list(self.lock.entries))
-        return [entry for entry in found if entry is not None]
+    def _lock_paths(self, digest: str) -> list[str]:
+        """The project paths the lock records with that content."""
+        return [path for path, _ in self.lock.entries.with_hash(digest)]
 
 
 def _cached(entry: LockEntry) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pixmake.lockfile import (
     entry_problem,
     parse_lock,
     read_lock,
+    usable_entry,
     write_lock,
 )
 
@@ -238,14 +239,36 @@ def test_entry_problem_names_the_field_and_the_type(entry: object, problem: str)
 
 
 def test_an_earlier_commits_lock_is_read_quietly_and_keeps_only_usable_entries() -> None:
-    escaping = {**ENTRY, "outputs": [{**ENTRY["outputs"][0], "path": "../../etc/passwd"}]}  # type: ignore[dict-item]
-    own = {**ENTRY, "outputs": [{**ENTRY["outputs"][0], "path": ".git/config"}]}  # type: ignore[dict-item]
-    text = json.dumps(
-        {"version": 1, "assets": {"a": ENTRY, "b": escaping, "c": own, "d": {"key": 3}}}
-    )
+    path = ENTRY["outputs"][0]  # type: ignore[index]
+    escaping = {**ENTRY, "key": "k2", "outputs": [{**path, "path": "../../etc/passwd"}]}
+    own = {**ENTRY, "key": "k3", "outputs": [{**path, "path": ".git/config"}]}
+    damaged = {**ENTRY, "key": "k4", "outputs": [{**path, "hash": None}]}
+    assets = {"a": ENTRY, "b": escaping, "c": own, "d": damaged}
+    as_written = Lock()
+    for asset_id, entry in assets.items():
+        as_written.entries[asset_id] = entry  # type: ignore[assignment]
+    by_hand = json.dumps({"version": 1, "assets": assets})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing is reported of a lock that is not the project's
-        assert list(committed_entries(text)) == ["a"]
-        conflicted = GOLDEN.replace('      "key": "k1",\n', "<<<<<<< HEAD\n", 1)
-        assert committed_entries(conflicted) == {}
-        assert committed_entries('{"version": 99, "assets": {}}') == {}
+        for text in (as_written.dumps(), by_hand):
+            usable = [usable_entry(item) for _, item in committed_entries(text)]
+            assert [e["key"] for e in usable if e is not None] == ["k1"]
+        conflicted = GOLDEN.replace('"bytes": 3,', "<<<<<<< HEAD", 1)  # in entry `a`
+        usable = [usable_entry(item) for _, item in committed_entries(conflicted)]
+        assert usable == [None, parse_lock(GOLDEN).entries["b"]]
+        assert list(committed_entries('{"version": 99, "assets": {}}')) == []
+
+
+def test_entries_are_found_by_the_content_they_record_before_and_after_a_change() -> None:
+    lock = parse_lock(GOLDEN)
+    assert [(path, entry["key"]) for path, entry in lock.entries.with_hash("h")] == [
+        ("a.png", "k1"),
+        ("a.png", "k1"),
+    ]
+    assert lock.entries.with_hash("nothing") == []
+    moved = {**ENTRY, "outputs": [{**ENTRY["outputs"][0], "path": "b.png", "hash": "h2"}]}  # type: ignore[dict-item]
+    lock.entries["b"] = moved  # type: ignore[assignment]
+    assert [path for path, _ in lock.entries.with_hash("h")] == ["a.png"]
+    assert [path for path, _ in lock.entries.with_hash("h2")] == ["b.png"]
+    del lock.entries["a"]
+    assert lock.entries.with_hash("h") == []
