@@ -33,7 +33,7 @@ PAID_TO_COLLECT = (
 )
 STATES = ("fresh", "new", "changed", "upstream-changed", "missing", "modified", "orphaned")
 _COMPARED = ("provider", "model", "size", "quality", "background", "format", "output_quality",
-             "results", "prompt")  # fmt: skip
+             "results", "candidates", "prompt")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,7 +416,7 @@ class _Planner:
             return 0.0
         model = catalog.resolve_model(asset.model)
         price = model.price(asset.quality, (asset.width, asset.height)) if model else None
-        return None if price is None else price * asset.results
+        return None if price is None else price * asset.images
 
 
 # -- comparing with the lock ------------------------------------------------------------------
@@ -432,6 +432,8 @@ def _setting_changes(entry: LockEntry, asset: Asset) -> list[Change]:
         if name == "size":
             before = f"{old.get('width')}x{old.get('height')}"
             after = f"{new['width']}x{new['height']}"
+        elif name == "candidates":  # recorded only when more than one
+            before, after = old.get(name, 1), new.get(name, 1)
         else:
             before, after = old.get(name), new[name]
         if before != after:

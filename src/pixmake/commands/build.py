@@ -141,10 +141,10 @@ def _executor(
         _check_budget(session, plan, to_send, options.max_cost, options.max_new)
     paid = [project.assets[i] for i in to_send if providers[project.assets[i].provider].paid]
     if options.max_new is not None:  # at most that many are sent: count the largest
-        paid = sorted(paid, key=lambda a: a.width * a.height * a.results)
+        paid = sorted(paid, key=lambda a: a.width * a.height * a.images)
         paid = paid[len(paid) - options.max_new :] if options.max_new else []
     if paid or collect:
-        _check_disk(session, [(a.width, a.height, a.format, a.results) for a in paid + collect])
+        _check_disk(session, [(a.width, a.height, a.format, a.images) for a in paid + collect])
     return Executor(
         project, plan, session.lock, session.store, session.files, providers,
         JournalTasks(session.store), reporter, options,

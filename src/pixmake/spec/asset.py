@@ -66,6 +66,7 @@ class Asset:
     decl: str
     origin: str | None
     line: int | None
+    candidates: int = 1
 
     def settings(self) -> dict[str, Any]:
         """The generation settings, as recorded in the key and the lockfile."""
@@ -80,6 +81,8 @@ class Asset:
             "format": self.format,
             "output_quality": self.output_quality,
             "results": self.results,
+            # Only when asked: the keys of every request without candidates stay as they were.
+            **({"candidates": self.candidates} if self.candidates > 1 else {}),
         }
 
     def to_tuple(self) -> tuple[Any, ...]:
@@ -90,7 +93,7 @@ class Asset:
             tuple((r.kind, r.value, r.pin) for r in self.references),
             self.outputs,
             tuple((d.path, d.source, d.format, d.crop, d.resize, d.quality) for d in self.derived),
-            self.decl,
+            self.decl, self.candidates,
         )  # fmt: skip
 
     @classmethod
@@ -113,7 +116,13 @@ class Asset:
             decl=row[14],
             origin=origin,
             line=line,
+            candidates=row[15],
         )
+
+    @property
+    def images(self) -> int:
+        """How many images one request asks for: `results` for each candidate."""
+        return self.results * self.candidates
 
     def all_outputs(self) -> tuple[str, ...]:
         if not self.derived:
