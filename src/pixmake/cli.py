@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     command("init", _init, "create a starter pixmake.yaml and ignore .pixmake/", spec=False)
     p = command("plan", _plan, "what a build would do, why, and what it would cost (dry run)")
     p.add_argument("targets", nargs="*", metavar="TARGET", help="ids or globs (icon-*)")
+    p.add_argument("--reroll", action="store_true", help="as `build --reroll` would")
     p.add_argument("--json", action="store_true")
     p = command("build", _build, "generate, restore or derive what is not up to date")
     p.add_argument("targets", nargs="*", metavar="TARGET", help="ids or globs; upstream included")
@@ -127,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-cost", type=_usd, metavar="USD", help="refuse or stop past this spend")
     p.add_argument("--max-new", type=_count, metavar="N", help="generate at most N assets")
+    p.add_argument(
+        "--reroll",
+        action="store_true",
+        help="a new image of each target's unchanged request (paid; the old one stays a candidate)",
+    )
     p.add_argument("--json", action="store_true", help="JSON lines; the summary is the last")
     p = command("status", _status, "each asset's state and the reasons for it")
     p.add_argument("--all", action="store_true", help="list fresh assets too")
@@ -223,7 +229,7 @@ def _counts_line(plan: Plan) -> str:
 def _plan(root: Path, args: argparse.Namespace) -> int:
     from pixmake.commands.status import status
 
-    plan = status(root, args.targets, **_spec_kw(args))
+    plan = status(root, args.targets, reroll=args.reroll, **_spec_kw(args))
     items = _items(plan)
     total = plan.estimated_cost()
     unpriced = len(plan.unpriced())
@@ -278,7 +284,7 @@ def _build(root: Path, args: argparse.Namespace) -> int:
     )
     result = build(
         root, args.targets, options=options, reporter=reporter, force=args.force,
-        **_spec_kw(args),
+        reroll=args.reroll, **_spec_kw(args),
     )  # fmt: skip
     return EXIT_OK if result.ok else EXIT_FAILED
 

@@ -37,9 +37,12 @@ def build(
     profile: str | None = None,
     provider: str | None = None,
     force: bool = False,
+    reroll: bool = False,
     provider_factory: Any = None,
 ) -> BuildResult:
-    """Build what is stale among the targets (all assets when none are given).
+    """Build what is stale among the targets (all assets when none are given). `reroll`:
+    ask for a new image of each target's request (paid); the one it replaces stays a
+    candidate (`pixmake history`, `pixmake pick`).
 
     Raises SpecError/UsageError before doing anything; per-asset failures are in the result.
     A KeyboardInterrupt propagates after everything finished has been written to the lock.
@@ -57,7 +60,10 @@ def build(
         session.store.clear_temps(time.time())  # left by a killed run; this one holds run.lock
         if session.journal_pending:
             session.compact()  # recover what a crashed or killed run finished
-        plan = session.plan(force=force)
+        from pixmake.commands.status import reroll_ids
+
+        rerolls = reroll_ids(session.project, targets) if reroll else None
+        plan = session.plan(force=force, reroll=rerolls)
         # Building makes garbage cycles (asyncio, httpx, the journal); a few assets make few.
         big = sum(1 for p in plan.assets.values() if p.action != "none") >= 100
         with collecting() if big else nullcontext():
