@@ -171,7 +171,9 @@ class Session:
     def remember(self, plan: Plan | None = None) -> None:
         """Write the trace back: the file records, the steps, and, when `plan` found every
         asset fresh with no journal pending, the answer with every file it read."""
-        fresh = plan is not None and all(p.state == "fresh" for p in plan.assets.values())
+        fresh = plan is not None and all(
+            p.state == "fresh" and p.action == "none" for p in plan.assets.values()
+        )  # a reroll is fresh, with work to do
         if plan is not None and fresh and not self.journal_pending:
             record = {"options": self.options, "inputs": self.inputs(), "ids": list(plan.order)}
             self.trace.replace("status", record)
