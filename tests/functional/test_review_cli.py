@@ -154,6 +154,14 @@ def test_pick_makes_a_candidate_the_output_for_free(fake: FakeRunware, project: 
     assert project.read("small/hero.png") == small
 
 
+def test_gc_keeps_every_candidate(project: Project) -> None:
+    project.gen({"pixmake.yaml": SPEC})
+    project.build()
+    assert project.run("gc").code == 0
+    assert project.run("pick", "hero", "3", "--provider", "placeholder").code == 0
+    assert project.lock()["assets"]["hero"]["chosen"] == 2
+
+
 def test_pick_never_overwrites_a_hand_edit_without_force(project: Project) -> None:
     project.gen({"pixmake.yaml": SPEC})
     project.build()
