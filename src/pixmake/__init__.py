@@ -18,6 +18,11 @@ __version__ = "0.1.0"
 
 _WHERE = {
     "accept": "pixmake.commands.accept",
+    "approve": "pixmake.commands.approve",
+    "history": "pixmake.commands.history",
+    "HistoryImage": "pixmake.commands.history",
+    "pick": "pixmake.commands.pick",
+    "PickBlockedError": "pixmake.commands.pick",
     "build": "pixmake.commands.build",
     "BudgetError": "pixmake.commands.build",
     "check": "pixmake.commands.check",
@@ -56,8 +61,10 @@ __all__ = [
     "ConsoleReporter",
     "FileSystemError",
     "GcResult",
+    "HistoryImage",
     "JsonReporter",
     "LockfileError",
+    "PickBlockedError",
     "PixmakeError",
     "Plan",
     "Project",
@@ -68,14 +75,17 @@ __all__ = [
     "UsageError",
     "__version__",
     "accept",
+    "approve",
     "build",
     "check",
     "explain",
     "gc",
     "graph_dot",
+    "history",
     "init",
     "key_of",
     "load_project",
+    "pick",
     "prune",
     "render",
     "status",
@@ -93,10 +103,13 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from pixmake.commands.accept import accept
+    from pixmake.commands.approve import approve
     from pixmake.commands.build import BudgetError, build
     from pixmake.commands.check import check
     from pixmake.commands.explain import explain, graph_dot, key_of, render
+    from pixmake.commands.history import HistoryImage, history
     from pixmake.commands.init import init
+    from pixmake.commands.pick import PickBlockedError, pick
     from pixmake.commands.prune import GcResult, gc, prune
     from pixmake.commands.status import status
     from pixmake.errors import (

@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     command("init", _init, "create a starter pixmake.yaml and ignore .pixmake/", spec=False)
     p = command("plan", _plan, "what a build would do, why, and what it would cost (dry run)")
     p.add_argument("targets", nargs="*", metavar="TARGET", help="ids or globs (icon-*)")
+    p.add_argument("--reroll", action="store_true", help="as `build --reroll` would")
     p.add_argument("--json", action="store_true")
     p = command("build", _build, "generate, restore or derive what is not up to date")
     p.add_argument("targets", nargs="*", metavar="TARGET", help="ids or globs; upstream included")
@@ -127,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-cost", type=_usd, metavar="USD", help="refuse or stop past this spend")
     p.add_argument("--max-new", type=_count, metavar="N", help="generate at most N assets")
+    p.add_argument(
+        "--reroll",
+        action="store_true",
+        help="a new image of each target's unchanged request (paid; the old one stays a candidate)",
+    )
     p.add_argument("--json", action="store_true", help="JSON lines; the summary is the last")
     p.add_argument("-q", "--quiet", action="store_true", help="only failures and the summary")
     p = command("status", _status, "each asset's state and the reasons for it")
@@ -135,10 +141,23 @@ def _parser() -> argparse.ArgumentParser:
     p = command(
         "check", _check, "exit 1 unless every asset is fresh (for CI; no network, no writes)"
     )
+    p.add_argument(
+        "--approved", action="store_true", help="and every asset's current output approved"
+    )
     p = command("explain", _explain, "why an asset is in its state: old and new values, the key")
     p.add_argument("id")
     p.add_argument("--json", action="store_true")
     p = command("accept", _accept, "record the files on disk as these assets' outputs")
+    p.add_argument("ids", nargs="+", metavar="ID", help="ids or globs")
+    p = command("history", _history, "every image an asset has had, numbered for `pick`")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true")
+    p = command("pick", _pick, "make image N of `pixmake history ID` the output (free)")
+    p.add_argument("id")
+    p.add_argument("image", metavar="N", help="its number in `pixmake history ID`, or its hash")
+    p.add_argument("--force", action="store_true", help="overwrite a hand-edited output")
+    p.add_argument("--json", action="store_true")
+    p = command("approve", _approve, "record these assets' current outputs as approved")
     p.add_argument("ids", nargs="+", metavar="ID", help="ids or globs")
     p = command("render", _render, "the resolved request of an asset")
     p.add_argument("id")
@@ -230,7 +249,7 @@ def _counts_line(plan: Plan, color: bool = False) -> str:
 def _plan(root: Path, args: argparse.Namespace) -> int:
     from pixmake.commands.status import status
 
-    plan = status(root, args.targets, **_spec_kw(args))
+    plan = status(root, args.targets, reroll=args.reroll, **_spec_kw(args))
     items = _items(plan)
     total = plan.estimated_cost()
     unpriced = len(plan.unpriced())
@@ -291,7 +310,7 @@ def _build(root: Path, args: argparse.Namespace) -> int:
     try:
         result = build(
             root, args.targets, options=options, reporter=reporter, force=args.force,
-            **_spec_kw(args),
+            reroll=args.reroll, **_spec_kw(args),
         )  # fmt: skip
     finally:
         if console is not None:  # off the terminal before an error is printed
@@ -302,13 +321,13 @@ def _build(root: Path, args: argparse.Namespace) -> int:
 def _check(root: Path, args: argparse.Namespace) -> int:
     from pixmake.commands.check import check
 
-    problems = check(root, **_spec_kw(args))
+    problems = check(root, approved=args.approved, **_spec_kw(args))
     for line in problems:
         _out(line)
     if problems:
-        _out(f"check: {len(problems)} not up to date")
+        _out(f"check: {len(problems)} not up to date" + (" or approved" if args.approved else ""))
         return EXIT_FAILED
-    _out("check: every asset is fresh")
+    _out("check: every asset is fresh" + (" and approved" if args.approved else ""))
     return EXIT_OK
 
 
@@ -357,6 +376,51 @@ def _accept(root: Path, args: argparse.Namespace) -> int:
 
     for asset_id in accept(root, args.ids, **_spec_kw(args)):
         _out(f"accepted {asset_id}")
+    return EXIT_OK
+
+
+def _history(root: Path, args: argparse.Namespace) -> int:
+    from pixmake.commands.history import history
+
+    items = history(root, args.id, **_spec_kw(args))
+    if args.json:
+        document = {"id": args.id, "images": [i.to_json() for i in items]}
+        _out(json.dumps(document, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    for item in items:
+        marks = [m for m, on in (("current", item.current), ("approved", item.approved)) if on]
+        if not item.available:
+            marks.append("unavailable")
+        cost = "" if item.cost_usd is None else f"  {item.cost_usd:.4f} USD"
+        date = item.date[:10] if item.date else "uncommitted"
+        request = item.request
+        _out(
+            f"{item.number:>3}  {item.hash[:12]}  {item.source:<5}  {date}{cost}  "
+            f"{request.get('model')} {request.get('quality')}"
+            + (f"  [{', '.join(marks)}]" if marks else "")
+        )
+        _out(f"     {request.get('prompt')}")
+    if not items:
+        _out(f"{args.id} has no image yet; `pixmake build {args.id}` makes one")
+    return EXIT_OK
+
+
+def _pick(root: Path, args: argparse.Namespace) -> int:
+    from pixmake.commands.pick import pick
+
+    item = pick(root, args.id, args.image, force=args.force, **_spec_kw(args))
+    if args.json:
+        _out(json.dumps({"id": args.id, "picked": item.to_json()}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    _out(f"picked image {item.number} ({item.hash[:12]}) as the output of {args.id}")
+    return EXIT_OK
+
+
+def _approve(root: Path, args: argparse.Namespace) -> int:
+    from pixmake.commands.approve import approve
+
+    for asset_id in approve(root, args.ids, **_spec_kw(args)):
+        _out(f"approved {asset_id}")
     return EXIT_OK
 
 

@@ -26,14 +26,20 @@ from pixmake import imaging
 from pixmake.errors import ProviderAuthError, ProviderError, ProviderQuotaError
 from pixmake.fsutil import describe_os_error, write_atomic
 from pixmake.hashing import derive_key, reference_hashes, request_key
-from pixmake.lockfile import action_outputs, make_entry
+from pixmake.lockfile import (
+    action_outputs,
+    action_value,
+    candidates_of,
+    image_record,
+    make_entry,
+)
 from pixmake.providers.base import GenerationRequest, RequestReference
 from pixmake.results import BuildOptions, BuildResult
 from pixmake.sources import ContentSources
 
 if TYPE_CHECKING:
     from pixmake.filestat import FileHasher
-    from pixmake.lockfile import DerivedRecord, Lock, LockEntry, OutputRecord
+    from pixmake.lockfile import DerivedRecord, ImageRecord, Lock, LockEntry, OutputRecord
     from pixmake.planner import AssetPlan, Plan
     from pixmake.project import Project
     from pixmake.providers.base import GenerationResult, ImageProvider, TaskJournal
@@ -41,6 +47,17 @@ if TYPE_CHECKING:
     from pixmake.spec.asset import Asset
     from pixmake.staging import Staging
     from pixmake.store import Store
+
+
+@dataclass(slots=True)
+class _Made:
+    """What an asset's generation or restore gives: its outputs, the provider's record, and
+    the candidates they are one of (`chosen` is their index)."""
+
+    outputs: list[OutputRecord]
+    record: dict[str, Any]
+    candidates: list[list[ImageRecord]]
+    chosen: int = 0
 
 
 class _Skip(Exception):
@@ -196,35 +213,50 @@ class Executor:
         entry = self.lock.entries.get(asset.id)
         cost_usd = 0.0
         if action == "generate":
-            outputs, record = await self._generate(asset, key, ref_hashes, slot)
+            earlier = _earlier(entry, key, cached) if plan.task is not None else []
+            made = await self._generate(asset, key, plan.task or key, ref_hashes, slot, earlier)
             self.result.generated += 1
-            cost_usd = record["cost_usd"]
+            cost_usd = made.record["cost_usd"]
         else:
             if cached is None:
                 cached = self._cached_from_lock(entry, key)
-            outputs, record = self._restore(asset, cached)
+            made = self._restore(asset, cached)
             if action == "restore":
                 self.result.restored += 1
-        derived = await self._derive(asset, outputs)
-        self._commit(asset, make_entry(asset, key, ref_hashes, outputs, derived, record), entry)
+        derived = await self._derive(asset, made.outputs)
+        hashes = {i["hash"] for c in made.candidates for i in c}
+        approved = [h for h in (entry.get("approved", []) if entry else []) if h in hashes]
+        new = make_entry(
+            asset, key, ref_hashes, made.outputs, derived, made.record,
+            candidates=made.candidates, chosen=made.chosen, approved=approved,
+        )  # fmt: skip
+        self._commit(asset, new, entry, plan.task)
         return action, cost_usd
 
     # -- generate ---------------------------------------------------------------------------
 
     async def _generate(
-        self, asset: Asset, key: str, ref_hashes: list[str | None], slot: _Slot
-    ) -> tuple[list[OutputRecord], dict[str, Any]]:
+        self,
+        asset: Asset,
+        key: str,
+        task: str,
+        ref_hashes: list[str | None],
+        slot: _Slot,
+        earlier: list[list[ImageRecord]],
+    ) -> _Made:
+        """Generate the asset's images; `task` is the request key, or a reroll's own identity
+        in the journal; `earlier` are the candidates the new images join."""
         provider = self.providers[asset.provider]
         # A task an interrupted build sent is collected: --max-new and --max-cost limit what
         # this build sends, and it costs nothing more.
-        sends = self.tasks.submitted(key) is None
+        sends = self.tasks.submitted(task) is None
         estimate = (self.plan.assets[asset.id].estimate_usd or 0.0) if sends else 0.0
         if sends:
             self._check_budget(estimate)
             self._started += 1
         self._in_flight_usd += estimate
         self.reporter.started(asset.id, "generate")
-        request = generation_request(self.project, asset, key, ref_hashes)
+        request = generation_request(self.project, asset, task, ref_hashes)
         limit = self._per_provider.get(asset.provider)
         provider_slot = _Slot(limit)
         await provider_slot.acquire()
@@ -239,8 +271,7 @@ class Executor:
             self._spent_usd += result.cost_usd
         record = {"provider": provider.name, "placeholder": not provider.paid, **result.record}
         record["cost_usd"] = round(result.cost_usd, 6)
-        outputs = self._keep_images(asset, key, result, record, check=not provider.trusted)
-        return outputs, record
+        return self._keep_images(asset, key, result, record, earlier, check=not provider.trusted)
 
     def _keep_images(
         self,
@@ -248,9 +279,10 @@ class Executor:
         key: str,
         result: GenerationResult,
         record: dict[str, Any],
+        earlier: list[list[ImageRecord]],
         *,
         check: bool,
-    ) -> list[OutputRecord]:
+    ) -> _Made:
         """Check the staged images, move them into the store, record the action, and only then
         write the asset's outputs: a write that fails (a full disk, a folder not writable)
         leaves the paid images in the store, and the next build restores them free.
@@ -258,22 +290,28 @@ class Executor:
         try:
             if check:  # on the event loop: a structural check costs less than a thread hop
                 self._check_images(asset, result)
-            outputs: list[OutputRecord] = [
+            images: list[ImageRecord] = [
                 {
-                    "path": path,
                     "hash": self.store.adopt(image),
                     "bytes": image.size,
                     "width": asset.width,
                     "height": asset.height,
                 }
-                for path, image in zip(asset.outputs, result.images, strict=True)
+                for image in result.images
             ]
         finally:
             self._staging.discard(result.images)  # those not adopted
-        self.store.put_action(key, {"outputs": action_outputs(outputs), "record": record})
+        per = asset.results
+        new = [images[i : i + per] for i in range(0, len(images), per)]
+        outputs: list[OutputRecord] = [
+            {"path": path, **image} for path, image in zip(asset.outputs, new[0], strict=True)
+        ]
+        candidates = merge_candidates(earlier, new)
+        made = _Made(outputs, record, candidates, candidates.index(new[0]))
+        self.store.put_action(key, action_value(made.outputs, record, candidates, made.chosen))
         for out in outputs:
             self._materialize(out["path"], out["hash"], None)
-        return outputs
+        return made
 
     def _check_budget(self, estimate: float) -> None:
         max_new, max_cost = self.options.max_new, self.options.max_cost
@@ -286,8 +324,8 @@ class Executor:
             )
 
     def _check_images(self, asset: Asset, result: GenerationResult) -> None:
-        if len(result.images) != asset.results:
-            raise ProviderError(f"asked for {asset.results} images, got {len(result.images)}")
+        if len(result.images) != asset.images:
+            raise ProviderError(f"asked for {asset.images} images, got {len(result.images)}")
         for image in result.images:
             imaging.check_image(image.path, asset.format, asset.width, asset.height)
 
@@ -296,11 +334,11 @@ class Executor:
     def _cached_from_lock(self, entry: LockEntry | None, key: str) -> dict[str, Any]:
         assert entry is not None, "restore needs a cache hit or the lock"
         assert entry["key"] == key, "restore from the lock needs the locked key"
-        return {"outputs": entry["outputs"], "record": entry.get("record", {})}
+        return action_value(
+            entry["outputs"], entry.get("record", {}), candidates_of(entry), entry.get("chosen", 0)
+        )
 
-    def _restore(
-        self, asset: Asset, cached: dict[str, Any]
-    ) -> tuple[list[OutputRecord], dict[str, Any]]:
+    def _restore(self, asset: Asset, cached: dict[str, Any]) -> _Made:
         outputs: list[OutputRecord] = []
         for path, out in zip(asset.outputs, cached["outputs"], strict=True):
             self._materialize(path, out["hash"], None)
@@ -313,7 +351,9 @@ class Executor:
                     "height": out["height"],
                 }
             )
-        return outputs, dict(cached.get("record", {}))
+        candidates = cached.get("candidates") or [[image_record(o) for o in outputs]]
+        chosen = cached.get("chosen", 0) if cached.get("candidates") else 0
+        return _Made(outputs, dict(cached.get("record", {})), candidates, chosen)
 
     async def _derive(self, asset: Asset, outputs: list[OutputRecord]) -> list[DerivedRecord]:
         records: list[DerivedRecord] = []
@@ -368,10 +408,16 @@ class Executor:
         self.hasher.remember(rel, st, digest)
         return True
 
-    def _commit(self, asset: Asset, entry: LockEntry, old: LockEntry | None) -> None:
+    def _commit(
+        self, asset: Asset, entry: LockEntry, old: LockEntry | None, task: str | None = None
+    ) -> None:
         # Not fsynced: if a power cut loses it, the task record survives and the next build
-        # polls the task and downloads its images again, for free.
-        self.store.append_journal({"t": "done", "id": asset.id, "entry": entry})
+        # polls the task and downloads its images again, for free (a reroll's twice: the
+        # same images, which are one candidate).
+        event: dict[str, Any] = {"t": "done", "id": asset.id, "entry": entry}
+        if task is not None:
+            event["task"] = task  # a reroll's task, done with its entry
+        self.store.append_journal(event)
         self.lock.entries[asset.id] = entry
         self._output_hash[asset.id] = entry["outputs"][0]["hash"] if entry["outputs"] else None
         if old is not None:
@@ -392,6 +438,32 @@ class Executor:
                 self.store.put_file(self.project.root / path, found[0])
                 os.unlink(self.project.root / path)
                 self.hasher.forget(path)
+
+
+def merge_candidates(
+    earlier: list[list[ImageRecord]], new: list[list[ImageRecord]]
+) -> list[list[ImageRecord]]:
+    """The earlier candidates, then the new ones that are not among them (by their hashes)."""
+    merged = list(earlier)
+    seen = {tuple(i["hash"] for i in c) for c in earlier}
+    for candidate in new:
+        hashes = tuple(i["hash"] for i in candidate)
+        if hashes not in seen:
+            seen.add(hashes)
+            merged.append(candidate)
+    return merged
+
+
+def _earlier(
+    entry: LockEntry | None, key: str, cached: dict[str, Any] | None
+) -> list[list[ImageRecord]]:
+    """The candidates a request already has (in the lock, or the action cache): a reroll's
+    new image joins them."""
+    if entry is not None and entry["key"] == key:
+        return candidates_of(entry)
+    if cached is not None:
+        return [list(c) for c in cached.get("candidates") or [action_outputs(cached["outputs"])]]
+    return []
 
 
 def generation_request(
@@ -416,6 +488,6 @@ def generation_request(
         background=asset.background,
         format=asset.format,
         output_quality=asset.output_quality,
-        results=asset.results,
+        results=asset.images,
         references=tuple(refs),
     )

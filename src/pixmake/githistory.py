@@ -78,6 +78,13 @@ class GitHistory:
             self._commits = found.split() if found else []
         return self._commits
 
+    def lock_dates(self) -> dict[str, str]:
+        """The committer date (ISO 8601) of each commit that changed `pixmake.lock`."""
+        found = None
+        if self.prefix() is not None:
+            found = self._git("log", "--format=%H %cI", "--", LOCK_NAME)
+        return dict(line.split(" ", 1) for line in (found or "").splitlines() if " " in line)
+
     def lock_versions(self) -> Iterator[tuple[str, str]]:
         """Each committed version of the lock as (commit, text), newest first, read lazily."""
         for commit in self.lock_commits():

@@ -6,6 +6,9 @@
     "hero": {
       "derived": [{"bytes": 9, "hash": "…", "key": "…", "path": "…", "source": 0, "step": {…}}],
       "key": "…",
+      "candidates": [[{"bytes": 9, "hash": "…", "height": 1024, "width": 1024}], …],
+      "chosen": 0,
+      "approved": ["…"],
       "outputs": [{"bytes": 9, "hash": "…", "height": 1024, "path": "site/hero.webp", …}],
       "record": {"cost_usd": 0.0, "placeholder": true, "provider": "placeholder", …},
       "request": {"model": "openai:1@2", "prompt": "…", "references": [{"hash": "…", …}], …}
@@ -16,6 +19,11 @@
 ```
 Every entry spans many lines whose unchanged parts separate the changes of neighbouring
 entries, so two branches that changed different assets merge without a conflict.
+
+`candidates` (the images to choose from, each a list of `results` images) and `chosen` (the
+index of the outputs among them) are written only when there is more than one; `approved`
+(the output hashes someone approved) only once one was: an entry without them is exactly
+as it was before they existed.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from pixmake.confine import RESERVED, lexical
 from pixmake.errors import LockfileError, PixmakeWarning
@@ -54,18 +62,62 @@ class DerivedRecord(OutputRecord):
     step: dict[str, Any]
 
 
+class ImageRecord(TypedDict):
+    """An image as a candidate: an output record without its path."""
+
+    hash: str
+    bytes: int
+    width: int
+    height: int
+
+
 class LockEntry(TypedDict):
     key: str
     request: dict[str, Any]
     outputs: list[OutputRecord]
     derived: list[DerivedRecord]
     record: dict[str, Any]
+    candidates: NotRequired[list[list[ImageRecord]]]
+    chosen: NotRequired[int]
+    approved: NotRequired[list[str]]
+
+
+def image_record(output: Mapping[str, Any]) -> ImageRecord:
+    return {
+        "hash": output["hash"],
+        "bytes": output["bytes"],
+        "width": output["width"],
+        "height": output["height"],
+    }
+
+
+def candidates_of(entry: Mapping[str, Any]) -> list[list[ImageRecord]]:
+    """The entry's candidates; its outputs alone when it records none."""
+    found = entry.get("candidates")
+    if found:
+        return [list(c) for c in found]
+    return [[image_record(o) for o in entry["outputs"]]]
 
 
 def action_outputs(outputs: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Output records as the action cache keeps them: what a request made, without the
     project paths it was written to (another asset, or a renamed one, may use it)."""
     return [{k: v for k, v in o.items() if k != "path"} for o in outputs]
+
+
+def action_value(
+    outputs: Iterable[Mapping[str, Any]],
+    record: dict[str, Any],
+    candidates: list[list[ImageRecord]],
+    chosen: int,
+) -> dict[str, Any]:
+    """What the action cache keeps for a request: its outputs (without paths) and record,
+    and its candidates when there is more than one, so a restore brings every one."""
+    value: dict[str, Any] = {"outputs": action_outputs(outputs), "record": record}
+    if len(candidates) > 1:
+        value["candidates"] = candidates
+        value["chosen"] = chosen
+    return value
 
 
 def make_entry(
@@ -75,19 +127,32 @@ def make_entry(
     outputs: list[OutputRecord],
     derived: list[DerivedRecord],
     record: dict[str, Any],
+    *,
+    candidates: list[list[ImageRecord]] | None = None,
+    chosen: int = 0,
+    approved: Iterable[str] = (),
 ) -> LockEntry:
-    """The lock entry of an asset: its request as resolved, its outputs, the provider record."""
+    """The lock entry of an asset: its request as resolved, its outputs, the provider record;
+    its candidates when there is more than one (`chosen` is the outputs' index among them),
+    and the output hashes approved."""
     references = [
         {"ref": ref.text(), "hash": digest, **({"pin": ref.pin} if ref.pin else {})}
         for ref, digest in zip(asset.references, ref_hashes, strict=True)
     ]
-    return {
+    entry: LockEntry = {
         "key": key,
         "request": {**asset.settings(), "references": references},
         "outputs": outputs,
         "derived": derived,
         "record": record,
     }
+    if candidates is not None and len(candidates) > 1:
+        entry["candidates"] = candidates
+        entry["chosen"] = chosen
+    hashes = sorted(set(approved))
+    if hashes:
+        entry["approved"] = hashes
+    return entry
 
 
 _HEAD = '{\n  "assets": {\n'
@@ -375,6 +440,23 @@ def committed_entries(text: str) -> Iterator[tuple[str, str | LockEntry]]:
                 yield entry["key"], entry
 
 
+def committed_entry(text: str, asset_id: str) -> LockEntry | None:
+    """The usable entry of `asset_id` in a lock as an earlier commit had it, read quietly."""
+    pieces = _index(text)
+    if pieces is not None:
+        piece = pieces.get(asset_id)
+        return usable_entry(piece) if piece is not None else None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    assets = data.get("assets") if isinstance(data, dict) else None
+    if not isinstance(assets, dict) or data.get("version") != LOCK_VERSION:
+        return None
+    entry = assets.get(asset_id)
+    return entry if entry is not None and _quietly_usable(entry) else None
+
+
 def usable_entry(item: str | LockEntry) -> LockEntry | None:
     """An entry from `committed_entries`, parsed; None if it is damaged or names a path
     outside the project (nothing is reported: it is not the project's lock)."""
@@ -473,6 +555,43 @@ def entry_problem(entry: Any) -> str | None:
         problem = _fields_problem(record, fields, where + ".")
         if problem:
             return problem
+    return _choices_problem(entry)
+
+
+_IMAGE_FIELDS: dict[str, tuple[type, ...]] = {
+    k: v for k, v in _OUTPUT_FIELDS.items() if k != "path"
+}
+
+
+def _choices_problem(entry: dict[str, Any]) -> str | None:
+    """What is wrong with the entry's `candidates`, `chosen` and `approved`, if anything."""
+    optional: dict[str, tuple[type, ...]] = {
+        "candidates": (list,),
+        "chosen": _INT,
+        "approved": (list,),
+    }
+    problem = _fields_problem(entry, optional, "", False)
+    if problem:
+        return problem
+    if not all(isinstance(h, str) for h in entry.get("approved", [])):
+        return "`approved` must list hashes (strings)"
+    if "candidates" not in entry:
+        return "`chosen` without `candidates`" if "chosen" in entry else None
+    candidates = entry["candidates"]
+    for i, candidate in enumerate(candidates):
+        if not isinstance(candidate, list) or len(candidate) != len(entry["outputs"]):
+            return f"`candidates[{i}]` must list {len(entry['outputs'])} images"
+        for j, image in enumerate(candidate):
+            if not isinstance(image, dict):
+                return f"`candidates[{i}][{j}]` must be an object, not {_kind(image)}"
+            problem = _fields_problem(image, _IMAGE_FIELDS, f"candidates[{i}][{j}].")
+            if problem:
+                return problem
+    chosen = entry.get("chosen")
+    if not isinstance(chosen, int) or not 0 <= chosen < len(candidates):
+        return f"`chosen` must be the index of one of the {len(candidates)} candidates"
+    if [c["hash"] for c in candidates[chosen]] != [o["hash"] for o in entry["outputs"]]:
+        return f"`candidates[{chosen}]` (chosen) is not the outputs"
     return None
 
 

@@ -7,6 +7,7 @@ blocked (a hand-edited or untracked file would be overwritten; needs --force or 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from pixmake.sources import ContentSources
 from pixmake.trace import digest, verify
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from pixmake.filestat import FileHasher
     from pixmake.lockfile import Lock, LockEntry
@@ -31,9 +32,10 @@ REQUEST_MADE_BEFORE = (
 PAID_TO_COLLECT = (
     "sent and paid for by an interrupted build: its images are collected, at no further cost"
 )
+REROLL = "~"  # between the request key and a reroll's nonce, in the journal's task identity
 STATES = ("fresh", "new", "changed", "upstream-changed", "missing", "modified", "orphaned")
 _COMPARED = ("provider", "model", "size", "quality", "background", "format", "output_quality",
-             "results", "prompt")  # fmt: skip
+             "results", "candidates", "prompt")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,7 @@ class AssetPlan:
     estimate_usd: float | None = 0.0  # None: the catalog has no price for its model
     output_hash: str | None = None  # the first output's hash once planned, for downstream keys
     paid: bool = False  # sent by an interrupted build: its images are collected, not paid again
+    task: str | None = None  # a reroll's identity in the journal: the key, "~", a nonce
 
     def to_json(self) -> dict[str, Any]:
         estimate = None if self.estimate_usd is None else round(self.estimate_usd, 6)
@@ -104,7 +107,7 @@ class Plan:
         """Assets to generate whose request a build sent and was interrupted before it
         collected the images: the next build collects them, and pays nothing more."""
         for item in self.assets.values():
-            if item.action == "generate" and item.key in keys:
+            if item.action == "generate" and (item.task or item.key) in keys:
                 item.paid = True
                 item.estimate_usd = 0.0
                 item.reasons.append(PAID_TO_COLLECT)
@@ -124,19 +127,23 @@ def plan(
     *,
     force: bool = False,
     memory: dict[str, Any] | None = None,
+    reroll: Reroll | None = None,
 ) -> Plan:
     """Compare every asset's current request with the lock and the files on disk.
 
     `memory` is the trace's record of assets found fresh before (trace.py, section `plans`):
     one whose record still verifies (the same asset, references, lock entry and outputs) is
     fresh without that comparison; every asset found fresh is recorded there. None: nothing
-    is looked up or recorded (a command that writes nothing back).
+    is looked up or recorded (a command that writes nothing back). `reroll` says which
+    assets get a new image of their request.
     """
     planner = _Planner(project, lock, store, hasher, force, memory)
     result: dict[str, AssetPlan] = {}
     try:
         for asset_id in project.graph.order:
             result[asset_id] = planner.asset(project.assets[asset_id], result)
+            if reroll is not None:
+                reroll.apply(result[asset_id], project.assets[asset_id])
     finally:
         planner.sources.close()
     order = list(project.graph.order)
@@ -153,6 +160,37 @@ def plan(
         )
         order.append(asset_id)
     return Plan(result, order, planner.recorded)
+
+
+@dataclass(slots=True)
+class Reroll:
+    """Which assets get a new image of an unchanged request, each under a task identity of its
+    own in the journal (the request key, `~`, a nonce), so that it is paid once.
+
+    `ids` are those asked for (`build --reroll`); `open` the paid tasks an interrupted build
+    left, whose rerolls are collected whether asked for again or not. An asset whose outputs
+    were edited by hand is left blocked: an edit is never overwritten.
+    """
+
+    ids: set[str] = field(default_factory=set)
+    open: set[str] = field(default_factory=set)
+    nonce: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:12])
+
+    def apply(self, item: AssetPlan, asset: Asset) -> None:
+        if item.action == "blocked" or item.key is None:
+            return
+        prefix = item.key + REROLL
+        sent = sorted(k for k in self.open if k.startswith(prefix))
+        if sent:
+            item.task = sent[0]
+        elif asset.id in self.ids:
+            item.task = prefix + self.nonce()
+            item.reasons.append("--reroll: a new image of the same request")
+        else:
+            return
+        item.action = "generate"
+        item.output_hash = None  # its dependents wait for the new image
+        item.estimate_usd = _estimate(asset)
 
 
 @dataclass(slots=True)
@@ -418,11 +456,15 @@ class _Planner:
         return edited
 
     def _estimate(self, asset: Asset) -> float | None:
-        if asset.provider == "placeholder":
-            return 0.0
-        model = catalog.resolve_model(asset.model)
-        price = model.price(asset.quality, (asset.width, asset.height)) if model else None
-        return None if price is None else price * asset.results
+        return _estimate(asset)
+
+
+def _estimate(asset: Asset) -> float | None:
+    if asset.provider == "placeholder":
+        return 0.0
+    model = catalog.resolve_model(asset.model)
+    price = model.price(asset.quality, (asset.width, asset.height)) if model else None
+    return None if price is None else price * asset.images
 
 
 # -- comparing with the lock ------------------------------------------------------------------
@@ -438,6 +480,8 @@ def _setting_changes(entry: LockEntry, asset: Asset) -> list[Change]:
         if name == "size":
             before = f"{old.get('width')}x{old.get('height')}"
             after = f"{new['width']}x{new['height']}"
+        elif name == "candidates":  # recorded only when more than one
+            before, after = old.get(name, 1), new.get(name, 1)
         else:
             before, after = old.get(name), new[name]
         if before != after:

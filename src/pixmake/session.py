@@ -123,18 +123,29 @@ class Session:
     def use_lock(self, lock: Lock) -> None:
         self._lock = lock
 
-    def plan(self, *, force: bool = False, lock: Lock | None = None, record: bool = True) -> Plan:
+    def plan(
+        self,
+        *,
+        force: bool = False,
+        lock: Lock | None = None,
+        record: bool = True,
+        reroll: set[str] | None = None,
+    ) -> Plan:
         """The plan; `record=False` for a command that writes nothing back (the trace's
-        records are still used, none is made)."""
+        records are still used, none is made). `reroll`: assets to get a new image of their
+        request; a reroll an interrupted build paid for is collected in any case."""
         memory: dict[str, Any] | None = self.trace.section("plans")
         if len(self.project.assets) > REMEMBERED_ROWS:
             self.trace.replace("plans", {})
             memory = None
         elif not record and not memory:
             memory = None
+        open_rerolls = {k for k in self.paid_tasks if planner.REROLL in k}
+        rerolls = planner.Reroll(reroll or set(), open_rerolls)
         result = planner.plan(
-            self.project, lock or self.lock, self.store, self.files, force=force, memory=memory
-        )
+            self.project, lock or self.lock, self.store, self.files,
+            force=force, memory=memory, reroll=rerolls,
+        )  # fmt: skip
         if result.recorded:
             self.trace.touch("plans")
         if self.paid_tasks:
@@ -161,7 +172,9 @@ class Session:
     def remember(self, plan: Plan | None = None) -> None:
         """Write the trace back: the file records, the steps, and, when `plan` found every
         asset fresh with no journal pending, the answer with every file it read."""
-        fresh = plan is not None and all(p.state == "fresh" for p in plan.assets.values())
+        fresh = plan is not None and all(
+            p.state == "fresh" and p.action == "none" for p in plan.assets.values()
+        )  # a reroll is fresh, with work to do
         if plan is not None and fresh and not self.journal_pending:
             record = {"options": self.options, "inputs": self.inputs(), "ids": list(plan.order)}
             self.trace.replace("status", record)

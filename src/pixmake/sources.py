@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake.githistory import GitHistory, LockHistory
 from pixmake.hashing import content_hash
-from pixmake.lockfile import action_outputs
+from pixmake.lockfile import action_value, candidates_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -131,5 +131,6 @@ class ContentSources:
 
 
 def _cached(entry: LockEntry) -> dict[str, Any]:
-    """An action-cache value from a lock entry."""
-    return {"outputs": action_outputs(entry["outputs"]), "record": dict(entry.get("record", {}))}
+    """An action-cache value from a lock entry, with its candidates."""
+    record = dict(entry.get("record", {}))
+    return action_value(entry["outputs"], record, candidates_of(entry), entry.get("chosen", 0))

@@ -287,6 +287,8 @@ def _journal_problem(event: Any) -> str | None:
         entry = event.get("entry")
         if not isinstance(event.get("id"), str):
             return "a finished asset without a string `id`"
+        if not isinstance(event.get("task", ""), str):
+            return "a finished asset whose `task` is not a string"
         if not valid_entry(entry):
             return f"`{event['id']}`'s entry is not a valid lock entry"
         return None

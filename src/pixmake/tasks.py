@@ -30,6 +30,7 @@ def open_tasks(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             found[event["key"]] = event
         elif kind == "done":
             found.pop(event["entry"]["key"], None)
+            found.pop(event.get("task", ""), None)  # a reroll's
         elif kind == "task_end":
             found.pop(event["key"], None)
     return {key: event["task"] for key, event in found.items()}

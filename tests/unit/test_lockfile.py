@@ -272,3 +272,73 @@ def test_entries_are_found_by_the_content_they_record_before_and_after_a_change(
     assert [path for path, _ in lock.entries.with_hash("h2")] == ["b.png"]
     del lock.entries["a"]
     assert lock.entries.with_hash("h") == []
+
+
+CHOSEN = {
+    **ENTRY,
+    "outputs": [{"path": "a.png", "hash": "h2", "bytes": 4, "width": 1, "height": 1}],
+    "candidates": [
+        [{"hash": "h", "bytes": 3, "width": 1, "height": 1}],
+        [{"hash": "h2", "bytes": 4, "width": 1, "height": 1}],
+    ],
+    "chosen": 1,
+    "approved": ["h2"],
+}
+
+GOLDEN_CANDIDATES = """\
+{
+  "assets": {
+    "a": {
+      "approved": [
+        "h2"
+      ],
+      "candidates": [
+        [
+          {
+            "bytes": 3,
+            "hash": "h",
+            "height": 1,
+            "width": 1
+          }
+        ],
+        [
+          {
+            "bytes": 4,
+            "hash": "h2",
+            "height": 1,
+            "width": 1
+          }
+        ]
+      ],
+      "chosen": 1,
+      "derived": [],
+      "key": "k1",
+      "outputs": [
+        {
+          "bytes": 4,
+          "hash": "h2",
+          "height": 1,
+          "path": "a.png",
+          "width": 1
+        }
+      ],
+      "record": {
+        "cost_usd": 0.0,
+        "placeholder": true,
+        "provider": "placeholder"
+      },
+      "request": {
+        "prompt": "p",
+        "references": []
+      }
+    }
+  },
+  "version": 1
+}
+"""
+
+
+def test_golden_lockfile_bytes_with_candidates_and_approval() -> None:
+    assert entry_problem(CHOSEN) is None
+    assert Lock({"a": CHOSEN}).dumps() == GOLDEN_CANDIDATES  # type: ignore[dict-item]
+    assert parse_lock(GOLDEN_CANDIDATES).dumps() == GOLDEN_CANDIDATES

@@ -10,7 +10,7 @@ import pixmake
 
 PINNED = [
     "AssetPlan", "BudgetError", "BuildOptions", "BuildResult", "ConsoleReporter", "FileSystemError",
-    "GcResult",
+    "GcResult", "HistoryImage", "PickBlockedError", "approve", "history", "pick",
     "JsonReporter", "LockfileError", "PixmakeError", "Plan", "Project", "ProviderError",
     "Reporter", "SpecError", "StateError", "UsageError", "__version__", "accept", "build",
     "check", "explain", "gc", "graph_dot", "init", "key_of", "load_project", "prune", "render",

@@ -81,16 +81,18 @@ def _adopt(session: Session, asset_id: str, path: str, fmt: str) -> OutputRecord
     return {"path": path, "hash": digest, "bytes": size, "width": width, "height": height}
 
 
-def match(project: Project, patterns: list[str]) -> list[str]:
+_ACCEPT_FIX = (
+    "`pixmake accept` takes asset ids or globs (`pixmake status` lists them): put your image "
+    "at the asset's output path, then accept its id"
+)
+
+
+def match(project: Project, patterns: list[str], fix: str = _ACCEPT_FIX) -> list[str]:
     """The ids matching ids or globs, in graph order; a pattern matching none is an error."""
     ids: list[str] = []
     for pattern in patterns:
         found = [i for i in project.graph.order if fnmatch.fnmatchcase(i, pattern)]
         if not found:
-            raise UsageError(
-                f"no asset matches `{pattern}`\n  fix: `pixmake accept` takes asset ids or globs "
-                "(`pixmake status` lists them): put your image at the asset's output path, "
-                "then accept its id"
-            )
+            raise UsageError(f"no asset matches `{pattern}`\n  fix: {fix}")
         ids += [i for i in found if i not in ids]
     return ids

@@ -37,9 +37,12 @@ def build(
     profile: str | None = None,
     provider: str | None = None,
     force: bool = False,
+    reroll: bool = False,
     provider_factory: Any = None,
 ) -> BuildResult:
-    """Build what is stale among the targets (all assets when none are given).
+    """Build what is stale among the targets (all assets when none are given). `reroll`:
+    ask for a new image of each target's request (paid); the one it replaces stays a
+    candidate (`pixmake history`, `pixmake pick`).
 
     Raises SpecError/UsageError before doing anything; per-asset failures are in the result.
     A KeyboardInterrupt propagates after everything finished has been written to the lock.
@@ -57,7 +60,10 @@ def build(
         session.store.clear_temps(time.time())  # left by a killed run; this one holds run.lock
         if session.journal_pending:
             session.compact()  # recover what a crashed or killed run finished
-        plan = session.plan(force=force)
+        from pixmake.commands.status import reroll_ids
+
+        rerolls = reroll_ids(session.project, targets) if reroll else None
+        plan = session.plan(force=force, reroll=rerolls)
         # Building makes garbage cycles (asyncio, httpx, the journal); a few assets make few.
         big = sum(1 for p in plan.assets.values() if p.action != "none") >= 100
         with collecting() if big else nullcontext():
@@ -141,10 +147,10 @@ def _executor(
         _check_budget(session, plan, to_send, options.max_cost, options.max_new)
     paid = [project.assets[i] for i in to_send if providers[project.assets[i].provider].paid]
     if options.max_new is not None:  # at most that many are sent: count the largest
-        paid = sorted(paid, key=lambda a: a.width * a.height * a.results)
+        paid = sorted(paid, key=lambda a: a.width * a.height * a.images)
         paid = paid[len(paid) - options.max_new :] if options.max_new else []
     if paid or collect:
-        _check_disk(session, [(a.width, a.height, a.format, a.results) for a in paid + collect])
+        _check_disk(session, [(a.width, a.height, a.format, a.images) for a in paid + collect])
     return Executor(
         project, plan, session.lock, session.store, session.files, providers,
         JournalTasks(session.store), reporter, options,

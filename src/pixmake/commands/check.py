@@ -10,12 +10,22 @@ from pixmake.session import JOURNAL, open_session
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pixmake.lockfile import Lock
 
-def check(root: Path, *, profile: str | None = None, provider: str | None = None) -> list[str]:
-    """What is not up to date, as lines; empty when everything is. Writes nothing."""
+
+def check(
+    root: Path,
+    *,
+    profile: str | None = None,
+    provider: str | None = None,
+    approved: bool = False,
+) -> list[str]:
+    """What is not up to date, as lines; empty when everything is. Writes nothing.
+    `approved`: also every asset whose current output (as committed) was not approved."""
     session = open_session(root, profile=profile, provider=provider)
-    if session.fresh_ids() is not None:
-        return []
+    ids = session.fresh_ids()
+    if ids is not None:
+        return _unapproved(session.committed, ids) if approved else []
     _ = session.lock  # the journal's count, for the message; CI checks the committed lockfile
     plan = session.plan(lock=session.committed, record=False)
     problems = [
@@ -23,9 +33,17 @@ def check(root: Path, *, profile: str | None = None, provider: str | None = None
         for p in (plan.assets[i] for i in plan.order)
         if p.state != "fresh"
     ]
+    if approved:
+        problems += _unapproved(session.committed, list(session.project.graph.order))
     if session.journal_pending:
         problems.append(
             f"{LOCK_NAME} is behind {JOURNAL} ({session.journal_pending} finished assets not "
             "yet written); run `pixmake build` to write them"
         )
     return problems
+
+
+def _unapproved(lock: Lock, ids: list[str]) -> list[str]:
+    from pixmake.commands.approve import unapproved
+
+    return unapproved(lock, ids)

@@ -55,6 +55,12 @@ def gc(root: Path, *, dry_run: bool = False) -> GcResult:
             for entry in session.lock.entries.values()
             for r in [*entry["outputs"], *entry.get("derived", [])]
         }
+        keep |= {
+            image["hash"]
+            for entry in session.lock.entries.values()
+            for candidate in entry.get("candidates", [])
+            for image in candidate
+        }  # an image not chosen is still to choose from
         for path in list(store.objects()):
             if path.name not in keep:
                 result.objects += 1

@@ -10,6 +10,8 @@ from pixmake.session import open_session
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pixmake.project import Project
+
 
 def status(
     root: Path,
@@ -17,17 +19,41 @@ def status(
     *,
     profile: str | None = None,
     provider: str | None = None,
+    reroll: bool = False,
 ) -> Plan:
     """The plan of every asset (or of the targets and their upstream assets). Writes only
-    the trace (.pixmake/), never the project."""
+    the trace (.pixmake/), never the project. `reroll`: as `build --reroll` would plan it."""
     session = open_session(root, profile=profile, provider=provider)
     ids = session.fresh_ids() if not targets else None
     if ids is not None:
         return Plan.all_fresh(ids)
-    result = session.plan()
+    result = session.plan(reroll=reroll_ids(session.project, targets) if reroll else None)
     session.remember(result)
     if targets:
         chosen = session.project.graph.select(targets)
         result = Plan({i: result.assets[i] for i in result.order if i in chosen},
                       [i for i in result.order if i in chosen])  # fmt: skip
     return result
+
+
+def reroll_ids(project: Project, targets: list[str] | None) -> set[str]:
+    """The assets `--reroll` names (ids or globs; not their upstream ones).
+
+    Raises:
+        UsageError: no targets, or one that matches no asset.
+    """
+    from pixmake.commands.accept import match
+    from pixmake.errors import UsageError
+
+    if not targets:
+        raise UsageError(
+            "--reroll needs the assets to reroll\n  fix: `pixmake build --reroll ID...` "
+            "(ids or globs), which asks for a new image of each one's request"
+        )
+    return set(
+        match(
+            project,
+            targets,
+            "--reroll takes asset ids or globs (`pixmake status --all` lists them)",
+        )
+    )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
 
+from pixmake.hashing import content_hash
 from pixmake.imaging import encode
 from pixmake.providers.base import GenerationRequest, GenerationResult
 
@@ -49,6 +50,8 @@ class PlaceholderProvider:
 
 def draw(request: GenerationRequest, index: int = 0) -> bytes:
     seed = int(request.key[:8], 16) + index * 0x9E3779B1
+    if len(request.key) > 32:  # a reroll's task: the request key and a nonce
+        seed += int(content_hash(request.key[32:].encode())[:8], 16)
     hue = (seed % 360) / 360.0
     fill = _rgb(hue, 0.45, 0.85)
     ink = _rgb(hue, 0.8, 0.25)

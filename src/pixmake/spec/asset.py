@@ -66,6 +66,7 @@ class Asset:
     decl: str
     origin: str | None
     line: int | None
+    candidates: int = 1
     _plain: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def settings(self) -> dict[str, Any]:
@@ -81,6 +82,8 @@ class Asset:
             "format": self.format,
             "output_quality": self.output_quality,
             "results": self.results,
+            # Only when asked: the keys of every request without candidates stay as they were.
+            **({"candidates": self.candidates} if self.candidates > 1 else {}),
         }
 
     def to_tuple(self) -> tuple[Any, ...]:
@@ -97,7 +100,7 @@ class Asset:
             tuple((r.kind, r.value, r.pin) for r in self.references),
             self.outputs,
             tuple((d.path, d.source, d.format, d.crop, d.resize, d.quality) for d in self.derived),
-            self.decl,
+            self.decl, self.candidates,
         )  # fmt: skip
 
     @classmethod
@@ -112,8 +115,14 @@ class Asset:
             r[14],
             origin,
             line,
+            r[15],
             row,
         )  # fmt: skip
+
+    @property
+    def images(self) -> int:
+        """How many images one request asks for: `results` for each candidate."""
+        return self.results * self.candidates
 
     def all_outputs(self) -> tuple[str, ...]:
         if not self.derived:

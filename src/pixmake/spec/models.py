@@ -43,6 +43,11 @@ class Settings(_Strict):
     results: Annotated[int, Field(ge=1, le=20)] | Template | None = Field(
         None, description="images per request; outputs are numbered -1, -2, ..."
     )
+    candidates: Annotated[int, Field(ge=1, le=20)] | Template | None = Field(
+        None,
+        description="images to choose from (each `results` images); the first is the output "
+        "until `pixmake pick` chooses another",
+    )
 
 
 class UrlReference(_Strict):

@@ -37,6 +37,7 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "format": "png",
     "output_quality": None,
     "results": 1,
+    "candidates": 1,
 }
 DEFAULT_OUTPUT_QUALITY = 95
 PROVIDERS = ("runware", "placeholder")
@@ -402,7 +403,18 @@ class Resolver:
         known = self._settings.get(setting)
         if known is None:
             known = self._settings[setting] = _settings(values)
-        provider, model, size, quality, background, fmt, output_quality, results, invalid = known
+        (
+            provider,
+            model,
+            size,
+            quality,
+            background,
+            fmt,
+            output_quality,
+            results,
+            candidates,
+            invalid,
+        ) = known
         problems += invalid
         prompt = field("prompt", render, decl.prompt, ctx)
         if prompt is not None and model is not None:
@@ -449,6 +461,7 @@ class Resolver:
             format=fmt,
             output_quality=output_quality,
             results=results,
+            candidates=candidates,
             references=references,
             outputs=outputs,
             derived=tuple(derived),
@@ -570,6 +583,7 @@ Checked = tuple[
     str | None,
     int | None,
     int,
+    int,
     tuple["_Invalid", ...],
 ]
 
@@ -602,6 +616,16 @@ def _settings(values: dict[str, Any]) -> Checked:
         )
     output_quality = field(_output_quality, values["output_quality"], fmt)
     results = field(_int, values, "results", 1, catalog.MAX_RESULTS) or 1
+    candidates = field(_int, values, "candidates", 1, catalog.MAX_RESULTS) or 1
+    if results * candidates > catalog.MAX_RESULTS:
+        problems.append(
+            _Invalid(
+                ("candidates",),
+                f"{candidates} candidates of {results} results is {results * candidates} images "
+                f"in one request; at most {catalog.MAX_RESULTS}",
+                "ask for fewer candidates or results",
+            )
+        )
     return (
         provider,
         model,
@@ -611,6 +635,7 @@ def _settings(values: dict[str, Any]) -> Checked:
         fmt,
         output_quality,
         results,
+        candidates,
         tuple(problems),
     )
 

@@ -23,6 +23,7 @@ class Settings:
     format: str | None = None
     output_quality: int | str | None = None
     results: int | str | None = None
+    candidates: int | str | None = None
     fields_set: tuple[str, ...] = ()
 
 
