@@ -23,6 +23,8 @@ _WHERE = {
     "check": "pixmake.commands.check",
     "explain": "pixmake.commands.explain",
     "graph_dot": "pixmake.commands.explain",
+    "gallery": "pixmake.commands.gallery",
+    "GalleryResult": "pixmake.commands.gallery",
     "key_of": "pixmake.commands.explain",
     "render": "pixmake.commands.explain",
     "init": "pixmake.commands.init",
@@ -55,6 +57,7 @@ __all__ = [
     "BuildResult",
     "ConsoleReporter",
     "FileSystemError",
+    "GalleryResult",
     "GcResult",
     "JsonReporter",
     "LockfileError",
@@ -71,6 +74,7 @@ __all__ = [
     "build",
     "check",
     "explain",
+    "gallery",
     "gc",
     "graph_dot",
     "init",
@@ -96,6 +100,7 @@ if TYPE_CHECKING:
     from pixmake.commands.build import BudgetError, build
     from pixmake.commands.check import check
     from pixmake.commands.explain import explain, graph_dot, key_of, render
+    from pixmake.commands.gallery import GalleryResult, gallery
     from pixmake.commands.init import init
     from pixmake.commands.prune import GcResult, gc, prune
     from pixmake.commands.status import status

@@ -79,7 +79,8 @@ def gallery(
     session = open_session(root, profile=profile, provider=provider)
     plan = session.plan()
     session.remember(plan)
-    ids = plan.order
+    # NOTE: in the spec's order (a series' rows as in its table), not the plan's
+    ids = [*session.project.assets, *(i for i in plan.order if i not in session.project.assets)]
     if targets:
         chosen = session.project.graph.select(targets)
         ids = [i for i in ids if i in chosen]
@@ -201,7 +202,7 @@ class _Cards:
             "transparent": settings.get("background") != "opaque",
             "cost": record.get("cost_usd"),
             "placeholder": bool(record.get("placeholder")),
-            "estimate": item.estimate_usd if item.action == "generate" else None,
+            "estimate": _estimate(item),
             "prompt": settings.get("prompt", ""),
             "refs": [self._reference(*r) for r in references],
             "outputs": [self._output(p) for p in paths],
@@ -273,6 +274,13 @@ class _Cards:
         folder = self.pictures.out.relative_to(self.session.root).as_posix()
         up = "" if folder == "." else "../" * (folder.count("/") + 1)
         return quote(posixpath.normpath(up + rel) if up else rel)
+
+
+def _estimate(item: AssetPlan) -> float | str | None:
+    """What generating it would cost: None when nothing is to generate."""
+    if item.action != "generate":
+        return None
+    return "unknown" if item.estimate_usd is None else round(item.estimate_usd, 6)
 
 
 def _kind_of(text: str) -> tuple[str, str, str]:

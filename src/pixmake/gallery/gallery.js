@@ -225,7 +225,8 @@
     const cost = money(a.cost);
     if (cost !== null) meta.append(el("span", { class: "cost", text: a.placeholder ? "placeholder" : cost,
       title: a.placeholder ? "drawn by the placeholder provider: a real build replaces it" : "cost recorded in pixmake.lock" }));
-    if (a.estimate) meta.append(el("span", { class: "cost", text: `~${money(a.estimate)} to generate` }));
+    if (a.estimate === "unknown") meta.append(el("span", { class: "cost", text: "price unknown" }));
+    else if (a.estimate) meta.append(el("span", { class: "cost", text: `~${money(a.estimate)} to generate` }));
     body.append(meta);
     if (a.prompt) {
       const prompt = el("p", { class: "prompt", text: a.prompt, title: "Click to show the whole prompt" });

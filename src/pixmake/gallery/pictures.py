@@ -169,8 +169,8 @@ def _make(target: str, sources: list[str], side: int) -> tuple[int, int, str | N
         else:
             data, width, height = preview(Path(sources[0]), side)
     except ImageReadError as exc:
-        return 0, 0, f"the image {exc}"
+        return 0, 0, f"the file {exc}"
     except OSError as exc:
-        return 0, 0, f"the image cannot be read: {exc.strerror or exc}"
+        return 0, 0, f"the file cannot be read: {exc.strerror or exc}"
     write_atomic(target, data)
     return width, height, None
