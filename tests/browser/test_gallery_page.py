@@ -7,6 +7,7 @@ user opens it, with the website example built, committed, changed and built agai
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.conftest import Project, copy_example
 
@@ -120,26 +122,36 @@ def test_the_page_loads_from_file_and_every_image_decodes(page: Any) -> None:
         decoded(page, f".view-{mode} img:not([hidden])")
 
 
+def pixel(locator: Any, x: float, y: float) -> tuple[int, ...]:
+    """The colour shown at (x, y), as fractions of the element's box, in a screenshot."""
+    with Image.open(io.BytesIO(locator.screenshot())) as shot:
+        colour: tuple[int, ...] = shot.convert("RGB").getpixel(
+            (int(shot.width * x), int(shot.height * y))
+        )
+        return colour
+
+
 def test_swipe_and_blink_change_what_is_shown(page: Any) -> None:
     page.click("#asset-hero .compare-btn")
     page.click(".modes [data-mode=swipe]")
     swipe = page.locator("#swipe")
-    middle = swipe.screenshot()
+    middle = pixel(swipe, 0.3, 0.6), pixel(swipe, 0.7, 0.6)
     page.focus("#swipe-range")
-    page.keyboard.press("Home")  # all after
-    after = swipe.screenshot()
-    page.keyboard.press("End")  # all before
-    before = swipe.screenshot()
-    assert len({middle, after, before}) == 3
+    page.keyboard.press("Home")  # after, everywhere
+    after = pixel(swipe, 0.3, 0.6), pixel(swipe, 0.7, 0.6)
+    page.keyboard.press("End")  # before, everywhere
+    before = pixel(swipe, 0.3, 0.6), pixel(swipe, 0.7, 0.6)
+    assert before[0] == before[1] != after[0] == after[1]
+    assert middle == (before[0], after[1])  # before on the left of the handle, after right
     page.click(".modes [data-mode=blink]")
     blink = page.locator("#blink")
-    shown = blink.screenshot()
     assert page.locator("#blink-label").inner_text() == "After"
+    assert pixel(blink, 0.5, 0.6) == after[0]
     page.click("#blink-toggle")
     assert page.locator("#blink-label").inner_text() == "Before"
-    assert blink.screenshot() != shown
+    assert pixel(blink, 0.5, 0.6) == before[0]
     page.keyboard.press("b")
-    assert blink.screenshot() == shown
+    assert pixel(blink, 0.5, 0.6) == after[0]
 
 
 def test_filters_by_state_and_series_and_search(page: Any) -> None:
