@@ -385,6 +385,7 @@
   const api = { data, assets, jumpTo, openCompare, update, resetFilters };
   window.pixmakeGallery = api;
   update();
+  performance.mark("pixmake-cards");
   const hash = decodeURIComponent(location.hash.replace(/^#asset-/, ""));
   if (hash && byId.has(hash)) jumpTo(hash);
 })();
