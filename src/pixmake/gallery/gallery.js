@@ -320,6 +320,7 @@
     $("compare-count").textContent = list.length > 1 ? `${at + 1} / ${list.length}` : "";
     $("compare-prev").disabled = at <= 0;
     $("compare-next").disabled = at < 0 || at >= list.length - 1;
+    $("compare-prev").hidden = $("compare-next").hidden = list.length < 2;
     setBlink("after");
     if (!dialog.open) dialog.showModal();
   }
