@@ -248,5 +248,6 @@ def difference(before: bytes | Path, after: bytes | Path, max_side: int) -> tupl
     heat = ImageOps.colorize(amplified, black="#000000", white="#ff3d9a")
     ghost = new.convert("L").point([v // 5 for v in range(256)]).convert("RGB")
     buffer = io.BytesIO()
-    ImageChops.lighter(ghost, heat).save(buffer, "WEBP", quality=90, method=2)
+    # NOTE: lossless: a lossy encoder smears away the one-pixel changes this is for
+    ImageChops.lighter(ghost, heat).save(buffer, "WEBP", lossless=True, quality=10, method=0)
     return buffer.getvalue(), new.width, new.height
