@@ -233,3 +233,14 @@ def test_targets_select_assets_and_their_upstream(icons: Project) -> None:
     assert icons.run("gallery", "--provider", "placeholder", "icon-s*").code == 0
     assert sorted(cards(icons.root)) == ["icon-shield", "icon-sword"]
     assert icons.run("gallery", "nothing-*").code == 2
+
+
+def test_a_gallery_of_many_assets_has_every_thumbnail(icons: Project) -> None:
+    rows = "".join(f"item{i},item {i}\n" for i in range(30))  # enough for worker processes
+    icons.gen({"data/items.csv": "slug,name\n" + rows})
+    icons.build()
+    result = icons.run("gallery", "--provider", "placeholder", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["pictures_made"] == 30
+    for card in cards(icons.root).values():
+        assert picture_size(icons.root, card["thumb"]) == (256, 256)
