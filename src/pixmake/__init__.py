@@ -28,6 +28,8 @@ _WHERE = {
     "check": "pixmake.commands.check",
     "explain": "pixmake.commands.explain",
     "graph_dot": "pixmake.commands.explain",
+    "gallery": "pixmake.commands.gallery",
+    "GalleryResult": "pixmake.commands.gallery",
     "key_of": "pixmake.commands.explain",
     "render": "pixmake.commands.explain",
     "init": "pixmake.commands.init",
@@ -60,6 +62,7 @@ __all__ = [
     "BuildResult",
     "ConsoleReporter",
     "FileSystemError",
+    "GalleryResult",
     "GcResult",
     "HistoryImage",
     "JsonReporter",
@@ -79,6 +82,7 @@ __all__ = [
     "build",
     "check",
     "explain",
+    "gallery",
     "gc",
     "graph_dot",
     "history",
@@ -107,6 +111,7 @@ if TYPE_CHECKING:
     from pixmake.commands.build import BudgetError, build
     from pixmake.commands.check import check
     from pixmake.commands.explain import explain, graph_dot, key_of, render
+    from pixmake.commands.gallery import GalleryResult, gallery
     from pixmake.commands.history import HistoryImage, history
     from pixmake.commands.init import init
     from pixmake.commands.pick import PickBlockedError, pick

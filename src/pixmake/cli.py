@@ -159,6 +159,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command("approve", _approve, "record these assets' current outputs as approved")
     p.add_argument("ids", nargs="+", metavar="ID", help="ids or globs")
+    p = command("gallery", _gallery, "a static page of every image, with before and after")
+    p.add_argument("targets", nargs="*", metavar="TARGET", help="ids or globs; upstream included")
+    p.add_argument(
+        "-o", dest="out", metavar="DIR", help="its folder in the project (default .pixmake/gallery)"
+    )
+    p.add_argument(
+        "--since", metavar="REV", default="HEAD", help="compare with REV's pixmake.lock (HEAD)"
+    )
+    p.add_argument("--json", action="store_true")
     p = command("render", _render, "the resolved request of an asset")
     p.add_argument("id")
     p.add_argument("--json", action="store_true", help="the exact Runware task (taskUUID aside)")
@@ -421,6 +430,30 @@ def _approve(root: Path, args: argparse.Namespace) -> int:
 
     for asset_id in approve(root, args.ids, **_spec_kw(args)):
         _out(f"approved {asset_id}")
+    return EXIT_OK
+
+
+def _gallery(root: Path, args: argparse.Namespace) -> int:
+    from pixmake.commands.gallery import gallery
+
+    result = gallery(root, args.targets, out=args.out, since=args.since, **_spec_kw(args))
+    if args.json:
+        document = {
+            "index": str(result.index),
+            "assets": result.assets,
+            "changed": result.changed,
+            "since": result.since,
+            "note": result.note,
+            "pictures_made": result.pictures_made,
+        }
+        _out(json.dumps(document, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    shown = os.path.relpath(result.index, Path.cwd())
+    compared = f", {len(result.changed)} changed since {args.since}" if result.since else ""
+    _out(f"gallery: {shown} ({result.assets} assets{compared})")
+    if result.note:
+        _out(f"  note: {result.note}")
+    _out(f"  open {result.index.as_uri()}")
     return EXIT_OK
 
 

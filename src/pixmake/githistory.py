@@ -69,6 +69,13 @@ class GitHistory:
             self._prefix = found.strip() if found is not None else None
         return self._prefix
 
+    def commit(self, rev: str) -> str | None:
+        """The commit that `rev` names, None when it names none (or there is no repository)."""
+        if self.prefix() is None or rev.startswith("-") or "\n" in rev:
+            return None
+        found = self._git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        return found.strip() if found else None
+
     def lock_commits(self) -> list[str]:
         """The commits that changed `pixmake.lock`, newest first (asked once)."""
         if self._commits is None:

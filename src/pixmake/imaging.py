@@ -194,3 +194,60 @@ def dimensions(source: bytes | Path, name: str, fmt: str | None = None) -> tuple
     except _UNREADABLE as exc:
         raise UsageError(f"`{name}` does not decode: {exc}") from exc
     return size
+
+
+def preview(source: bytes | Path, max_side: int) -> tuple[bytes, int, int]:
+    """A WebP no larger than `max_side` on either side (alpha kept), for the gallery.
+
+    Raises:
+        ImageReadError: the image cannot be opened.
+    """
+    image = _decoded(source, max_side)
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    buffer = io.BytesIO()
+    image.save(buffer, "WEBP", quality=82, method=2)
+    return buffer.getvalue(), image.width, image.height
+
+
+def _decoded(
+    source: bytes | Path, max_side: int | None = None, mode: str | None = None
+) -> Image.Image:
+    """The whole image decoded, in RGB or RGBA (or `mode`). Raises ImageReadError."""
+    with _open(source) as opened:
+        try:
+            if max_side is not None:  # a JPEG decodes at a fraction of its size
+                opened.draft("RGB", (max_side, max_side))
+            alpha = opened.mode in ("RGBA", "LA", "PA") or "transparency" in opened.info
+            return opened.convert(mode or ("RGBA" if alpha else "RGB"))
+        except ImageReadError:
+            raise
+        except _UNREADABLE as exc:
+            raise ImageReadError(f"does not decode: {exc}") from exc
+
+
+def difference(before: bytes | Path, after: bytes | Path, max_side: int) -> tuple[bytes, int, int]:
+    """A WebP of where two images differ, with its width and height: every changed pixel
+    bright on a faint grey ghost of `after`, amplified so that a change of one level in one
+    channel shows. `before` is scaled to `after`'s size when they differ. Alpha counts as a
+    channel.
+
+    Raises:
+        ImageReadError: either image cannot be opened.
+    """
+    from PIL import ImageChops, ImageOps
+
+    old, new = _decoded(before, mode="RGBA"), _decoded(after, mode="RGBA")
+    new.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    if old.size != new.size:
+        old = old.resize(new.size, Image.Resampling.LANCZOS)
+    channels = ImageChops.difference(old, new).split()
+    changed = channels[0]
+    for channel in channels[1:]:
+        changed = ImageChops.lighter(changed, channel)
+    amplified = changed.point([0] + [min(255, 96 + 8 * v) for v in range(1, 256)])
+    heat = ImageOps.colorize(amplified, black="#000000", white="#ff3d9a")
+    ghost = new.convert("L").point([v // 5 for v in range(256)]).convert("RGB")
+    buffer = io.BytesIO()
+    # NOTE: lossless: a lossy encoder smears away the one-pixel changes this is for
+    ImageChops.lighter(ghost, heat).save(buffer, "WEBP", lossless=True, quality=10, method=0)
+    return buffer.getvalue(), new.width, new.height

@@ -70,3 +70,26 @@ def test_derive_resize_crop_and_convert() -> None:
     assert (image.format, image.size, (width, height)) == ("JPEG", (64, 64), (64, 64))
     data, _, _ = derive(source, Derived("x.webp", 0, "webp", crop=(0, 0, 10, 20)))
     assert Image.open(io.BytesIO(data)).size == (10, 20)
+
+
+def test_the_difference_image_shows_a_change_of_one_level() -> None:
+    import io
+
+    from PIL import Image
+
+    from pixmake.imaging import difference
+
+    before = Image.new("RGB", (64, 32), (120, 120, 120))
+    after = before.copy()
+    after.putpixel((10, 5), (121, 120, 120))
+    sources = []
+    for image in (before, after):
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        sources.append(buffer.getvalue())
+    data, width, height = difference(sources[0], sources[1], 1024)
+    assert (width, height) == (64, 32)
+    with Image.open(io.BytesIO(data)) as shown:
+        rgb = shown.convert("RGB")
+        assert max(rgb.getpixel((10, 5))) > 80  # amplified: one level shows
+        assert max(rgb.getpixel((40, 20))) < 40  # unchanged: the faint ghost only

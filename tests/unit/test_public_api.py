@@ -10,11 +10,11 @@ import pixmake
 
 PINNED = [
     "AssetPlan", "BudgetError", "BuildOptions", "BuildResult", "ConsoleReporter", "FileSystemError",
-    "GcResult", "HistoryImage", "PickBlockedError", "approve", "history", "pick",
+    "GalleryResult", "GcResult", "HistoryImage", "PickBlockedError", "approve", "history", "pick",
     "JsonReporter", "LockfileError", "PixmakeError", "Plan", "Project", "ProviderError",
     "Reporter", "SpecError", "StateError", "UsageError", "__version__", "accept", "build",
-    "check", "explain", "gc", "graph_dot", "init", "key_of", "load_project", "prune", "render",
-    "status",
+    "check", "explain", "gallery", "gc", "graph_dot", "init", "key_of", "load_project", "prune",
+    "render", "status",
 ]  # fmt: skip
 
 
