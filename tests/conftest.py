@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -154,3 +155,23 @@ def serve_fake(monkeypatch: pytest.MonkeyPatch, key: str) -> Iterator[FakeRunwar
         monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
         monkeypatch.setenv("RUNWARE_API_KEY", key)
         yield server
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in `root` (see the `git_identity` fixture); its output."""
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@pytest.fixture
+def git_identity(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """git with a fixed author and committer, and no user or system configuration."""
+    for name, value in {
+        "HOME": str(tmp_path_factory.mktemp("home")),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "A",
+        "GIT_AUTHOR_EMAIL": "a@example.invalid",
+        "GIT_COMMITTER_NAME": "A",
+        "GIT_COMMITTER_EMAIL": "a@example.invalid",
+    }.items():
+        monkeypatch.setenv(name, value)

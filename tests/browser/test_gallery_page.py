@@ -10,15 +10,13 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.conftest import Project, copy_example
+from tests.conftest import Project, copy_example, git
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -45,23 +43,10 @@ def browser(site: Project) -> Iterator[Any]:
         launched.close()
 
 
-def git(root: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=root, capture_output=True, check=True)
-
-
 @pytest.fixture
-def site(project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -> Project:
+def site(project: Project, git_identity: None) -> Project:
     """The website example, committed; then the hero's prompt changed and the hero alone
     rebuilt: the hero changed since HEAD, its four thumbnails upstream-changed."""
-    for name, value in {
-        "HOME": str(tmp_path_factory.mktemp("home")),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "A",
-        "GIT_AUTHOR_EMAIL": "a@example.invalid",
-        "GIT_COMMITTER_NAME": "A",
-        "GIT_COMMITTER_EMAIL": "a@example.invalid",
-    }.items():
-        monkeypatch.setenv(name, value)
     copy_example("website", project.root)
     project.build()
     git(project.root, "init", "-q")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from tests.conftest import Project
+from tests.conftest import Project, git
 
 GALLERY = ".pixmake/gallery"
 _OPEN = '<script type="application/json" id="pixmake-data">'
@@ -36,23 +35,9 @@ def picture_size(root: Path, picture: dict[str, Any], folder: str = GALLERY) -> 
         return image.size
 
 
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
-    return done.stdout
-
-
 @pytest.fixture
-def repo(icons: Project, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -> Project:
+def repo(icons: Project, git_identity: None) -> Project:
     """The icons project built and committed, outputs and lock with it."""
-    for name, value in {
-        "HOME": str(tmp_path_factory.mktemp("home")),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "A",
-        "GIT_AUTHOR_EMAIL": "a@example.invalid",
-        "GIT_COMMITTER_NAME": "A",
-        "GIT_COMMITTER_EMAIL": "a@example.invalid",
-    }.items():
-        monkeypatch.setenv(name, value)
     icons.build()
     git(icons.root, "init", "-q")
     git(icons.root, "add", "-A")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pixmake.testing.fake_runware import FakeRunware
-from tests.conftest import Project, serve_fake
+from tests.conftest import Project, git, serve_fake
 
 KEY = "sk-teammate-0123456789abcdef"
 FAST = "providers:\n  runware: {poll_interval: 0.01, retry_backoff: 0.01}\n"
@@ -27,26 +27,9 @@ SPEC = (
 
 
 @pytest.fixture
-def fake(
-    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[FakeRunware]:
-    home = tmp_path_factory.mktemp("home")
-    for name, value in {
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "A",
-        "GIT_AUTHOR_EMAIL": "a@example.invalid",
-        "GIT_COMMITTER_NAME": "A",
-        "GIT_COMMITTER_EMAIL": "a@example.invalid",
-    }.items():
-        monkeypatch.setenv(name, value)
+def fake(git_identity: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRunware]:
     with serve_fake(monkeypatch, KEY) as server:
         yield server
-
-
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
-    return done.stdout
 
 
 def _commit(root: Path, message: str) -> None:
