@@ -180,22 +180,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    value = _integer(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
     return value
 
 
 def _count(text: str) -> int:
-    value = int(text)
+    value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
 
 
 def _usd(text: str) -> float:
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount in USD (say 2.50)") from None
     if not value >= 0:  # NaN too: it would compare as no limit at all
         raise argparse.ArgumentTypeError("must be an amount of 0 or more, in USD")
     return value
@@ -283,7 +293,10 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
         _out(paint(f"{item.action:<9}", item.action, color) + line)
     generate = sum(1 for p in work if p.action == "generate") - paid
     doing = f"{generate} to generate" + (f", {paid} paid, to collect" if paid else "")
-    _out(f"{len(work)} to do ({doing}), {len(items) - len(work)} fresh; {_total(plan)}")
+    fresh = sum(1 for p in items if p.state == "fresh")
+    orphaned = sum(1 for p in items if p.state == "orphaned")
+    left = f", {orphaned} orphaned (`pixmake prune`)" if orphaned else ""
+    _out(f"{len(work)} to do ({doing}), {fresh} fresh{left}; {_total(plan)}")
     return EXIT_OK
 
 
@@ -334,7 +347,11 @@ def _check(root: Path, args: argparse.Namespace) -> int:
     for line in problems:
         _out(line)
     if problems:
-        _out(f"check: {len(problems)} not up to date" + (" or approved" if args.approved else ""))
+        stale = sum(1 for line in problems if not line.startswith("not approved: "))
+        counts = [f"{stale} not up to date"] if stale else []
+        if len(problems) > stale:
+            counts.append(f"{len(problems) - stale} not approved")
+        _out(f"check: {', '.join(counts)}")
         return EXIT_FAILED
     _out("check: every asset is fresh" + (" and approved" if args.approved else ""))
     return EXIT_OK

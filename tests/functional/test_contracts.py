@@ -306,3 +306,27 @@ def test_a_first_build_of_an_example_counts_its_derived_files(project: Project) 
     derived = sum(len(e.get("derived", [])) for e in project.lock()["assets"].values())
     assert derived > summary["generated"] > 0
     assert summary["derived"] == derived
+
+
+def test_plan_and_check_count_assets_by_what_they_are(project: Project) -> None:
+    spec = "version: 1\ndefaults: {provider: placeholder}\nassets:\n  a: {prompt: pa, out: a.png}\n"
+    project.gen({"pixmake.yaml": spec + "  b: {prompt: pb, out: b.png}\n"})
+    project.build()
+    project.gen({"pixmake.yaml": spec.replace("pa", "pa2")})
+    plan = project.run("plan")
+    assert "1 to do (1 to generate), 0 fresh, 1 orphaned (`pixmake prune`);" in plan.out
+    check = project.run("check", "--approved")
+    assert check.code == 1
+    assert check.out.splitlines()[-1] == "check: 2 not up to date, 1 not approved"
+
+
+def test_a_limit_that_is_not_a_number_is_named_as_such(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.gen({"pixmake.yaml": "version: 1\nassets: {}\n"})
+    with pytest.raises(SystemExit) as caught:
+        project.run("build", "--max-cost", "abc")
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "--max-cost: 'abc' is not an amount in USD" in err
+    assert "_usd" not in err

@@ -226,3 +226,20 @@ def test_a_yaml_syntax_error_cites_where_it_opened_and_where_it_stopped(
     err = _status_error(project)
     assert opened in err
     assert stopped in err
+
+
+@pytest.mark.parametrize("rel", ["pixmake.yaml", "data/items.csv", "data/items.json"])
+def test_git_conflict_markers_in_the_spec_or_a_table_are_named_as_a_merge_conflict(
+    project: Project, rel: str
+) -> None:
+    table = rel if rel != "pixmake.yaml" else "data/items.csv"
+    spec = (
+        f"version: 1\ndata: {{items: {table}}}\nassets:\n  'i-{{{{ item.k }}}}':\n"
+        "    for_each: items\n    prompt: 'an icon {{ item.k }}'\n    out: 'i/{{ item.k }}.png'\n"
+    )
+    files = {"pixmake.yaml": spec, "data/items.csv": "k\na\nb\n", "data/items.json": '[{"k": "a"}]'}
+    conflicted = "<<<<<<< HEAD\n" + files[rel] + "=======\n" + files[rel] + ">>>>>>> other\n"
+    project.gen({**files, rel: conflicted})
+    err = _status_error(project)
+    assert f"{rel}:1: unresolved merge conflict" in err, err
+    assert f"git checkout --ours -- {rel}" in err, err

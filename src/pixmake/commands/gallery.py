@@ -161,7 +161,7 @@ class _Earlier:
             )
         data = git.blob(commit, LOCK_NAME)
         if data is None:
-            return cls(commit, note=f"{LOCK_NAME} is not in {rev}: every image is new since")
+            return cls(commit, note=f"{LOCK_NAME} is not in {rev}: every image is new since {rev}")
         return cls(commit, data.decode("utf-8", "replace"))
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake.confine import FIX, Confinement
 from pixmake.errors import Problem, SpecError
-from pixmake.spec.yamlsource import load_yaml, not_utf8
+from pixmake.spec.yamlsource import check_conflict, load_yaml, not_utf8
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -68,9 +68,11 @@ def read_text(root: Path, rel: str) -> str:
     except OSError as exc:
         raise SpecError([Problem(rel, None, "", f"cannot read: {exc}", "")]) from None
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SpecError([not_utf8(rel, exc)]) from None
+    check_conflict(text, rel)
+    return text
 
 
 def _csv_rows(text: str, rel: str) -> list[Row]:

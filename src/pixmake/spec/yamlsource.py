@@ -65,7 +65,30 @@ def load_yaml(path: Path, display: str) -> tuple[Any, LineMap]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError([not_utf8(display, exc)]) from None
+    check_conflict(text, display)
     return parse_yaml(text, display)
+
+
+def check_conflict(text: str, display: str) -> None:
+    """Refuse a file git left with conflict markers, naming it as a merge conflict."""
+    if not (text.startswith("<<<<<<< ") or "\n<<<<<<< " in text):
+        return
+    lines = text.split("\n")
+    starts = [n for n, line in enumerate(lines, 1) if line.startswith("<<<<<<< ")]
+    shown = ", ".join(map(str, starts[:10])) + (" ..." if len(starts) > 10 else "")
+    where = f"line{'s' if len(starts) > 1 else ''} {shown}"
+    raise SpecError(
+        [
+            Problem(
+                display,
+                starts[0],
+                "",
+                f"unresolved merge conflict (git's `<<<<<<<` markers on {where})",
+                f"keep one side of each conflict and remove the markers, or take one side "
+                f"whole: `git checkout --ours -- {shlex.quote(display)}` (or `--theirs`)",
+            )
+        ]
+    )
 
 
 def not_utf8(display: str, exc: UnicodeDecodeError) -> Problem:
