@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pixmake import imaging
-from pixmake.errors import ProviderAuthError, ProviderError, ProviderQuotaError
+from pixmake.errors import ProviderAuthError, ProviderError, ProviderQuotaError, UsageError
 from pixmake.fsutil import describe_os_error, write_atomic
 from pixmake.hashing import derive_key, reference_hashes, request_key
 from pixmake.lockfile import (
@@ -33,6 +33,7 @@ from pixmake.lockfile import (
     image_record,
     make_entry,
 )
+from pixmake.project import SPEC_NAME
 from pixmake.providers.base import GenerationRequest, RequestReference
 from pixmake.results import BuildOptions, BuildResult
 from pixmake.sources import ContentSources
@@ -62,6 +63,10 @@ class _Made:
 
 class _Skip(Exception):
     """This asset is not built, for a reason that is not its own failure."""
+
+
+class _Refused(Exception):
+    """This asset fails before anything is sent: what it would send is wrong."""
 
 
 class _Slot:
@@ -124,6 +129,7 @@ class Executor:
     _in_flight_usd: float = 0.0
     _spent_usd: float = 0.0  # on tasks this build sent (not those it collected)
     _stop: str | None = None
+    _images: set[str] = field(default_factory=set)  # reference files found to be images
     _claimed: set[str] | None = None
     _staging: Staging = field(init=False)
     _sources: ContentSources = field(init=False)
@@ -192,6 +198,11 @@ class Executor:
                 self._stop = f"not submitted: the API key was refused ({plan.id} failed)"
             elif self.options.fail_fast and self._stop is None:
                 self._stop = f"not started: --fail-fast after `{plan.id}` failed"
+        except _Refused as exc:
+            self.result.failed += 1
+            self.result.failures[plan.id] = str(exc)
+            self.reporter.failed(plan.id, str(exc))
+            outcome.set_result("failed")
         except OSError as exc:  # the file system: each asset fails alone, the others go on
             message = describe_os_error(exc, self.project.root)
             self.result.failed += 1
@@ -253,6 +264,8 @@ class Executor:
         estimate = (self.plan.assets[asset.id].estimate_usd or 0.0) if sends else 0.0
         if sends:
             self._check_budget(estimate)
+            if provider.paid:
+                await self._check_references(asset)
             self._started += 1
         self._in_flight_usd += estimate
         self.reporter.started(asset.id, "generate")
@@ -322,6 +335,23 @@ class Executor:
                 f"not generated: --max-cost {max_cost:.2f} USD would be exceeded "
                 f"({self._spent_usd:.4f} USD spent so far)"
             )
+
+    async def _check_references(self, asset: Asset) -> None:
+        """Refuse, before a paid request is sent, a reference file that is not an image."""
+        for ref in asset.references:
+            if ref.kind != "file" or ref.value in self._images:
+                continue
+            try:
+                await asyncio.to_thread(
+                    imaging.dimensions, self.project.root / ref.value, ref.value
+                )
+            except UsageError as exc:
+                where = f"{SPEC_NAME}:{asset.line}: " if asset.line else ""
+                raise _Refused(
+                    f"{where}reference {exc}; nothing was sent\n"
+                    "  fix: replace it with a PNG, JPEG or WebP image"
+                ) from None
+            self._images.add(ref.value)
 
     def _check_images(self, asset: Asset, result: GenerationResult) -> None:
         if len(result.images) != asset.images:

@@ -238,3 +238,25 @@ def test_restoring_and_deriving_need_no_key(
     refused = project.run("build")  # this one would be paid for: it needs the key
     assert refused.code == 2
     assert "RUNWARE_API_KEY" in refused.err
+
+
+def test_a_reference_that_is_not_an_image_is_refused_before_anything_is_sent(
+    fake: FakeRunware, project: Project
+) -> None:
+    project.gen(
+        {
+            "pixmake.yaml": f"version: 1\n{FAST}assets:\n"
+            "  a: {prompt: pa, out: a.png, references: [refs/style.png]}\n"
+            "  b: {prompt: pb, out: b.png}\n",
+            "refs/style.png": "hello, not a png\n",
+        }
+    )
+    result = project.run("build", "--json")
+    assert result.code == 1
+    summary = result.last_json()
+    assert (summary["generated"], summary["failed"]) == (1, 1), summary
+    failure = next(e for e in map(json.loads, result.out.splitlines()) if e["event"] == "failed")
+    assert failure["message"].startswith("pixmake.yaml:5: reference `refs/style.png` "), failure
+    assert "nothing was sent" in failure["message"]
+    assert len(fake.charges()) == 1  # b alone
+    assert not any("hello" in json.dumps(r) or "aGVsbG8" in json.dumps(r) for r in fake.requests)
