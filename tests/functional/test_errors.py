@@ -208,3 +208,17 @@ def test_a_different_mistake_on_every_row_prints_the_first_fifty(project: Projec
     assert "pixmake.yaml: 500 errors" in result.err
     assert result.err.count("does not exist") == 50
     assert "... and 450 more (the first 50 are shown)" in result.err
+
+
+@pytest.mark.parametrize("crop", ["2000x2000", "[0, 0, 5000, 10]"])
+def test_a_crop_outside_the_image_is_a_spec_error_at_its_line(project: Project, crop: str) -> None:
+    project.gen(
+        {
+            "pixmake.yaml": "version: 1\nassets:\n  a:\n    prompt: pa\n    out: a.png\n"
+            f"    derive:\n      - {{crop: {crop}, out: a-crop.png}}\n"
+        }
+    )
+    result = project.run("status", "--provider", "placeholder")
+    assert result.code == 2
+    assert "reaches outside the 1024x1024 image" in result.err, result.err
+    assert "pixmake.yaml:7:" in result.err, result.err

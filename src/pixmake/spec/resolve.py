@@ -439,7 +439,7 @@ class Resolver:
             outputs = _numbered(out, results) if out else ()
         derived: list[Derived] = []
         for i, step in enumerate(decl.derive):
-            derived += field("derive", self._derived, i, step, ctx, results) or []
+            derived += field("derive", self._derived, i, step, ctx, results, size) or []
         if problems:
             raise _Many(problems)
         assert model is not None
@@ -519,7 +519,14 @@ class Resolver:
             )
         return norm
 
-    def _derived(self, index: int, step: Any, ctx: dict[str, Any], results: int) -> list[Derived]:
+    def _derived(
+        self,
+        index: int,
+        step: Any,
+        ctx: dict[str, Any],
+        results: int,
+        size: catalog.Size | None,
+    ) -> list[Derived]:
         where: PathKey = ("derive", index)
         text = self.templates.render(step.out, ctx).strip()
         fmt = step.format or _format_of(text)
@@ -530,7 +537,7 @@ class Resolver:
                 "end it in .png, .jpg or .webp",
             )
         path = self._path((*where, "out"), text, fmt)
-        crop = _crop(step.crop, where)
+        crop = _crop(step.crop, where, size)
         resize = _resize(step.resize, where, self.templates, ctx)
         return [
             Derived(p, i, fmt, crop, resize, step.quality)
@@ -796,19 +803,33 @@ def _format_of(path: str) -> str | None:
     return None
 
 
-def _crop(value: str | list[int] | None, where: PathKey) -> tuple[int, ...] | None:
+def _crop(
+    value: str | list[int] | None, where: PathKey, size: catalog.Size | None
+) -> tuple[int, ...] | None:
+    """The crop box (or centred WxH) of a derive step; it must lie inside the image."""
     if value is None:
         return None
+    box: tuple[int, ...] | None = None
     if isinstance(value, list):
         if len(value) == 4 and value[0] < value[2] and value[1] < value[3] and min(value) >= 0:
-            return tuple(value)
+            box = tuple(value)
     else:
-        size = catalog.parse_size(value)
-        if size is not None and min(size) > 0:
-            return size
-    raise _Invalid(
-        (*where, "crop"), f"crop `{value}` is not valid", "use WxH, or [left, top, right, bottom]"
-    )
+        found = catalog.parse_size(value)
+        if found is not None and min(found) > 0:
+            box = found
+    if box is None:
+        raise _Invalid(
+            (*where, "crop"),
+            f"crop `{value}` is not valid",
+            "use WxH, or [left, top, right, bottom]",
+        )
+    if size is not None and (box[-2] > size[0] or box[-1] > size[1]):
+        raise _Invalid(
+            (*where, "crop"),
+            f"crop `{value}` reaches outside the {size[0]}x{size[1]} image",
+            f"keep it within {size[0]}x{size[1]} (a box's right and bottom at most that)",
+        )
+    return box
 
 
 def _resize(
