@@ -439,7 +439,25 @@ def _pick(root: Path, args: argparse.Namespace) -> int:
         _out(json.dumps({"id": args.id, "picked": item.to_json()}, indent=2, ensure_ascii=False))
         return EXIT_OK
     _out(f"picked image {item.number} ({item.hash[:12]}) as the output of {args.id}")
+    _dependents_hint(root, args.id, args)
     return EXIT_OK
+
+
+def _dependents_hint(root: Path, asset_id: str, args: argparse.Namespace) -> None:
+    """Say so when assets reference the one whose output changed: they are stale now."""
+    from pixmake.project import load_project
+
+    graph = load_project(root, **_spec_kw(args)).graph
+    dependents = sorted(i for i, ups in graph.upstream.items() if asset_id in ups)
+    if dependents:
+        shown = ", ".join(dependents[:5]) + (
+            f" and {len(dependents) - 5} more" if len(dependents) > 5 else ""
+        )
+        _out(
+            f"  {len(dependents)} asset{'s' if len(dependents) > 1 else ''} "
+            f"({shown}) reference{'' if len(dependents) > 1 else 's'} it and will be made "
+            "again: `pixmake plan` shows what that costs"
+        )
 
 
 def _approve(root: Path, args: argparse.Namespace) -> int:

@@ -357,3 +357,18 @@ def test_approve_of_an_unbuilt_asset_is_a_usage_error(project: Project) -> None:
     assert result.code == 2
     assert "cannot approve `hero`: it has no output" in result.err
     assert "fix: `pixmake build hero`" in result.err
+
+
+def test_pick_says_which_assets_reference_the_picked_one(project: Project) -> None:
+    project.gen(
+        {
+            "pixmake.yaml": "version: 1\ndefaults: {provider: placeholder}\nassets:\n"
+            "  hero: {prompt: a hero, out: hero.png, candidates: 2}\n"
+            '  card: {prompt: a card, out: card.png, references: ["asset:hero"]}\n'
+        }
+    )
+    project.build()
+    picked = project.run("pick", "hero", "2", "--provider", "placeholder")
+    assert picked.code == 0, picked.err
+    assert "1 asset (card) references it and will be made again" in picked.out
+    assert project.status()["card"]["state"] == "upstream-changed"
