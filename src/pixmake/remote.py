@@ -42,10 +42,13 @@ if TYPE_CHECKING:
 ENV = "PIXMAKE_REMOTE"
 OFF = ("off", "none")
 _SECRET_OPTIONS = ("key", "secret", "token", "password", "credential", "sas")
-# A slow or dead server must cost seconds, not minutes: botocore's and s3fs's own retries
-# are cut down unless the spec sets them.
+# A slow or dead server must cost seconds, not minutes: botocore's timeouts and retries
+# are cut down unless the spec sets `config_kwargs`, and so are s3fs's own retries. Listings
+# are not cached: another machine writes between them.
 _S3_DEFAULTS: dict[str, Any] = {
-    "config_kwargs": {"connect_timeout": 5, "read_timeout": 30, "retries": {"max_attempts": 2}}
+    "config_kwargs": {"connect_timeout": 5, "read_timeout": 30, "retries": {"max_attempts": 2}},
+    "use_listings_cache": False,
+    "skip_instance_cache": True,
 }
 _S3_RETRIES = 2
 
@@ -79,6 +82,7 @@ class Remote:
         self.options = options
         self.root = root
         self.problem: str | None = None  # why it is off, once it failed
+        self.warn = True  # False: the caller reports `problem` itself
         self._fs: Any = None
         self._base = ""
         self._local = False
@@ -183,21 +187,25 @@ class Remote:
         return True
 
     def _connect(self) -> None:
-        import fsspec
+        """Make the file system, once, whichever thread asks first."""
+        with self._lock:
+            if self._fs is not None:
+                return
+            import fsspec
 
-        if "://" not in self.url:
-            self._fs = fsspec.filesystem("file")
-            self._base = str((self.root / self.url).resolve())
-        else:
-            protocol = self.url.split("://", 1)[0]
-            options = dict(self.options)
-            if protocol in ("s3", "s3a"):
-                options = {**_S3_DEFAULTS, **options}
-            self._fs, self._base = fsspec.core.url_to_fs(self.url, **options)
-            if protocol in ("s3", "s3a") and "retries" not in self.options:
-                self._fs.retries = _S3_RETRIES
-        self._base = self._base.rstrip("/")
-        self._local = type(self._fs).__name__ == "LocalFileSystem"
+            if "://" not in self.url:
+                fs, base = fsspec.filesystem("file"), str((self.root / self.url).resolve())
+            else:
+                protocol = self.url.split("://", 1)[0]
+                options = dict(self.options)
+                if protocol in ("s3", "s3a"):
+                    options = {**_S3_DEFAULTS, **options}
+                fs, base = fsspec.core.url_to_fs(self.url, **options)
+                if protocol in ("s3", "s3a"):
+                    fs.retries = _S3_RETRIES
+            self._base = base.rstrip("/")
+            self._local = type(fs).__name__ == "LocalFileSystem"
+            self._fs = fs
 
     def _call(self, action: Callable[[], Any]) -> Any:
         """The action's result; None for a miss, or once the remote failed (it is then off)."""
@@ -225,6 +233,8 @@ class Remote:
                 what = "is unreachable"
             detail = self._redacted(f"{type(exc).__name__}: {exc}".strip().rstrip(":"))
             self.problem = f"{what} ({detail})"
+        if not self.warn:
+            return
         warnings.warn(
             f"remote cache {self.shown} {self.problem}: going on without it, nothing more is "
             "fetched from it or shared through it in this run",

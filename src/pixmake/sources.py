@@ -66,10 +66,10 @@ class ContentSources:
             return cached
         found = self.lock.entries.with_key(key)
         if found is not None and all(self.available(o["hash"]) for o in found["outputs"]):
-            return _cached(found)
+            return cached_value(found)
         entry = self._history.with_key(key)  # its outputs are indexed with it
         if entry is not None and all(self.available(o["hash"]) for o in entry["outputs"]):
-            return _cached(entry)
+            return cached_value(entry)
         shared = self.remote.get_action(key) if self.remote is not None else None
         if shared is not None and all(self.available(o["hash"]) for o in shared["outputs"]):
             return shared
@@ -140,7 +140,7 @@ class ContentSources:
         return [path for path, _ in self.lock.entries.with_hash(digest)]
 
 
-def _cached(entry: LockEntry) -> dict[str, Any]:
-    """An action-cache value from a lock entry, with its candidates."""
+def cached_value(entry: LockEntry) -> dict[str, Any]:
+    """An action-cache value (a remote's entry too) from a lock entry, with its candidates."""
     record = dict(entry.get("record", {}))
     return action_value(entry["outputs"], record, candidates_of(entry), entry.get("chosen", 0))
