@@ -325,3 +325,32 @@ def test_a_no_op_status_does_not_import_fsspec(
         )
     assert "2 fresh" in done.stdout
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+def test_the_environment_alone_configures_s3(
+    project: Project, moto: ThreadedMotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PIXMAKE_REMOTE, f"s3://{BUCKET}/from-env")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", _endpoint(moto))  # read by botocore itself
+    first = _machine(project, "first", 2, "")
+    assert _placeholder(project, first)["pushed"] == 2
+    second = _machine(project, "second", 2, "")
+    assert _placeholder(project, second)["restored"] == 2
+
+
+def test_pixmake_remote_wins_over_the_spec(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = f"cache:\n  remote: {tmp_path / 'in-spec'}\n"
+    monkeypatch.setenv(PIXMAKE_REMOTE, str(tmp_path / "in-env"))
+    root = _machine(project, "first", 1, spec)
+    assert _placeholder(project, root)["pushed"] == 1
+    assert (tmp_path / "in-env/objects").is_dir()
+    assert not (tmp_path / "in-spec").exists()
+    monkeypatch.setenv(PIXMAKE_REMOTE, "off")
+    other = _machine(project, "other", 2, spec)
+    assert _placeholder(project, other)["pushed"] == 0
+    assert not (tmp_path / "in-spec").exists()
