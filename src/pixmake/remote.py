@@ -119,7 +119,7 @@ class Remote:
         """Upload content the remote lacks; False if the remote failed."""
         if self.has_object(digest):
             return True
-        if self._call(lambda: self._create(self._object(digest), data)) is None:
+        if self._call(lambda: self._create(self._object(digest), data), write=True) is None:
             return False
         self._has[digest] = True
         return True
@@ -139,7 +139,7 @@ class Remote:
         """Write the entry unless there is one: the entry that stands (the first writer's),
         or None if the remote failed."""
         data = json.dumps(value, sort_keys=True).encode()
-        created = self._call(lambda: self._create(self._action(key), data))
+        created = self._call(lambda: self._create(self._action(key), data), write=True)
         if created is None:
             return None
         return value if created else self.get_action(key)
@@ -170,7 +170,7 @@ class Remote:
         return f"{self._base}/actions/{key[:2]}/{key}.json"
 
     def _listing(self, kind: str, suffix: str) -> set[str] | None:
-        found = self._call(lambda: self._fs.find(f"{self._base}/{kind}"))
+        found = self._call(lambda: self._fs.find(f"{self._base}/{kind}"), write=True)
         if found is None:
             return None
         names = (str(p).rsplit("/", 1)[-1] for p in found)
@@ -207,15 +207,18 @@ class Remote:
             self._local = type(fs).__name__ == "LocalFileSystem"
             self._fs = fs
 
-    def _call(self, action: Callable[[], Any]) -> Any:
-        """The action's result; None for a miss, or once the remote failed (it is then off)."""
+    def _call(self, action: Callable[[], Any], *, write: bool = False) -> Any:
+        """The action's result; None for a miss, or once the remote failed (it is then off).
+        A write (or a listing) that finds no place (no such bucket) is a failure."""
         if self.problem is not None:
             return None
         try:
             if self._fs is None:
                 self._connect()
             return action()
-        except (FileNotFoundError, NotADirectoryError):
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            if write:
+                self._fail(exc)
             return None
         except Exception as exc:  # whatever a backend raises, the build goes on
             self._fail(exc)
@@ -227,6 +230,8 @@ class Remote:
                 return
             if isinstance(exc, PermissionError):
                 what = "refused access"
+            elif isinstance(exc, FileNotFoundError | NotADirectoryError):
+                what = "does not exist (create the bucket or directory)"
             elif isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower():
                 what = "timed out"
             else:

@@ -233,6 +233,21 @@ def test_a_remote_that_is_down_gives_one_warning(
     assert project.run("-C", str(root), "cache", "status").code == 1
 
 
+def test_a_bucket_that_does_not_exist_gives_one_warning(
+    project: Project, moto: ThreadedMotoServer
+) -> None:
+    cache = _s3_cache(_endpoint(moto)).replace(BUCKET, "no-such-bucket")
+    root = _machine(project, "nobucket", 2, cache)
+    summary = project.run("-C", str(root), "build", "--provider", "placeholder", "--json")
+    assert summary.code == 0, summary.err
+    assert (summary.last_json()["generated"], summary.last_json()["pushed"]) == (2, 0)
+    [warning] = [line for line in summary.err.splitlines() if line.startswith("warning:")]
+    assert "remote cache s3://no-such-bucket/pixmake does not exist" in warning
+    status = project.run("-C", str(root), "cache", "status")
+    assert status.code == 1
+    assert "does not exist" in status.out
+
+
 class _StopsTheRemote(FakeRunware):
     """Stops the S3 server as soon as the first image is paid for."""
 
