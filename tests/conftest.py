@@ -21,9 +21,10 @@ from pixmake.testing.fake_runware import FakeRunware
 
 @pytest.fixture(autouse=True)
 def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may reach the real API: every RUNWARE_* variable is removed."""
+    """No test may reach the real API or a real remote cache: every RUNWARE_* variable and
+    PIXMAKE_REMOTE are removed."""
     for name in list(os.environ):
-        if name.startswith("RUNWARE_"):
+        if name.startswith("RUNWARE_") or name == "PIXMAKE_REMOTE":
             monkeypatch.delenv(name)
 
 

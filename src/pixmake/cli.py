@@ -176,6 +176,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
     p = command("gc", _gc, "remove stored images the lockfile no longer uses", spec=False)
     p.add_argument("--dry-run", action="store_true")
+    p = command("cache", _cache, "the remote cache: status, push or pull the lock's images", False)
+    p.add_argument("action", choices=["status", "push", "pull"])
+    p.add_argument("--json", action="store_true")
     command("schema", _schema, "print the JSON Schema of pixmake.yaml", spec=False)
     return parser
 
@@ -531,6 +534,36 @@ def _gc(root: Path, args: argparse.Namespace) -> int:
         f"{verb} {result.objects} images ({result.bytes / 1e6:.1f} MB) and "
         f"{result.actions} cache entries"
     )
+    return EXIT_OK
+
+
+def _cache(root: Path, args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from pixmake.commands import cache
+
+    if args.action == "status":
+        found = cache.status(root)
+        if args.json:
+            _out(json.dumps(asdict(found), indent=2))
+        elif not found.reachable:
+            _out(f"remote cache: {found.url} {found.problem}")
+        else:
+            _out(f"remote cache: {found.url} (reachable)")
+            _out(f"  images:  {found.objects} there, {found.objects_missing} missing")
+            _out(f"  entries: {found.actions} there, {found.actions_missing} missing")
+        return EXIT_OK if found.reachable else EXIT_FAILED
+    done = cache.push(root) if args.action == "push" else cache.pull(root)
+    if args.json:
+        _out(json.dumps(asdict(done), indent=2))
+        return EXIT_OK
+    if args.action == "push":
+        _out(f"pushed {done.objects} images and {done.actions} entries to {done.url}")
+    else:
+        _out(f"pulled {done.objects} images from {done.url}")
+    if done.unavailable:
+        where = "this machine" if args.action == "push" else "the remote"
+        _out(f"  {len(done.unavailable)} images the lock records are not on {where}")
     return EXIT_OK
 
 

@@ -30,6 +30,7 @@ from pixmake.lockfile import (
     action_outputs,
     action_value,
     candidates_of,
+    entry_hashes,
     image_record,
     make_entry,
 )
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from pixmake.planner import AssetPlan, Plan
     from pixmake.project import Project
     from pixmake.providers.base import GenerationResult, ImageProvider, TaskJournal
+    from pixmake.remote import Remote, Uploader
     from pixmake.report import Reporter
     from pixmake.spec.asset import Asset
     from pixmake.staging import Staging
@@ -121,6 +123,7 @@ class Executor:
     reporter: Reporter
     options: BuildOptions
     result: BuildResult = field(default_factory=BuildResult)
+    remote: Remote | None = None
     _outcome: dict[str, asyncio.Future[str | None]] = field(default_factory=dict)
     _output_hash: dict[str, str | None] = field(default_factory=dict)
     _jobs: asyncio.Semaphore = field(init=False)
@@ -133,11 +136,18 @@ class Executor:
     _claimed: set[str] | None = None
     _staging: Staging = field(init=False)
     _sources: ContentSources = field(init=False)
+    _uploads: Uploader | None = None
 
     async def run(self, selected: set[str]) -> BuildResult:
         """Build the selected assets. Cancelling this coroutine keeps everything finished."""
         self._staging = self.store.staging()
-        self._sources = ContentSources(self.project.root, self.store, self.lock, self.hasher)
+        self._sources = ContentSources(
+            self.project.root, self.store, self.lock, self.hasher, self.remote
+        )
+        if self.remote is not None:
+            from pixmake.remote import Uploader
+
+            self._uploads = Uploader(self.remote, self.store.read_object)
         self._jobs = asyncio.Semaphore(max(1, self.options.jobs))
         for name in self.providers:
             limit = self.project.concurrency(name)
@@ -154,10 +164,14 @@ class Executor:
             if self.plan.assets[asset_id].action == "none":
                 self._outcome[asset_id].set_result(None)
         self.reporter.start(len(work), self.plan.estimated_cost({p.id for p in work}))
+        finished = False
         try:
             await asyncio.gather(*(self._asset(p) for p in work))
+            finished = True
         finally:
             self._sources.close()
+            if self._uploads is not None:  # an interrupted build does not wait for them
+                self.result.pushed = self._uploads.close(wait=finished)
         return self.result
 
     # -- one asset --------------------------------------------------------------------------
@@ -223,6 +237,9 @@ class Executor:
             action = "restore" if cached is not None else "generate"
         entry = self.lock.entries.get(asset.id)
         cost_usd = 0.0
+        if action == "restore" and self.remote is not None:
+            cached = cached or self._cached_from_lock(entry, key)
+            await self._fetch([o["hash"] for o in cached["outputs"]])
         if action == "generate":
             earlier = _earlier(entry, key, cached) if plan.task is not None else []
             made = await self._generate(asset, key, plan.task or key, ref_hashes, slot, earlier)
@@ -242,7 +259,33 @@ class Executor:
             candidates=made.candidates, chosen=made.chosen, approved=approved,
         )  # fmt: skip
         self._commit(asset, new, entry, plan.task)
+        if action == "generate" and self._uploads is not None:
+            value = action_value(made.outputs, made.record, made.candidates, made.chosen)
+            images = [i["hash"] for c in made.candidates for i in c]
+            self._uploads.push(key, value, [*entry_hashes(new), *images])
         return action, cost_usd
+
+    async def _fetch(self, digests: list[str]) -> None:
+        """Bring into the store, from the remote in a worker thread, the content no local
+        source has; an asset whose content the remote can no longer give is skipped."""
+        missing = [d for d in digests if not self._sources.ensure(d, remote=False)]
+        if not missing or self.remote is None:
+            return
+        remote, store = self.remote, self.store
+
+        def download() -> bool:
+            for digest in missing:
+                data = remote.get_object(digest)
+                if data is None:
+                    return False
+                store.put_bytes(data, digest)
+            return True
+
+        if not await asyncio.to_thread(download):
+            raise _Skip(
+                f"not restored: the remote cache {remote.shown} did not give its images "
+                f"({remote.problem or 'missing there'}); the next build restores or generates it"
+            )
 
     # -- generate ---------------------------------------------------------------------------
 

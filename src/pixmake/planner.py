@@ -22,11 +22,13 @@ if TYPE_CHECKING:
     from pixmake.filestat import FileHasher
     from pixmake.lockfile import Lock, LockEntry
     from pixmake.project import Project
+    from pixmake.remote import Remote
     from pixmake.spec.asset import Asset
     from pixmake.store import Store
 
 REQUEST_MADE_BEFORE = (
-    "this exact request was made before (the store, pixmake.lock or its git history has it): "
+    "this exact request was made before (the store, pixmake.lock, its git history or the "
+    "remote cache has it): "
     "restored at no cost"
 )
 PAID_TO_COLLECT = (
@@ -128,6 +130,7 @@ def plan(
     force: bool = False,
     memory: dict[str, Any] | None = None,
     reroll: Reroll | None = None,
+    remote: Remote | None = None,
 ) -> Plan:
     """Compare every asset's current request with the lock and the files on disk.
 
@@ -135,9 +138,9 @@ def plan(
     one whose record still verifies (the same asset, references, lock entry and outputs) is
     fresh without that comparison; every asset found fresh is recorded there. None: nothing
     is looked up or recorded (a command that writes nothing back). `reroll` says which
-    assets get a new image of their request.
+    assets get a new image of their request; `remote` is asked for what nothing local has.
     """
-    planner = _Planner(project, lock, store, hasher, force, memory)
+    planner = _Planner(project, lock, store, hasher, force, memory, remote)
     result: dict[str, AssetPlan] = {}
     try:
         for asset_id in project.graph.order:
@@ -201,11 +204,14 @@ class _Planner:
     hasher: FileHasher
     force: bool
     memory: dict[str, Any] | None
+    remote: Remote | None = None
     recorded: bool = False
     sources: ContentSources = field(init=False)
 
     def __post_init__(self) -> None:
-        self.sources = ContentSources(self.project.root, self.store, self.lock, self.hasher)
+        self.sources = ContentSources(
+            self.project.root, self.store, self.lock, self.hasher, self.remote
+        )
 
     def asset(self, asset: Asset, done: dict[str, AssetPlan]) -> AssetPlan:
         ref_hashes, pending = self._ref_hashes(asset, done)

@@ -26,6 +26,7 @@ class BuildResult:
     failures: dict[str, str] = field(default_factory=dict)
     skips: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
+    pushed: int = 0  # requests whose images and entry went to the remote cache
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class BuildResult:
             "skipped": self.skipped,
             "cost_usd": round(self.cost_usd, 6),
             "interrupted": self.interrupted,
+            "pushed": self.pushed,
         }
 
     @property

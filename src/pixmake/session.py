@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc as collector
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pixmake import planner
 from pixmake.filestat import FileHasher
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from pixmake.planner import Plan
     from pixmake.project import Project
+    from pixmake.remote import Remote
     from pixmake.trace import Inputs, Trace
 
 JOURNAL = f"{STATE_DIR}/journal.jsonl"
@@ -51,6 +52,7 @@ class Session:
     _lock: Lock | None = None
     _committed: Lock | None = None
     _paid: set[str] | None = None
+    _remote: Remote | Literal[False] | None = False  # False: not looked up yet
 
     def __post_init__(self) -> None:
         self.store = Store(self.root)
@@ -120,6 +122,15 @@ class Session:
             self._paid = set(open_tasks(self.store.read_journal()))
         return self._paid
 
+    @property
+    def remote(self) -> Remote | None:
+        """The remote cache of the spec or PIXMAKE_REMOTE, if any (nothing is contacted)."""
+        if self._remote is False:
+            from pixmake.remote import configured
+
+            self._remote = configured(self.project.spec.cache, self.root)
+        return self._remote
+
     def use_lock(self, lock: Lock) -> None:
         self._lock = lock
 
@@ -144,7 +155,7 @@ class Session:
         rerolls = planner.Reroll(reroll or set(), open_rerolls)
         result = planner.plan(
             self.project, lock or self.lock, self.store, self.files,
-            force=force, memory=memory, reroll=rerolls,
+            force=force, memory=memory, reroll=rerolls, remote=self.remote,
         )  # fmt: skip
         if result.recorded:
             self.trace.touch("plans")

@@ -1,10 +1,11 @@
-"""Where content is found by its hash: the store's objects, the project's files, git.
+"""Where content is found by its hash: the store's objects, the project's files, git, the remote.
 
 ```
 digest ──▶ .pixmake/objects/ ──miss──▶ a file the lock records with that hash, hashed now
                                   └─miss──▶ git: the blob of a path that pixmake.lock records
                                             with that hash, at HEAD, then in each commit
                                             that changed pixmake.lock, newest first
+                                        └─miss──▶ the remote cache, if one is configured
            each candidate verified by its hash, then copied into the store
 ```
 A fresh clone has no `.pixmake/`, but it has every committed output: an output renamed in
@@ -13,7 +14,8 @@ on disk under the paths the lock gives them; a deleted one, and every image an e
 commit had (a prompt reverted), are in git. Each candidate is used only if its content has
 the hash sought, so a hand-edited file is never taken for the locked one. Git is asked only
 when the store and the working tree have nothing, that is, when the answer would otherwise
-be a paid generation, and a request key is looked up there in the lock's own history.
+be a paid generation, and a request key is looked up there in the lock's own history. The
+remote cache (remote.py) is asked last, for the same reason: it is the network.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
     from pixmake.filestat import FileHasher
     from pixmake.lockfile import Lock, LockEntry
+    from pixmake.remote import Remote
     from pixmake.store import Store
 
 
@@ -40,6 +43,7 @@ class ContentSources:
     store: Store
     lock: Lock
     hasher: FileHasher
+    remote: Remote | None = None
     _git: GitHistory = field(init=False)
     _found: dict[str, tuple[str, str] | None] = field(default_factory=dict, init=False)
     _history: LockHistory = field(init=False)
@@ -55,17 +59,20 @@ class ContentSources:
     def action(self, key: str) -> dict[str, Any] | None:
         """The cached result of a request key: the store's action cache, else any lock entry
         made by that request (an asset renamed: its old entry is still in the lock), else the
-        newest entry an earlier commit's lock has with it (a prompt reverted), if some source
-        has all its outputs. Nothing is written."""
+        newest entry an earlier commit's lock has with it (a prompt reverted), else the
+        remote's entry, if some source has all its outputs. Nothing is written."""
         cached = self.store.get_action(key)
         if cached is not None:
             return cached
         found = self.lock.entries.with_key(key)
         if found is not None and all(self.available(o["hash"]) for o in found["outputs"]):
-            return _cached(found)
+            return cached_value(found)
         entry = self._history.with_key(key)  # its outputs are indexed with it
         if entry is not None and all(self.available(o["hash"]) for o in entry["outputs"]):
-            return _cached(entry)
+            return cached_value(entry)
+        shared = self.remote.get_action(key) if self.remote is not None else None
+        if shared is not None and all(self.available(o["hash"]) for o in shared["outputs"]):
+            return shared
         return None
 
     def available(self, digest: str) -> bool:
@@ -74,11 +81,12 @@ class ContentSources:
             self.store.has_object(digest)
             or self._on_disk(digest) is not None
             or self._in_git(digest) is not None
+            or (self.remote is not None and self.remote.has_object(digest))
         )
 
-    def ensure(self, digest: str) -> bool:
-        """Make the store hold the content, from a project file or git if need be; False if
-        no source has it."""
+    def ensure(self, digest: str, *, remote: bool = True) -> bool:
+        """Make the store hold the content, from a project file, git or (unless `remote` is
+        False) the remote if need be; False if no source has it."""
         if self.store.has_object(digest):
             return True
         rel = self._on_disk(digest)
@@ -87,6 +95,8 @@ class ContentSources:
         place = self._in_git(digest)
         data = self._git.blob(*place) if place is not None else None
         if data is None or content_hash(data) != digest:
+            data = self.remote.get_object(digest) if remote and self.remote else None  # verified
+        if data is None:
             return False
         self.store.put_bytes(data, digest)
         return True
@@ -130,7 +140,7 @@ class ContentSources:
         return [path for path, _ in self.lock.entries.with_hash(digest)]
 
 
-def _cached(entry: LockEntry) -> dict[str, Any]:
-    """An action-cache value from a lock entry, with its candidates."""
+def cached_value(entry: LockEntry) -> dict[str, Any]:
+    """An action-cache value (a remote's entry too) from a lock entry, with its candidates."""
     record = dict(entry.get("record", {}))
     return action_value(entry["outputs"], record, candidates_of(entry), entry.get("chosen", 0))

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pixmake.filestat import FileHasher
 
 NAME = "trace.marshal"
-VERSION = f"{__version__}/trace-3"  # 2: file records hold the ctime; 3: candidates
+VERSION = f"{__version__}/trace-4"  # 2: file records hold the ctime; 3: candidates; 4: cache
 DISABLE = "PIXMAKE_NO_TRACE"
 
 # The trace remembers a series' renders, and the plan of each fresh asset, up to this many

@@ -153,7 +153,7 @@ def _executor(
         _check_disk(session, [(a.width, a.height, a.format, a.images) for a in paid + collect])
     return Executor(
         project, plan, session.lock, session.store, session.files, providers,
-        JournalTasks(session.store), reporter, options,
+        JournalTasks(session.store), reporter, options, remote=session.remote,
     )  # fmt: skip
 
 

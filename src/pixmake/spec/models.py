@@ -126,6 +126,21 @@ class Limits(_Strict):
     )
 
 
+class CacheConfig(_Strict):
+    """Where built images are shared with other machines (`PIXMAKE_REMOTE` overrides `remote`)."""
+
+    remote: str | None = Field(
+        None,
+        description="an fsspec URL: s3://bucket/prefix, gs://..., az://..., file:///path, or "
+        "a shared directory; credentials come from the environment, never from here",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="storage options for the fsspec backend, e.g. {endpoint_url: ...} for an "
+        "S3-compatible server",
+    )
+
+
 class Spec(_Strict):
     """pixmake.yaml."""
 
@@ -139,6 +154,7 @@ class Spec(_Strict):
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     assets: dict[str, AssetDecl] = Field(default_factory=dict)
     limits: Limits = Field(default_factory=lambda: Limits())
+    cache: CacheConfig = Field(default_factory=lambda: CacheConfig())
 
 
 SETTING_FIELDS: tuple[str, ...] = tuple(Settings.model_fields)

@@ -11,6 +11,7 @@ from pixmake.errors import Problem, SpecError
 from pixmake.spec import values
 from pixmake.spec.models import (
     AssetDecl,
+    CacheConfig,
     DeriveStep,
     Limits,
     ProviderConfig,
@@ -136,6 +137,8 @@ def _model_at(path: PathKey) -> type[BaseModel] | None:
         return ProviderConfig
     if head == "limits" and len(path) == 1:
         return Limits
+    if head == "cache" and len(path) == 1:
+        return CacheConfig
     if head == "assets" and len(path) == 2:
         return AssetDecl
     if head == "assets" and len(path) == 4 and path[2] == "derive":

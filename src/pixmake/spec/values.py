@@ -73,6 +73,13 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheConfig:
+    remote: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    fields_set: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     version: int = 1
     defaults: Settings = field(default_factory=Settings)
@@ -82,6 +89,7 @@ class Spec:
     providers: dict[str, ProviderConfig] = field(default_factory=dict)
     assets: dict[str, AssetDecl] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    cache: CacheConfig = field(default_factory=CacheConfig)
     fields_set: tuple[str, ...] = ()
 
 
@@ -90,7 +98,16 @@ SETTING_FIELDS: tuple[str, ...] = tuple(
 )
 CLASSES: dict[str, type[Any]] = {
     cls.__name__: cls
-    for cls in (Settings, UrlReference, DeriveStep, AssetDecl, ProviderConfig, Limits, Spec)
+    for cls in (
+        Settings,
+        UrlReference,
+        DeriveStep,
+        AssetDecl,
+        ProviderConfig,
+        Limits,
+        CacheConfig,
+        Spec,
+    )
 }
 
 
