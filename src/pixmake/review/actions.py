@@ -120,7 +120,11 @@ class Review:
 
         session = open_session(self.root, **self._kw)
         paths: set[str] = set()
-        for asset in session.project.assets.values():
+        try:
+            assets = list(session.project.assets.values())
+        except PixmakeError:  # the page says what is wrong; until it is fixed, only the lock
+            assets = []
+        for asset in assets:
             paths.update(asset.all_outputs())
             paths.update(r.value for r in asset.references if r.kind == "file")
         for entry in session.lock.entries.values():

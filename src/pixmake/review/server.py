@@ -196,7 +196,9 @@ def _media_type(head: bytes) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "pixmake-review"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version  # not Python's version: nothing for a visitor to know
 
     @property
     def owner(self) -> ReviewServer:
