@@ -220,6 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             handle()
+        except ConnectionError:  # the browser went away (a reload, a closed tab): no one to tell
+            return
         except Exception:
             traceback.print_exc(file=sys.stderr)
             self._text(500, "this is a bug in pixmake review; the traceback is in its terminal")
@@ -254,7 +256,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/api/"):
             self._text(404, "not found")
         else:
-            self._file(review.project_file(path[1:]))
+            found = review.project_file(path[1:])
+            if found is None and path == "/favicon.ico":  # every browser asks: none, no error
+                self._send(204, b"", "image/x-icon")
+            else:
+                self._file(found)
 
     def _page(self) -> None:
         try:
