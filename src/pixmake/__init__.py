@@ -32,6 +32,7 @@ _WHERE = {
     "GalleryResult": "pixmake.commands.gallery",
     "key_of": "pixmake.commands.explain",
     "render": "pixmake.commands.explain",
+    "ReviewServer": "pixmake.review.server",
     "init": "pixmake.commands.init",
     "gc": "pixmake.commands.prune",
     "GcResult": "pixmake.commands.prune",
@@ -73,6 +74,7 @@ __all__ = [
     "Project",
     "ProviderError",
     "Reporter",
+    "ReviewServer",
     "SpecError",
     "StateError",
     "UsageError",
@@ -130,3 +132,4 @@ if TYPE_CHECKING:
     from pixmake.project import Project, load_project
     from pixmake.report import ConsoleReporter, JsonReporter, Reporter
     from pixmake.results import BuildOptions, BuildResult
+    from pixmake.review.server import ReviewServer

@@ -168,6 +168,13 @@ def _parser() -> argparse.ArgumentParser:
         "--since", metavar="REV", default="HEAD", help="compare with REV's pixmake.lock (HEAD)"
     )
     p.add_argument("--json", action="store_true")
+    p = command(
+        "review", _review, "serve the gallery on 127.0.0.1 with pick, accept, reroll, approve"
+    )
+    p.add_argument("targets", nargs="*", metavar="TARGET", help="ids or globs; upstream included")
+    p.add_argument("--port", type=_port, default=0, help="its port (default: any free one)")
+    p.add_argument("--no-open", action="store_true", help="do not open a browser")
+    p.add_argument("--max-cost", type=_usd, metavar="USD", help="refuse a reroll estimated above")
     p = command("render", _render, "the resolved request of an asset")
     p.add_argument("id")
     p.add_argument("--json", action="store_true", help="the exact Runware task (taskUUID aside)")
@@ -201,6 +208,13 @@ def _count(text: str) -> int:
     value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be a port number, 0 to 65535 (0: any free one)")
     return value
 
 
@@ -493,6 +507,43 @@ def _gallery(root: Path, args: argparse.Namespace) -> int:
         _out(f"  note: {result.note}")
     _out(f"  open {result.index.as_uri()}")
     return EXIT_OK
+
+
+def _review(root: Path, args: argparse.Namespace) -> int:
+    from pixmake.review.server import ReviewServer
+
+    server = ReviewServer(
+        root, args.targets, port=args.port, max_cost=args.max_cost, **_spec_kw(args)
+    )
+    _out(f"review: {server.url}")
+    _out("  Ctrl-C stops it; the address carries a token that any other visitor lacks")
+    sys.stdout.flush()  # the address is what a caller waits for, on a pipe too
+    if not args.no_open:
+        _open_browser(server.url)
+    gc.enable()  # a server runs for long: the cycles of its requests must not pile up
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        if server.busy:
+            print("review: stopping once the action under way is done", file=sys.stderr)
+    finally:
+        server.close()
+    _out("review: stopped")
+    return EXIT_OK  # Ctrl-C is how a server is stopped: not an interrupted command
+
+
+def _open_browser(url: str) -> None:
+    """Open a graphical browser, where there may be one (not a text browser on a console,
+    which `webbrowser` would start in this terminal)."""
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return
+    import contextlib
+    import webbrowser
+
+    with contextlib.suppress(webbrowser.Error):
+        webbrowser.open(url)
 
 
 def _render(root: Path, args: argparse.Namespace) -> int:

@@ -12,9 +12,9 @@ PINNED = [
     "AssetPlan", "BudgetError", "BuildOptions", "BuildResult", "ConsoleReporter", "FileSystemError",
     "GalleryResult", "GcResult", "HistoryImage", "PickBlockedError", "approve", "history", "pick",
     "JsonReporter", "LockfileError", "PixmakeError", "Plan", "Project", "ProviderError",
-    "Reporter", "SpecError", "StateError", "UsageError", "__version__", "accept", "build",
-    "check", "explain", "gallery", "gc", "graph_dot", "init", "key_of", "load_project", "prune",
-    "render", "status",
+    "Reporter", "ReviewServer", "SpecError", "StateError", "UsageError", "__version__", "accept",
+    "build", "check", "explain", "gallery", "gc", "graph_dot", "init", "key_of", "load_project",
+    "prune", "render", "status",
 ]  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pixmake import __version__, catalog
+from pixmake.commands.approve import approved
 from pixmake.confine import Confinement
 from pixmake.errors import UsageError
 from pixmake.fsutil import write_atomic
@@ -205,6 +206,7 @@ class _Cards:
             "transparent": settings.get("background") != "opaque",
             "cost": record.get("cost_usd"),
             "placeholder": bool(record.get("placeholder")),
+            "approved": entry is not None and approved(entry),
             "estimate": _estimate(item),
             "prompt": settings.get("prompt", ""),
             "refs": [self._reference(*r) for r in references],

@@ -13,6 +13,7 @@ from importlib.resources import files
 from typing import Any
 
 GENERATOR = "pixmake gallery"  # named in the page: an earlier gallery is known by it
+HOST_MARKER = "<!--pixmake-host-->"  # where a host page's own elements go, before gallery.js
 
 
 def _resource(name: str) -> str:
@@ -45,3 +46,12 @@ def render_page(data: dict[str, Any]) -> str:
     for marker, value in parts.items():
         text = text.replace(marker, value, 1)
     return text
+
+
+def host_page(page: str, elements: str) -> str:
+    """The page with a host's elements (pixmake review's style and scripts) where gallery.js
+    finds them when it runs: before it. No data string can hold the marker (`<` is escaped),
+    so the first one is the template's."""
+    if HOST_MARKER not in page:
+        raise ValueError("not a page written by this version of pixmake gallery")
+    return page.replace(HOST_MARKER, elements, 1)
