@@ -491,6 +491,8 @@ class Executor:
         if task is not None:
             event["task"] = task  # a reroll's task, done with its entry
         self.store.append_journal(event)
+        if old is not None and old["outputs"] != entry["outputs"]:
+            self.store.keep_earlier(asset.id, old)  # for `pixmake history`
         self.lock.entries[asset.id] = entry
         self._output_hash[asset.id] = entry["outputs"][0]["hash"] if entry["outputs"] else None
         if old is not None:

@@ -31,12 +31,13 @@ from pixmake.lockfile import valid_entry
 from pixmake.staging import Staging
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from pathlib import Path
 
     from pixmake.staging import StagedImage
 
 STATE_DIR = ".pixmake"
+EARLIER = "earlier.jsonl"  # replaced lock entries, for `pixmake history`
 _STAT_VERSION = 1
 
 
@@ -154,6 +155,35 @@ class Store:
     @property
     def journal_path(self) -> Path:
         return self.dir / "journal.jsonl"
+
+    # -- earlier entries ----------------------------------------------------------------------
+
+    def keep_earlier(self, asset_id: str, entry: Mapping[str, Any]) -> None:
+        """Note an asset's lock entry that a newer one replaces, for `pixmake history` (its
+        images stay in the objects). Local and disposable, like the rest of `.pixmake/`."""
+        self.ensure_dir()
+        line = json.dumps({"id": asset_id, "entry": entry}, sort_keys=True).encode() + b"\n"
+        with open(self.dir / EARLIER, "ab") as handle:
+            handle.write(line)
+
+    def earlier(self, asset_id: str) -> list[dict[str, Any]]:
+        """The asset's replaced entries, newest first; a line that cannot be read is skipped."""
+        try:
+            lines = (self.dir / EARLIER).read_bytes().splitlines()
+        except OSError:
+            return []
+        found = []
+        for line in reversed(lines):
+            try:
+                event = json.loads(line)
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if not isinstance(event, dict) or event.get("id") != asset_id:
+                continue
+            entry = event.get("entry")
+            if isinstance(entry, dict) and valid_entry(entry):
+                found.append(entry)
+        return found
 
     def append_journal(self, event: dict[str, Any]) -> None:
         """Append one event. It reaches the OS before this returns: safe against SIGKILL.

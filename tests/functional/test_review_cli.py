@@ -372,3 +372,23 @@ def test_pick_says_which_assets_reference_the_picked_one(project: Project) -> No
     assert picked.code == 0, picked.err
     assert "1 asset (card) references it and will be made again" in picked.out
     assert project.status()["card"]["state"] == "upstream-changed"
+
+
+def test_history_lists_the_images_builds_on_this_machine_replaced(project: Project) -> None:
+    spec = (
+        "version: 1\ndefaults: {provider: placeholder}\n"
+        "assets:\n  hero: {prompt: a hero, out: hero.png}\n"
+    )
+    project.gen({"pixmake.yaml": spec})
+    project.build()
+    first = project.lock()["assets"]["hero"]["outputs"][0]["hash"]
+    project.gen({"pixmake.yaml": spec.replace("a hero", "a brave hero")})
+    project.build()
+    listed = project.run("history", "hero", "--json", "--provider", "placeholder").json()
+    images = {i["hash"]: i for i in listed["images"]}
+    assert first in images, listed  # no git here: only this machine knows it
+    assert images[first]["request"]["prompt"] == "a hero"
+    assert images[first]["available"]
+    number = images[first]["number"]
+    assert project.run("pick", "hero", str(number), "--provider", "placeholder").code == 0
+    assert project.lock()["assets"]["hero"]["outputs"][0]["hash"] == first

@@ -2,6 +2,7 @@
 
 ```
 the lock's entry: its candidates (1..N, as `pick ID K` takes them), the output among them
+      ──▶ the entries builds on this machine replaced (.pixmake/earlier.jsonl), newest first
       ──▶ the store's action cache: the images of its earlier requests (keys from git)
       ──▶ git: each committed version of pixmake.lock, newest first, with its date
 ```
@@ -129,6 +130,9 @@ def images_of(session: Session, asset_id: str) -> list[HistoryImage]:
     if entry is not None:
         for candidate in candidates_of(entry):
             found.add(candidate, entry, "lock")
+    for earlier in session.store.earlier(asset_id):  # replaced here, committed or not
+        for candidate in candidates_of(earlier):
+            found.add(candidate, earlier, "store")
     git = GitHistory(session.root)
     try:
         committed = _committed(git, asset_id)
