@@ -193,7 +193,19 @@ def test_a_missing_shared_reference_is_one_error(project: Project) -> None:
     assert "pixmake.yaml:6" in result.err
 
 
-def test_a_different_mistake_on_every_row_prints_the_first_fifty(project: Project) -> None:
+def test_five_hundred_mistakes_print_the_first_fifty(project: Project) -> None:
+    assets = "".join(
+        f"  a{i}: {{prompt: p, references: [refs/{i}.png], out: a/{i}.png}}\n" for i in range(500)
+    )
+    project.gen({"pixmake.yaml": "version: 1\nassets:\n" + assets})
+    result = project.run("status")
+    assert result.code == 2
+    assert "pixmake.yaml: 500 errors" in result.err
+    assert result.err.count("does not exist") == 50
+    assert "... and 450 more (the first 50 are shown)" in result.err
+
+
+def test_a_missing_file_on_every_row_is_one_problem_with_its_rows(project: Project) -> None:
     rows = "".join(f"item{i}\n" for i in range(500))
     project.gen(
         {
@@ -205,9 +217,9 @@ def test_a_different_mistake_on_every_row_prints_the_first_fifty(project: Projec
     )
     result = project.run("status")
     assert result.code == 2
-    assert "pixmake.yaml: 500 errors" in result.err
-    assert result.err.count("does not exist") == 50
-    assert "... and 450 more (the first 50 are shown)" in result.err
+    assert result.err.count("does not exist") == 1
+    assert "(500 rows at rows.csv:2-501)" in result.err
+    assert "(and 499 more like it)" in result.err
 
 
 @pytest.mark.parametrize("crop", ["2000x2000", "[0, 0, 5000, 10]"])

@@ -243,3 +243,18 @@ def test_git_conflict_markers_in_the_spec_or_a_table_are_named_as_a_merge_confli
     err = _status_error(project)
     assert f"{rel}:1: unresolved merge conflict" in err, err
     assert f"git checkout --ours -- {rel}" in err, err
+
+
+def test_the_same_mistake_naming_each_rows_own_value_is_one_problem(project: Project) -> None:
+    rows = "".join(f"r{i}\n" for i in range(30))
+    project.gen(
+        {
+            "pixmake.yaml": "version: 1\ndata: {t: t.csv}\nassets:\n  'a-{{ item.k }}':\n"
+            "    for_each: t\n    prompt: p\n    format: png\n    out: 'a/{{ item.k }}.jpg'\n",
+            "t.csv": "k\n" + rows,
+        }
+    )
+    err = _status_error(project)
+    assert err.count("does not end in .png") == 1, err
+    assert "(30 rows at t.csv:2-31) output `a/r0.jpg` does not end in .png" in err, err
+    assert "(and 29 more like it)" in err, err

@@ -90,7 +90,10 @@ class Resolver:
     _tables: dict[str, list[Row]] = field(default_factory=dict)
     _data_digest: str = ""
     _seen: set[Problem] = field(default_factory=set)
-    _rows_hit: dict[Problem, list[str]] = field(default_factory=dict)  # a row's problem: its rows
+    # a row's problem, by its shape (see _shape): the first of them, each row's own, its rows
+    _rows_hit: dict[tuple[Any, ...], tuple[Problem, set[str], list[str]]] = field(
+        default_factory=dict
+    )
     _settings: dict[tuple[tuple[str, Any], ...], Checked] = field(default_factory=dict)
     _regular: dict[str, str | None] = field(default_factory=dict)  # reference -> why not
 
@@ -119,8 +122,10 @@ class Resolver:
         for name in set(self.memory) - set(self.spec.assets):
             del self.memory[name]
             self.changed = True
-        for problem, origins in self._rows_hit.items():
+        for problem, messages, origins in self._rows_hit.values():
             message = _prefix(origins) + problem.message
+            if len(messages) > 1:
+                message += f" (and {len(messages) - 1} more like it)"
             self.problems.append(
                 Problem(problem.file, problem.line, problem.path, message, problem.fix)
             )
@@ -554,7 +559,10 @@ class Resolver:
         """Record a problem once; one of a row (`origin`) is one problem with every row it
         is found in: a mistake repeated on 10,000 rows is one error, not 10,000."""
         if origin is not None:
-            self._rows_hit.setdefault(problem, []).append(origin)
+            shape = (problem.file, problem.line, problem.path, problem.fix, _shape(problem.message))
+            _, messages, origins = self._rows_hit.setdefault(shape, (problem, set(), []))
+            messages.add(problem.message)
+            origins.append(origin)
         elif problem not in self._seen:
             self._seen.add(problem)
             self.problems.append(problem)
@@ -702,6 +710,15 @@ def _source(asset: Asset) -> str:
 
 
 _SHOWN_RANGES = 10
+
+
+_QUOTED = re.compile(r"`[^`]*`|'[^']*'")
+
+
+def _shape(message: str) -> str:
+    """A message with what it quotes left out: the same mistake on every row (an output path
+    with the wrong extension names each row's own path) is one problem."""
+    return _QUOTED.sub("`…`", message)
 
 
 def _prefix(origins: list[str]) -> str:
