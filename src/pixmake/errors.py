@@ -12,6 +12,7 @@ PixmakeError                      always user-presentable: `str(exc)` is the who
     ├── ProviderAuthError         the key is missing or refused (401, 403)
     ├── ProviderQuotaError        the account is out of credit (402): stops all further submissions
     └── ProviderRejectedError     the request itself is refused (400, content policy, bad image)
+        ├── ContentRefusedError   content safety refused the prompt or flagged its image
         └── ImageTooLargeError    an image outgrew its size bound; its transfer was stopped
 ```
 
@@ -113,6 +114,11 @@ class ProviderQuotaError(ProviderError):
 
 class ProviderRejectedError(ProviderError):
     """The provider refused this request (validation, content policy) or returned a bad image."""
+
+
+class ContentRefusedError(ProviderRejectedError):
+    """Content safety refused the request (never retried), or flagged an image that
+    `safety.on_flag: fail` does not keep."""
 
 
 class ImageTooLargeError(ProviderRejectedError):

@@ -565,4 +565,7 @@ def generation_request(
         output_quality=asset.output_quality,
         results=asset.images,
         references=tuple(refs),
+        safety=asset.safety,
+        on_flag=asset.on_flag,
+        ttl=asset.ttl,
     )

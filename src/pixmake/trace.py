@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from pixmake.filestat import FileHasher
 
 NAME = "trace.marshal"
-VERSION = f"{__version__}/trace-4"  # 2: file records hold the ctime; 3: candidates; 4: cache
+VERSION = f"{__version__}/trace-5"  # 2: file records hold the ctime; 3: candidates; 4: cache;
+# 5: assets carry their safety check and ttl
 DISABLE = "PIXMAKE_NO_TRACE"
 
 # The trace remembers a series' renders, and the plan of each fresh asset, up to this many

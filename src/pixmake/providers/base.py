@@ -44,6 +44,9 @@ class GenerationRequest:
     output_quality: int | None
     results: int
     references: tuple[RequestReference, ...] = ()
+    safety: str = "none"  # Runware's content check: none, fast or full
+    on_flag: str = "fail"  # a flagged image fails the request, or is kept
+    ttl: int | None = None  # seconds an image URL lives, when the provider has one
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import dataclasses
 import datetime
 import email.utils
 import itertools
@@ -28,6 +29,7 @@ import httpx
 
 from pixmake import catalog
 from pixmake.errors import (
+    ContentRefusedError,
     MissingKeyError,
     ProviderAuthError,
     ProviderError,
@@ -50,6 +52,10 @@ KEY_VARIABLE = "RUNWARE_API_KEY"
 URL_VARIABLE = "RUNWARE_BASE_URL"
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"RIFF", "image/webp"))
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# Content safety refusing a task: before generating (`safety.blockContent`), or the model
+# provider's own moderation. Neither is charged, and sending it again cannot help.
+REFUSALS = frozenset({"sensitiveContentDetected", "invalidProviderContent"})
+OUTPUT_TYPES = {"url": "URL", "base64": "base64Data"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,10 @@ class HttpSettings:
     write_timeout: float = 60.0
     download_timeout: float = 300.0  # one image download, from request to last byte
     max_image_bytes: int = 64 << 20  # a GPT Image result is a few MB; a larger body is refused
+    # One JSON answer, read whole: with `output: base64` it carries the images themselves
+    # (4/3 of their size), so a poll asks about few tasks at a time (`base64_batch`).
+    max_answer_bytes: int = 256 << 20
+    base64_batch: int = 4
 
     def client(self) -> httpx.AsyncClient:
         """An `httpx.AsyncClient` on httpx's default transport with these limits."""
@@ -89,12 +99,19 @@ class HttpSettings:
 
 
 def inference_task(
-    request: GenerationRequest, references: list[str], *, delivery: str = "async"
+    request: GenerationRequest,
+    references: list[str],
+    *,
+    delivery: str = "async",
+    output: str = "url",
+    webhook_url: str | None = None,
+    upload_endpoint: str | None = None,
 ) -> dict[str, Any]:
     """The `imageInference` task for a request (without `taskUUID`).
 
     `references` are the values for `inputs.referenceImages`, in order: URLs, data URIs or
-    uploaded image UUIDs.
+    uploaded image UUIDs. `output` is url or base64; `ttl` is sent only with url (Runware
+    ignores it otherwise). `webhook_url` and `upload_endpoint` are passed through as they are.
     """
     task: dict[str, Any] = {
         "taskType": "imageInference",
@@ -104,7 +121,7 @@ def inference_task(
         "height": request.height,
         "numberResults": request.results,
         "outputFormat": request.format.upper(),
-        "outputType": "URL",
+        "outputType": OUTPUT_TYPES[output],
         "deliveryMethod": delivery,
         "includeCost": True,
     }
@@ -117,6 +134,14 @@ def inference_task(
         }
     if references:
         task["inputs"] = {"referenceImages": list(references)}
+    if request.safety != "none":
+        task["safety"] = {"checkContent": True, "mode": request.safety}
+    if request.ttl is not None and output == "url":
+        task["ttl"] = request.ttl
+    if webhook_url:
+        task["webhookURL"] = webhook_url
+    if upload_endpoint:
+        task["uploadEndpoint"] = upload_endpoint
     return task
 
 
@@ -220,6 +245,9 @@ class RunwareProvider:
         http: HttpSettings | None = None,
         uploads: UploadCache | None = None,
         delivery: str = "async",
+        output: str = "url",
+        webhook_url: str | None = None,
+        upload_endpoint: str | None = None,
         references: str = "upload",
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
@@ -235,9 +263,16 @@ class RunwareProvider:
         self._uploads = uploads or MemoryUploads()
         self._uploading: dict[str, asyncio.Future[str]] = {}
         self.delivery = delivery
+        self.output = output
+        self.webhook_url = webhook_url
+        self.upload_endpoint = upload_endpoint
         self.references = references
         self.retry = retry or RetryPolicy()
         self.poll = poll or PollPolicy()
+        if output == "base64":  # every answer carries the images: ask about few at a time
+            self.poll = dataclasses.replace(
+                self.poll, batch=min(self.poll.batch, self.http.base64_batch)
+            )
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -263,7 +298,14 @@ class RunwareProvider:
         self, request: GenerationRequest, tasks: TaskJournal, staging: Staging
     ) -> GenerationResult:
         references = await self._references(request)
-        body = inference_task(request, references, delivery=self.delivery)
+        body = inference_task(
+            request,
+            references,
+            delivery=self.delivery,
+            output=self.output,
+            webhook_url=self.webhook_url,
+            upload_endpoint=self.upload_endpoint,
+        )
         prior = tasks.submitted(request.key)
         task = _Task(prior["taskUUID"] if prior else str(uuid.uuid4()), request.results)
         body["taskUUID"] = task.uuid
@@ -275,11 +317,28 @@ class RunwareProvider:
                 await self._submit(body, task)  # journaled, but Runware never saw it
             await self._wait(task)
             tasks.remote_done(request.key)
+        except ContentRefusedError as exc:
+            tasks.finished(request.key)  # refused, not charged: the next build may try anew
+            raise ContentRefusedError(
+                f"{exc} (task {task.uuid}); nothing was charged and it is not sent again\n"
+                f"  fix: reword the prompt of `{request.asset_id}`"
+            ) from exc
         except ProviderError as exc:
             if not exc.retryable:
                 tasks.finished(request.key)  # over for good: the next build may send a new task
             raise
         items = sorted(task.images.values(), key=lambda i: str(i.get("imageUUID")))[: task.expected]
+        flags = [bool(item.get("NSFWContent")) for item in items]
+        if request.safety != "none" and any(flags) and request.on_flag == "fail":
+            tasks.finished(request.key)
+            cost = sum(float(item.get("cost") or 0.0) for item in items)
+            raise ContentRefusedError(
+                f"Runware's content check flagged {sum(flags)} of {len(flags)} images of "
+                f"`{request.asset_id}` (NSFWContent, task {task.uuid}; charged "
+                f"{cost:.4f} USD); none was kept\n"
+                f"  fix: reword the prompt, or set `safety: {{on_flag: keep}}` to keep "
+                "flagged images (the lock records the flag)"
+            )
         images: list[StagedImage] = []
         try:
             for item in items:
@@ -288,11 +347,13 @@ class RunwareProvider:
             staging.discard(images)
             raise
         cost = sum(float(item.get("cost") or 0.0) for item in items)
-        record = {
+        record: dict[str, Any] = {
             "task_uuid": task.uuid,
             "image_uuids": [str(item["imageUUID"]) for item in items],
             "delivery": self.delivery,
         }
+        if request.safety != "none":
+            record["nsfw"] = flags  # Runware's flag of each image, in image_uuids' order
         return GenerationResult(images, record, cost)
 
     # -- submitting and polling -------------------------------------------------------------
@@ -442,6 +503,8 @@ class RunwareProvider:
                 continue
             if item.get("status") == "error" or "error" in item:
                 nested = item.get("error") or item
+                if str(nested.get("code")) in REFUSALS:
+                    raise _refusal(nested)
                 raise ProviderRejectedError(_task_error_text(nested))
             if item.get("imageUUID") and item.get("status", "success") == "success":
                 task.images[str(item["imageUUID"])] = item  # cumulative polls: de-duplicated
@@ -450,7 +513,7 @@ class RunwareProvider:
         """A task that Runware reports as failed is over: its UUID is never polled again."""
         if errors:
             error = _error_for(errors[0], 200)
-            if isinstance(error, ProviderAuthError | ProviderQuotaError):
+            if isinstance(error, ProviderAuthError | ProviderQuotaError | ContentRefusedError):
                 raise error
             raise ProviderRejectedError(f"the Runware task failed ({_task_error_text(errors[0])})")
 
@@ -478,7 +541,7 @@ class RunwareProvider:
         tasks when `task_uuid` is None). A refusal carries the envelope it came with."""
 
         async def once(attempt: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-            response = await self._client.post(self._url, json=tasks, headers=self._headers)
+            response = await self._answer(tasks)
             data, errors = _envelope(response, task_uuid, self._secret)
             if conflict_ok and any(e.get("code") == "conflictTaskUUID" for e in errors):
                 return [], []  # accepted on an earlier attempt: poll it
@@ -490,6 +553,33 @@ class RunwareProvider:
             return data, errors
 
         return await self._retrying(once, "no answer from Runware")
+
+    async def _answer(self, tasks: list[dict[str, Any]]) -> httpx.Response:
+        """POST the tasks and read the answer whole, within `http.max_answer_bytes` (an
+        answer with base64 images is large; one larger than that is refused unread)."""
+        limit = self.http.max_answer_bytes
+        request = self._client.build_request("POST", self._url, json=tasks, headers=self._headers)
+        response = await self._client.send(request, stream=True)
+        try:
+            length = response.headers.get("content-length")
+            body = bytearray()
+            if length is None or not length.isdigit() or int(length) <= limit:
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        break
+            if len(body) > limit or (
+                length is not None and length.isdigit() and int(length) > limit
+            ):
+                raise ProviderRejectedError(
+                    f"Runware's answer is larger than {limit >> 20} MB; ask for fewer results "
+                    "per request, or set `delivery: {output: url}` for the runware provider"
+                )
+        finally:
+            await response.aclose()
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=bytes(body), request=request
+        )
 
     # -- references -------------------------------------------------------------------------
 
@@ -636,6 +726,8 @@ def _error_for(
 ) -> ProviderError:
     code = str(error.get("code") or "")
     text = _task_error_text(error) if error else f"HTTP {status}"
+    if code in REFUSALS:
+        return _refusal(error)
     if status in _RETRY_STATUS:
         retry_after = _retry_after(response) if response is not None else None
         return ProviderRetryableError(f"Runware is busy or failing ({text})", retry_after)
@@ -652,6 +744,12 @@ def _error_for(
     if status == 403:
         return ProviderAuthError(f"the API key may not do this ({text})")
     return ProviderRejectedError(f"Runware rejected the task ({text})")
+
+
+def _refusal(error: dict[str, Any]) -> ContentRefusedError:
+    return ContentRefusedError(
+        f"Runware's content safety refused the task ({_task_error_text(error)})"
+    )
 
 
 def _task_error_text(error: dict[str, Any]) -> str:

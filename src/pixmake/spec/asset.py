@@ -67,6 +67,11 @@ class Asset:
     origin: str | None
     line: int | None
     candidates: int = 1
+    # Not in the key (they do not change the image): Runware's content check (none, fast,
+    # full), what a flagged image does (fail, keep), and how long its URL lives.
+    safety: str = "none"
+    on_flag: str = "fail"
+    ttl: int | None = None
     _plain: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def settings(self) -> dict[str, Any]:
@@ -100,7 +105,7 @@ class Asset:
             tuple((r.kind, r.value, r.pin) for r in self.references),
             self.outputs,
             tuple((d.path, d.source, d.format, d.crop, d.resize, d.quality) for d in self.derived),
-            self.decl, self.candidates,
+            self.decl, self.candidates, self.safety, self.on_flag, self.ttl,
         )  # fmt: skip
 
     @classmethod
@@ -116,6 +121,9 @@ class Asset:
             origin,
             line,
             r[15],
+            r[16],
+            r[17],
+            r[18],
             row,
         )  # fmt: skip
 

@@ -22,6 +22,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
+class Safety(_Strict):
+    """Runware's content check of the generated images (`safety`); not in the key: it does not
+    change the image, only whether it is flagged (NSFWContent) and so whether it is kept."""
+
+    check: bool | None = Field(None, description="check every image; true means mode fast")
+    mode: Literal["none", "fast", "full"] | None = Field(
+        None, description="none, fast or full; wins over `check` when both are set"
+    )
+    on_flag: Literal["fail", "keep"] | None = Field(
+        None, description="a flagged image fails the asset (fail, the default) or is kept"
+    )
+
+
 class Settings(_Strict):
     """What determines a generation; set in `defaults`, a profile, or an asset."""
 
@@ -47,6 +60,14 @@ class Settings(_Strict):
         None,
         description="images to choose from (each `results` images); the first is the output "
         "until `pixmake pick` chooses another",
+    )
+    safety: Safety | None = Field(
+        None, description="Runware's content check: {check: true, mode: fast, on_flag: fail}"
+    )
+    ttl: Annotated[int, Field(ge=60, le=2_592_000)] | Template | None = Field(
+        None,
+        description="seconds Runware keeps the image URL (60 or more); not in the key, "
+        "not sent with `delivery: {output: base64}`",
     )
 
 
@@ -93,14 +114,41 @@ class AssetDecl(Settings):
     as_: str = Field("item", alias="as", description="name of the loop variable")
 
 
+class Delivery(_Strict):
+    """How Runware answers: polled or waited for, and the image as a URL or in the answer."""
+
+    method: Literal["async", "sync"] = Field(
+        "async", description="poll getResponse (async) or wait for the answer (sync)"
+    )
+    output: Literal["url", "base64"] = Field(
+        "url",
+        description="url: download each image; base64: the image comes in the answer and "
+        "no download is made (bigger answers)",
+    )
+
+
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=2048)]
+
+
 class ProviderConfig(_Strict):
     """Per-provider options in the spec."""
 
     concurrency: Annotated[int, Field(ge=1, le=64)] | None = Field(
         None, description="at most this many requests in flight to this provider"
     )
-    delivery: Literal["async", "sync"] = Field(
-        "async", description="runware: poll getResponse (async) or wait for the answer (sync)"
+    delivery: Literal["async", "sync"] | Delivery = Field(
+        "async",
+        description="runware: async or sync, or {method: async|sync, output: url|base64}",
+    )
+    webhook_url: Url | None = Field(
+        None,
+        description="runware: passed through as webhookURL; Runware also POSTs each result "
+        "there (pixmake itself never needs it)",
+    )
+    upload_endpoint: Url | None = Field(
+        None,
+        description="runware: passed through as uploadEndpoint; Runware also PUTs each image "
+        "there (pixmake itself never needs it)",
     )
     references: Literal["upload", "inline"] = Field(
         "upload",

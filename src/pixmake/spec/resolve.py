@@ -17,7 +17,15 @@ from pixmake.errors import Problem, SpecError
 from pixmake.spec.asset import Asset, Derived, Reference
 from pixmake.spec.tables import Row, read_table
 from pixmake.spec.template import Reads, TemplateProblem, Templates
-from pixmake.spec.values import SETTING_FIELDS, AssetDecl, Settings, Spec, UrlReference, fields
+from pixmake.spec.values import (
+    SETTING_FIELDS,
+    AssetDecl,
+    Safety,
+    Settings,
+    Spec,
+    UrlReference,
+    fields,
+)
 from pixmake.spec.yamlsource import format_path
 from pixmake.trace import REMEMBERED_ROWS, digest, verify
 
@@ -38,8 +46,11 @@ BUILTIN_DEFAULTS: dict[str, Any] = {
     "output_quality": None,
     "results": 1,
     "candidates": 1,
+    "safety": None,
+    "ttl": None,
 }
 DEFAULT_OUTPUT_QUALITY = 95
+TTL_RANGE = (60, 2_592_000)  # Runware's minimum; at most 30 days
 PROVIDERS = ("runware", "placeholder")
 RESERVED = confine.RESERVED
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+=/-]*$")
@@ -418,6 +429,7 @@ class Resolver:
             output_quality,
             results,
             candidates,
+            (safety, on_flag, ttl),
             invalid,
         ) = known
         problems += invalid
@@ -467,6 +479,9 @@ class Resolver:
             output_quality=output_quality,
             results=results,
             candidates=candidates,
+            safety=safety,
+            on_flag=on_flag,
+            ttl=ttl,
             references=references,
             outputs=outputs,
             derived=tuple(derived),
@@ -599,6 +614,7 @@ Checked = tuple[
     int | None,
     int,
     int,
+    tuple[str, str, int | None],
     tuple["_Invalid", ...],
 ]
 
@@ -641,6 +657,8 @@ def _settings(values: dict[str, Any]) -> Checked:
                 "ask for fewer candidates or results",
             )
         )
+    safety = field(_safety, values["safety"]) or ("none", "fail")
+    ttl = field(_int, values, "ttl", *TTL_RANGE) if values["ttl"] is not None else None
     return (
         provider,
         model,
@@ -651,8 +669,24 @@ def _settings(values: dict[str, Any]) -> Checked:
         output_quality,
         results,
         candidates,
+        (*safety, ttl),
         tuple(problems),
     )
+
+
+def _safety(safety: Safety | None) -> tuple[str, str]:
+    """The content check's mode and what a flagged image does: `mode` wins over `check`,
+    as in Runware's API; `on_flag` without a check would never apply."""
+    if safety is None:
+        return "none", "fail"
+    mode = safety.mode or ("fast" if safety.check else "none")
+    if safety.on_flag is not None and mode == "none":
+        raise _Invalid(
+            ("safety",),
+            f"safety.on_flag `{safety.on_flag}` needs the content check, which is off",
+            "add `check: true` (or `mode: fast`) to `safety`, or remove `on_flag`",
+        )
+    return mode, safety.on_flag or "fail"
 
 
 def _provider(value: Any) -> str:

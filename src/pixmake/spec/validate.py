@@ -12,9 +12,11 @@ from pixmake.spec import values
 from pixmake.spec.models import (
     AssetDecl,
     CacheConfig,
+    Delivery,
     DeriveStep,
     Limits,
     ProviderConfig,
+    Safety,
     Settings,
     Spec,
 )
@@ -135,6 +137,10 @@ def _model_at(path: PathKey) -> type[BaseModel] | None:
         return Settings
     if head == "providers" and len(path) == 2:
         return ProviderConfig
+    if head == "providers" and len(path) == 3 and path[2] == "delivery":
+        return Delivery
+    if path[-1] == "safety" and len(path) == (2 if head == "defaults" else 3):
+        return Safety
     if head == "limits" and len(path) == 1:
         return Limits
     if head == "cache" and len(path) == 1:
@@ -164,6 +170,8 @@ def _describe(error: dict[str, Any], key: PathKey, path: PathKey) -> tuple[str, 
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"{value!r} is not allowed", f"use one of {expected} (or a {{{{ template }}}})"
+    if kind == "string_pattern_mismatch" and key and key[-1] in ("webhook_url", "upload_endpoint"):
+        return f"{value!r} is not a URL", "use a full http(s) URL of a receiver you run"
     if kind == "string_pattern_mismatch":
         return f"{value!r} is not allowed here", "see `pixmake schema` for the accepted values"
     message = str(error["msg"])

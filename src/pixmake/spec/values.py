@@ -14,6 +14,14 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class Safety:
+    check: bool | None = None
+    mode: str | None = None
+    on_flag: str | None = None
+    fields_set: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     provider: str | None = None
     model: str | None = None
@@ -24,6 +32,8 @@ class Settings:
     output_quality: int | str | None = None
     results: int | str | None = None
     candidates: int | str | None = None
+    safety: Safety | None = None
+    ttl: int | str | None = None
     fields_set: tuple[str, ...] = ()
 
 
@@ -56,13 +66,32 @@ class AssetDecl(Settings):
 
 
 @dataclass(frozen=True, slots=True)
+class Delivery:
+    method: str = "async"
+    output: str = "url"
+    fields_set: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderConfig:
     concurrency: int | None = None
-    delivery: str = "async"
+    delivery: str | Delivery = "async"
     references: str = "upload"
     poll_interval: float = 0.25
     retry_backoff: float = 1.0
+    webhook_url: str | None = None
+    upload_endpoint: str | None = None
     fields_set: tuple[str, ...] = ()
+
+    @property
+    def method(self) -> str:
+        """async or sync, however `delivery` was written."""
+        return self.delivery if isinstance(self.delivery, str) else self.delivery.method
+
+    @property
+    def output(self) -> str:
+        """url or base64."""
+        return "url" if isinstance(self.delivery, str) else self.delivery.output
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +128,9 @@ SETTING_FIELDS: tuple[str, ...] = tuple(
 CLASSES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (
+        Safety,
         Settings,
+        Delivery,
         UrlReference,
         DeriveStep,
         AssetDecl,
