@@ -248,11 +248,16 @@ def _init(root: Path, args: argparse.Namespace) -> int:
 
 
 def _status(root: Path, args: argparse.Namespace) -> int:
-    from pixmake.commands.status import status
+    from pixmake.commands.status import flagged, status
 
     plan = status(root, **_spec_kw(args))
+    marked = flagged(root)
     if args.json:
-        assets = [{"id": p.id, "state": p.state, "reasons": p.reasons} for p in _items(plan)]
+        assets = [
+            {"id": p.id, "state": p.state, "reasons": p.reasons}
+            | ({"flagged": marked[p.id]} if p.id in marked else {})
+            for p in _items(plan)
+        ]
         _out(json.dumps({"assets": assets, "counts": plan.counts()}, indent=2, ensure_ascii=False))
         return EXIT_OK
     from pixmake.terminal import color_enabled, paint
@@ -260,10 +265,15 @@ def _status(root: Path, args: argparse.Namespace) -> int:
     color = color_enabled(sys.stdout)
     width = max((len(p.id) for p in plan.assets.values()), default=0)
     for item in _items(plan):
-        if item.state == "fresh" and not args.all:
+        if item.state == "fresh" and not args.all and item.id not in marked:
             continue
-        reasons = "; ".join(item.reasons)
-        line = f"{item.id:<{width}}  {reasons}".rstrip()
+        reasons = item.reasons
+        if item.id in marked:
+            reasons = [
+                *reasons,
+                f"flagged by Runware's content check: {', '.join(marked[item.id])}",
+            ]
+        line = f"{item.id:<{width}}  {'; '.join(reasons)}".rstrip()
         _out(paint(f"{item.state:<17}", item.state, color) + line)
     _out(_counts_line(plan, color))
     return EXIT_OK
@@ -411,6 +421,8 @@ def _explain(root: Path, args: argparse.Namespace) -> int:
         record = lock.get("record", {})
         cost = record.get("cost_usd")
         _out(f"  locked key: {lock['key']}" + (f" (cost {cost} USD)" if cost else ""))
+    if info["flagged"]:
+        _out(f"  flagged by Runware's content check (NSFWContent): {', '.join(info['flagged'])}")
     return EXIT_OK
 
 

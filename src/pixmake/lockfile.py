@@ -91,6 +91,16 @@ def image_record(output: Mapping[str, Any]) -> ImageRecord:
     }
 
 
+def flagged_outputs(entry: Mapping[str, Any] | None) -> list[str]:
+    """The output paths whose image Runware's content check flagged (record `nsfw`)."""
+    if not entry:
+        return []
+    nsfw = entry.get("record", {}).get("nsfw")
+    if not isinstance(nsfw, dict):
+        return []
+    return [o["path"] for o in entry["outputs"] if nsfw.get(o["hash"]) is True]
+
+
 def candidates_of(entry: Mapping[str, Any]) -> list[list[ImageRecord]]:
     """The entry's candidates; its outputs alone when it records none."""
     found = entry.get("candidates")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import UsageError
 from pixmake.hashing import key_material
+from pixmake.lockfile import flagged_outputs
 from pixmake.session import open_session
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ def explain(root: Path, asset_id: str, **kw: Any) -> dict[str, Any]:
         "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in item.changes],
         "request": request,
         "lock": session.lock.entries.get(asset_id),
+        "flagged": flagged_outputs(session.lock.entries.get(asset_id)),
     }
 
 

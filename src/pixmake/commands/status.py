@@ -36,6 +36,25 @@ def status(
     return result
 
 
+def flagged(root: Path) -> dict[str, list[str]]:
+    """Each asset's outputs that Runware's content check flagged, from the lock (`nsfw` in
+    its record); the lock is parsed only when it records a check at all."""
+    from pixmake.lockfile import LOCK_NAME, flagged_outputs, read_lock
+
+    try:
+        text = (root / LOCK_NAME).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    if '"nsfw"' not in text:
+        return {}
+    found = {}
+    for asset_id, entry in read_lock(root).entries.items():
+        paths = flagged_outputs(entry)
+        if paths:
+            found[asset_id] = paths
+    return found
+
+
 def reroll_ids(project: Project, targets: list[str] | None) -> set[str]:
     """The assets `--reroll` names (ids or globs; not their upstream ones).
 

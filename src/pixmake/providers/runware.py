@@ -352,8 +352,8 @@ class RunwareProvider:
             "image_uuids": [str(item["imageUUID"]) for item in items],
             "delivery": self.delivery,
         }
-        if request.safety != "none":
-            record["nsfw"] = flags  # Runware's flag of each image, in image_uuids' order
+        if request.safety != "none":  # Runware's flag of each image, by its content hash
+            record["nsfw"] = {image.digest: flag for image, flag in zip(images, flags, strict=True)}
         return GenerationResult(images, record, cost)
 
     # -- submitting and polling -------------------------------------------------------------

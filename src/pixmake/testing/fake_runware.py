@@ -20,6 +20,11 @@ Faults (`fail(kind, times=1, task_type=None, ...)`), consumed by the next matchi
 - `processing`: the task stays processing for `polls` more polls;
 - `echo_key`: an error (`status`, default 500; `code`) whose message repeats the request's
   Authorization header, `Invalid API key: Bearer <key>`, as a careless server might;
+- content safety, by marker words in the prompt: `FLAG_WORD` makes an image that the check
+  (`safety`) flags `NSFWContent: true`; `BLOCK_WORD` is refused at submission with
+  `sensitiveContentDetected` and `REFUSE_WORD` fails the accepted task with
+  `invalidProviderContent` (the provider's moderation); neither is charged;
+- `ttl`: an image URL answers 404 once `ttl` seconds (of `clock`) have passed;
 - for image downloads (`task_type="download"`): `slow_download` (`delay` between chunks),
   `truncated_download`, `unsized_download` (no Content-Length: the body ends when the
   connection closes) and `status`.
@@ -74,6 +79,9 @@ FIELDS = frozenset(
         "inputs",
     ]
 )
+FLAG_WORD = "flagme"
+BLOCK_WORD = "blockme"
+REFUSE_WORD = "refuseme"
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _PIL = {"PNG": "PNG", "JPG": "JPEG", "WEBP": "WEBP"}
 
@@ -136,6 +144,8 @@ class FakeRunware:
         self._stopping = threading.Event()
         self.uploads: dict[str, bytes] = {}
         self.images: dict[str, bytes] = {}
+        self.expires: dict[str, float] = {}  # image UUID -> when its URL stops answering
+        self.tasks_sent: list[dict[str, Any]] = []  # every imageInference task, as sent
         self._faults: collections.deque[Fault] = collections.deque()
         self._tasks: dict[str, _Task] = {}
         self._lock = threading.Lock()
@@ -260,6 +270,12 @@ class FakeRunware:
         problems = validate_inference(task, set(self.uploads) | set(self.images))
         if problems:
             return 400, [], problems
+        with self._lock:
+            self.tasks_sent.append(task)
+        prompt = str(task["positivePrompt"])
+        if BLOCK_WORD in prompt:
+            message = "The prompt was flagged as sensitive content; the task was not run."
+            return 400, [], [_error("sensitiveContentDetected", message, task, "positivePrompt")]
         task_uuid = str(task["taskUUID"])
         with self._lock:
             if task_uuid in self._tasks:
@@ -277,6 +293,17 @@ class FakeRunware:
                 )
             state = _Task(task_uuid, task, self.processing_polls)
             self._tasks[task_uuid] = state
+            if REFUSE_WORD in prompt:  # the model provider's moderation: failed, not charged
+                state.error = {
+                    "code": "invalidProviderContent",
+                    "message": "The provider refused the content of this request.",
+                    "status": "error",
+                    "taskUUID": task_uuid,
+                    "taskType": "imageInference",
+                }
+                if task.get("deliveryMethod", "sync") == "sync":
+                    return 400, [], [dict(state.error)]
+                return 200, [{"taskType": "imageInference", "taskUUID": task_uuid}], []
             count = int(task.get("numberResults", 1))
             cost = _price(task) * count
             self.ledger.append(Charge(task_uuid, str(task["model"]), count, cost))
@@ -315,9 +342,13 @@ class FakeRunware:
                 item["imageURL"] = f"{self.url[:-3]}/images/{image_uuid}.{_ext(body)}"
             if body.get("includeCost"):
                 item["cost"] = round(_price(body), 6)
+            if _checked(body):
+                item["NSFWContent"] = FLAG_WORD in str(body["positivePrompt"])
             results.append(item)
             with self._lock:
                 self.images[image_uuid] = data
+                if "ttl" in body and output == "URL":
+                    self.expires[image_uuid] = self.clock() + int(body["ttl"])
         state.results = results
         state.done.set()
 
@@ -448,6 +479,19 @@ def validate_inference(task: dict[str, Any], known_images: set[str]) -> list[dic
     _range(task, "numberResults", 1, 20, bad)
     _range(task, "outputQuality", 20, 99, bad)
     _range(task, "ttl", 60, 10**7, bad)
+    for name in ("webhookURL", "uploadEndpoint"):
+        value = task.get(name)
+        if name in task and not (isinstance(value, str) and re.match(r"^https?://\S+$", value)):
+            bad("invalid" + name[0].upper() + name[1:], f"{name} must be a URL.", name)
+    safety = task.get("safety", {})
+    if not isinstance(safety, dict):
+        bad("invalidSafety", "safety must be an object.", "safety")
+    else:
+        for name in set(safety) - {"checkContent", "mode"}:
+            bad("unsupportedParameter", f"safety.{name} is not supported.", f"safety.{name}")
+        if "checkContent" in safety and not isinstance(safety["checkContent"], bool):
+            bad("invalidCheckContent", "checkContent must be a boolean.", "safety.checkContent")
+        _enum(safety, "mode", ("none", "fast", "full"), bad, "safety.")
     if "includeCost" in task and not isinstance(task["includeCost"], bool):
         bad("invalidIncludeCost", "includeCost must be a boolean.", "includeCost")
     settings = task.get("providerSettings", {})
@@ -524,6 +568,15 @@ def _decode_image(value: str) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return raw if raw else None
+
+
+def _checked(task: dict[str, Any]) -> bool:
+    """Whether the content check runs: `mode` wins over `checkContent` (RUNWARE_API.md)."""
+    safety = task.get("safety")
+    if not isinstance(safety, dict):
+        return False
+    mode = safety.get("mode")
+    return mode in ("fast", "full") if mode is not None else bool(safety.get("checkContent"))
 
 
 def _price(task: dict[str, Any]) -> float:
@@ -660,6 +713,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         match = re.fullmatch(r"/images/([0-9a-f-]+)\.(png|jpg|webp)", self.path)
         data = self.fake.images.get(match.group(1)) if match else None
+        expires = self.fake.expires.get(match.group(1)) if match else None
+        if expires is not None and self.fake.clock() >= expires:
+            data = None  # its ttl is over
         if data is None:
             self._send(404, b"not found", {"Content-Type": "text/plain"})
             return
