@@ -526,3 +526,50 @@ def test_a_poll_is_aimed_at_a_tasks_expected_finish() -> None:
         assert offsets(first) == [0.25, 0.625]  # nothing known: the interval, growing x1.5
         assert offsets(second) == [0.625]  # aimed at 0.625 s, the first task's duration
         assert offsets(third) == [0.625, 1.625]  # aimed, still processing: then the interval
+
+
+def test_an_answer_larger_than_its_bound_is_refused_unread(fake: FakeRunware) -> None:
+    """With base64 output the answer carries the image: it is bounded like a download."""
+    provider, _ = make(
+        fake, output="base64", delivery="sync", http=HttpSettings(max_answer_bytes=2000)
+    )
+    with pytest.raises(ProviderRejectedError, match="answer is larger than"):
+        run(provider, request())
+    assert provider.poll.batch == HttpSettings().base64_batch
+    roomy, _ = make(fake, output="base64", delivery="sync")
+    result = run(roomy, request(key="b" * 32))
+    with Image.open(result.images[0].path) as image:
+        assert image.format == "PNG"
+    assert fake.tasks_sent[-1]["outputType"] == "base64Data"  # no URL, no download
+
+
+def test_an_errors_entry_fails_only_the_task_it_names(fake: FakeRunware) -> None:
+    """Two tasks in one getResponse batch; Runware's error names one: the other succeeds."""
+    waited: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        """The first poll waits (without time passing) until both tasks are in flight."""
+        while not waited and provider.in_flight < 2:
+            await asyncio.sleep(0)
+        waited.append(seconds)
+
+    provider, _ = make(fake, sleep=sleep)
+
+    async def go() -> list[Any]:
+        first = provider.generate(request(key="a" * 32), Journal(), _STAGING[0])
+        second = provider.generate(
+            request(key="b" * 32, prompt="a blue fox"), Journal(), _STAGING[0]
+        )
+        try:
+            return await asyncio.gather(first, second, return_exceptions=True)
+        finally:
+            await provider.aclose()
+
+    fake.fail("task_error", task_type="getResponse", code="timeoutProvider")
+    outcomes = asyncio.run(go())
+    failed = [o for o in outcomes if isinstance(o, ProviderRejectedError)]
+    assert len(failed) == 1, outcomes
+    assert "timeoutProvider" in str(failed[0])
+    assert sum(1 for o in outcomes if not isinstance(o, BaseException)) == 1
+    batched = [r["post"] for r in fake.requests if r["taskType"] == "getResponse"]
+    assert len(batched) > len(set(batched))  # they were polled in one request
