@@ -17,6 +17,7 @@ import pytest
 
 from pixmake.testing.fake_runware import BLOCK_WORD, FLAG_WORD, REFUSE_WORD, FakeRunware
 from tests.conftest import Project, serve_fake
+from tests.functional.test_gallery import cards
 
 KEY = "sk-test-params-0123456789"
 FAST = "providers:\n  runware: {poll_interval: 0.01, retry_backoff: 0.01}\n"
@@ -176,6 +177,8 @@ def test_on_flag_keep_keeps_it_and_status_and_explain_show_it(
     assert project.run("status", "--json").json()["assets"][0]["flagged"] == ["a.png"]
     explain = project.run("explain", "a")
     assert "flagged by Runware's content check (NSFWContent): a.png" in explain.out
+    assert project.run("gallery").code == 0
+    assert cards(project.root)["a"]["flagged"] == ["a.png"]
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from pixmake.gallery.page import GENERATOR, render_page
 from pixmake.gallery.pictures import PREVIEW_SIDE, Picture, Pictures
 from pixmake.githistory import GitHistory
 from pixmake.hashing import content_hash
-from pixmake.lockfile import LOCK_NAME, committed_entry
+from pixmake.lockfile import LOCK_NAME, committed_entry, flagged_outputs
 from pixmake.planner import STATES
 from pixmake.session import open_session
 from pixmake.store import STATE_DIR
@@ -207,6 +207,7 @@ class _Cards:
             "cost": record.get("cost_usd"),
             "placeholder": bool(record.get("placeholder")),
             "approved": entry is not None and approved(entry),
+            "flagged": flagged_outputs(entry),
             "estimate": _estimate(item),
             "prompt": settings.get("prompt", ""),
             "refs": [self._reference(*r) for r in references],

@@ -227,6 +227,8 @@
       title: a.placeholder ? "drawn by the placeholder provider: a real build replaces it" : "cost recorded in pixmake.lock" }));
     if (a.estimate === "unknown") meta.append(el("span", { class: "cost", text: "price unknown" }));
     else if (a.estimate) meta.append(el("span", { class: "cost", text: `~${money(a.estimate)} to generate` }));
+    if (a.flagged && a.flagged.length) meta.append(el("span", { class: "flagged", text: "⚑ flagged",
+      title: `Runware's content check flagged ${a.flagged.join(", ")} (NSFWContent in pixmake.lock)` }));
     if (a.approved) meta.append(el("span", { class: "approved", text: "✓ approved",
       title: "its current output is approved (pixmake approve)" }));
     body.append(meta);
