@@ -129,6 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-cost", type=_usd, metavar="USD", help="refuse or stop past this spend")
     p.add_argument("--max-new", type=_count, metavar="N", help="generate at most N assets")
     p.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="generate only share K of N of the requests (by key); restores and derives all",
+    )
+    p.add_argument(
         "--reroll",
         action="store_true",
         help="a new image of each target's unchanged request (paid; the old one stays a candidate)",
@@ -209,6 +215,17 @@ def _count(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    share, _, count = text.partition("/")
+    try:
+        k, n = int(share), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be K/N, e.g. 2/3") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"must be K/N with K from 1 to N, not {text}")
+    return k, n
 
 
 def _port(text: str) -> int:
@@ -354,8 +371,9 @@ def _build(root: Path, args: argparse.Namespace) -> int:
     reporter = console or JsonReporter()
 
     options = BuildOptions(
-        jobs=args.jobs, fail_fast=args.fail_fast, max_cost=args.max_cost, max_new=args.max_new
-    )
+        jobs=args.jobs, fail_fast=args.fail_fast, max_cost=args.max_cost, max_new=args.max_new,
+        shard=args.shard,
+    )  # fmt: skip
     try:
         result = build(
             root, args.targets, options=options, reporter=reporter, force=args.force,

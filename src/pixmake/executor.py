@@ -40,6 +40,7 @@ from pixmake.results import BuildOptions, BuildResult
 from pixmake.sources import ContentSources
 
 if TYPE_CHECKING:
+    from pixmake.claims import Claims, Held
     from pixmake.filestat import FileHasher
     from pixmake.lockfile import DerivedRecord, ImageRecord, Lock, LockEntry, OutputRecord
     from pixmake.planner import AssetPlan, Plan
@@ -65,6 +66,13 @@ class _Made:
 
 class _Skip(Exception):
     """This asset is not built, for a reason that is not its own failure."""
+
+
+class _Elsewhere(_Skip):
+    """This asset is another shard's to generate (or waits on one that is)."""
+
+
+_ELSEWHERE = "is left to another shard"
 
 
 class _Refused(Exception):
@@ -137,6 +145,7 @@ class Executor:
     _staging: Staging = field(init=False)
     _sources: ContentSources = field(init=False)
     _uploads: Uploader | None = None
+    _claims: Claims | None = None
 
     async def run(self, selected: set[str]) -> BuildResult:
         """Build the selected assets. Cancelling this coroutine keeps everything finished."""
@@ -148,6 +157,9 @@ class Executor:
             from pixmake.remote import Uploader
 
             self._uploads = Uploader(self.remote, self.store.read_object)
+            from pixmake.claims import Claims
+
+            self._claims = Claims(self.remote)
         self._jobs = asyncio.Semaphore(max(1, self.options.jobs))
         for name in self.providers:
             limit = self.project.concurrency(name)
@@ -163,6 +175,11 @@ class Executor:
         for asset_id in order:
             if self.plan.assets[asset_id].action == "none":
                 self._outcome[asset_id].set_result(None)
+        elsewhere = [p for p in work if self._elsewhere(p.action, p.key, p.task or p.key)]
+        for p in elsewhere:  # counted, not reported one by one: most of a shard's plan
+            self._outcome[p.id].set_result(_ELSEWHERE)
+        self.result.other_shards = len(elsewhere)
+        work = [p for p in work if p not in elsewhere] if elsewhere else work
         self.reporter.start(len(work), self.plan.estimated_cost({p.id for p in work}))
         finished = False
         try:
@@ -182,6 +199,8 @@ class Executor:
         try:
             for up in self.project.graph.upstream[plan.id]:
                 failure = await self._outcome[up] if up in self._outcome else None
+                if failure == _ELSEWHERE:
+                    raise _Elsewhere(f"upstream `{up}` {failure}; the collect build makes it")
                 if failure is not None:
                     raise _Skip(f"upstream `{up}` {failure}")
             if plan.action == "blocked":
@@ -196,6 +215,10 @@ class Executor:
                 slot.release()
             self.reporter.finished(plan.id, action, cost_usd)
             outcome.set_result(None)
+        except _Elsewhere as exc:
+            self.result.other_shards += 1
+            self.reporter.skipped(plan.id, str(exc))
+            outcome.set_result(_ELSEWHERE)
         except _Skip as exc:
             self.result.skipped += 1
             self.result.skips[plan.id] = str(exc)
@@ -235,6 +258,16 @@ class Executor:
             key = request_key(asset, ref_hashes)
             cached = self._sources.action(key)
             action = "restore" if cached is not None else "generate"
+            if self._elsewhere(action, key, plan.task or key):
+                raise _Elsewhere(f"{_ELSEWHERE} (its request falls in {self._share(key)})")
+        held = None
+        if action == "generate" and plan.task is None:
+            found = await self._claim(asset, key, slot)
+            if isinstance(found, dict):  # another machine generated it while this one waited
+                cached, action = found, "restore"
+                self.result.waited += 1
+            else:
+                held = found
         entry = self.lock.entries.get(asset.id)
         cost_usd = 0.0
         if action == "restore" and self.remote is not None:
@@ -242,7 +275,9 @@ class Executor:
             await self._fetch([o["hash"] for o in cached["outputs"]])
         if action == "generate":
             earlier = _earlier(entry, key, cached) if plan.task is not None else []
-            made = await self._generate(asset, key, plan.task or key, ref_hashes, slot, earlier)
+            made = await self._generate_held(
+                held, asset, key, plan.task or key, ref_hashes, slot, earlier
+            )
             self.result.generated += 1
             cost_usd = made.record["cost_usd"]
         else:
@@ -264,6 +299,69 @@ class Executor:
             images = [i["hash"] for c in made.candidates for i in c]
             self._uploads.push(key, value, [*entry_hashes(new), *images])
         return action, cost_usd
+
+    # -- shards and claims --------------------------------------------------------------------
+
+    def _elsewhere(self, action: str, key: str | None, task: str | None) -> bool:
+        """Whether a generation is another shard's: its request key is known, not in this
+        build's share, and this machine has not sent it already (a sent one is collected)."""
+        if action != "generate" or key is None or self.options.in_shard(key):
+            return False
+        return task is None or self.tasks.submitted(task) is None
+
+    def _share(self, key: str) -> str:
+        from pixmake.results import shard_of
+
+        count = self.options.shard[1] if self.options.shard else 1
+        return f"shard {shard_of(key, count)}/{count}"
+
+    async def _claim(self, asset: Asset, key: str, slot: _Slot) -> Held | dict[str, Any] | None:
+        """Before paying for `key`, claim it on the remote: the claim held (None: no claims,
+        pay anyway), or the entry that another machine holding it made while this one waited,
+        its job slot given back. Claims are about other machines: a task this machine's
+        journal has is collected, whatever the remote says."""
+        claims, remote = self._claims, self.remote
+        if claims is None or remote is None or not self.providers[asset.provider].paid:
+            return None
+        if self.tasks.submitted(key) is not None:
+            return None
+        if not await asyncio.to_thread(claims.usable):
+            return None
+        from pixmake import claims as claiming
+
+        waited = False
+        while True:
+            held = await asyncio.to_thread(claims.claim, key)
+            entry = await asyncio.to_thread(remote.get_action, key)  # made just before?
+            if entry is not None and isinstance(held, claiming.Held):
+                await asyncio.to_thread(claims.release, held)
+            if entry is not None or not isinstance(held, claiming.Other):
+                break
+            if not waited:
+                slot.release()
+                waited = True
+            await claiming.wait(claiming.POLL_SECONDS)
+        if waited:
+            await slot.acquire()
+        if entry is not None:
+            return entry
+        return held if isinstance(held, claiming.Held) else None
+
+    async def _generate_held(self, held: Held | None, *args: Any) -> _Made:
+        """Generate, renewing the claim while it runs; a generation that fails gives the
+        claim up. An interrupted one keeps it until its lease ends: the journal of this
+        machine collects what it sent, and the others should not pay for it meanwhile."""
+        claims = self._claims
+        if held is None or claims is None:
+            return await self._generate(*args)
+        keeper = asyncio.create_task(claims.keep(held))
+        try:
+            return await self._generate(*args)
+        except Exception:
+            await asyncio.to_thread(claims.release, held)
+            raise
+        finally:
+            keeper.cancel()
 
     async def _fetch(self, digests: list[str]) -> None:
         """Bring into the store, from the remote in a worker thread, the content no local

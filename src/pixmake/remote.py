@@ -20,6 +20,7 @@ when a remote is first used.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -160,6 +161,24 @@ class Remote:
             if not self.put_object(digest, data):
                 return False
         return self.put_action_if_absent(key, value) is not None
+
+    # -- small objects (claims) ---------------------------------------------------------------
+
+    def read(self, name: str) -> bytes | None:
+        """The object at `name` under the remote; None if there is none, or the remote failed."""
+        data = self._call(lambda: self._fs.cat_file(f"{self._base}/{name}"))
+        return bytes(data) if data is not None else None
+
+    def create(self, name: str, data: bytes) -> bool | None:
+        """Create the object unless it exists: False if it did, None if the remote failed."""
+        created = self._call(lambda: self._create(f"{self._base}/{name}", data), write=True)
+        return None if created is None else bool(created)
+
+    def delete(self, name: str) -> None:
+        """Remove the object, if the remote lets us (nothing is said if not)."""
+        if self.problem is None and self._fs is not None:
+            with contextlib.suppress(Exception):  # a probe left behind is harmless
+                self._fs.rm_file(f"{self._base}/{name}")
 
     # -- the file system ----------------------------------------------------------------------
 

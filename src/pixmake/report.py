@@ -105,6 +105,10 @@ class ConsoleReporter:
             parts.append(f"{result.failed} failed")
         if result.skipped:
             parts.append(f"{result.skipped} skipped")
+        if result.waited:
+            parts.append(f"{result.waited} made by another machine")
+        if result.other_shards:
+            parts.append(f"{result.other_shards} left to other shards")
         parts.append(f"{result.cost_usd:.4f} USD")
         prefix = "interrupted: kept " if result.interrupted else ""
         self.out.write(prefix + ", ".join(parts) + "\n")

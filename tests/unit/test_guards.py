@@ -23,8 +23,25 @@ def test_examples_validate(tmp_path: Path) -> None:
     from pixmake.project import load_project
 
     for example in sorted((ROOT / "examples").iterdir()):
+        if example.name == "ci":
+            continue  # a workflow, not a project: below
         project = load_project(example, provider="placeholder")
         assert project.assets, example
+
+
+def test_the_ci_example_is_a_workflow_of_shards_then_collect() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "examples/ci/pixmake.yml").read_text())
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"check", "shard", "collect"}
+    assert jobs["collect"]["needs"] == "shard"
+    assert jobs["collect"]["permissions"] == {"contents": "write"}
+    shards = jobs["shard"]["strategy"]["matrix"]["shard"]
+    [build] = [s["run"] for s in jobs["shard"]["steps"] if "pixmake build" in s.get("run", "")]
+    assert "--shard ${{ matrix.shard }}/${{ strategy.job-total }}" in build
+    assert shards == list(range(1, len(shards) + 1))
+    assert any(s.get("run") == "pixmake check" for s in jobs["check"]["steps"])
 
 
 def test_prompt_diff_marks_words() -> None:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pixmake.executor import Executor
-    from pixmake.planner import Plan
+    from pixmake.planner import AssetPlan, Plan
     from pixmake.providers.base import ImageProvider
     from pixmake.report import Reporter
     from pixmake.session import Session
@@ -141,6 +141,7 @@ def _executor(
         name: factory(name, session.store, project.spec.providers.get(name)) for name in needed
     }
     to_send = sorted(i for i in selected if plan.assets[i].action == "generate")
+    to_send = [i for i in to_send if _in_shard(plan.assets[i], options)]
     collect = [project.assets[i] for i in to_send if plan.assets[i].paid]
     to_send = [i for i in to_send if not plan.assets[i].paid]  # collecting is free
     if options.max_cost is not None:
@@ -155,6 +156,12 @@ def _executor(
         project, plan, session.lock, session.store, session.files, providers,
         JournalTasks(session.store), reporter, options, remote=session.remote,
     )  # fmt: skip
+
+
+def _in_shard(item: AssetPlan, options: BuildOptions) -> bool:
+    """Whether this build may pay for it: a shard pays only for its share (a task sent
+    before is collected, and a key not known yet may turn out to be in it)."""
+    return item.paid or item.key is None or options.in_shard(item.key)
 
 
 def _check_budget(
