@@ -116,7 +116,7 @@ def test_a_get_without_the_token_is_refused_and_reads_nothing(
     assert not (built.root / ".pixmake/review").exists()  # the page was not even written
     wrong = httpx.get(
         f"http://127.0.0.1:{server.port}{path}",
-        headers={"Cookie": f"pixmake-review-{server.port}={server.token[:-1]}x"},
+        headers={"Cookie": f"pixmake-review-{server.port}={_wrong(server.token)}"},
     )
     assert wrong.status_code == 403
 
@@ -387,3 +387,8 @@ def test_the_command_prints_its_address_serves_and_stops_at_ctrl_c(built: Projec
     )
     assert again.returncode == 2
     assert "must be a port number" in again.stderr
+
+
+def _wrong(token: str) -> str:
+    """Another token of the same length (never the real one: its last character differs)."""
+    return token[:-1] + ("y" if token.endswith("x") else "x")
