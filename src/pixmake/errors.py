@@ -99,9 +99,12 @@ class ProviderRetryableError(ProviderError):
 
     retryable = True
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, busy: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.busy = busy  # 429 or 503: the account has too much in flight
 
 
 class ProviderAuthError(ProviderError):

@@ -18,6 +18,7 @@ The lockfile is compacted from the journal when the run ends, however it ends.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from pixmake.lockfile import (
 )
 from pixmake.project import SPEC_NAME
 from pixmake.providers.base import GenerationRequest, RequestReference
+from pixmake.providers.window import Window
 from pixmake.results import BuildOptions, BuildResult
 from pixmake.sources import ContentSources
 
@@ -181,6 +183,10 @@ class Executor:
         self.result.other_shards = len(elsewhere)
         work = [p for p in work if p not in elsewhere] if elsewhere else work
         self.reporter.start(len(work), self.plan.estimated_cost({p.id for p in work}))
+        for name in {self.project.assets[p.id].provider for p in work}:
+            window = getattr(self.providers.get(name), "window", None)  # `concurrency: auto`
+            if isinstance(window, Window):
+                window.watch(functools.partial(self.reporter.window, name))
         finished = False
         try:
             await asyncio.gather(*(self._asset(p) for p in work))

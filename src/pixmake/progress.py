@@ -46,6 +46,7 @@ class LiveDisplay:
         self.spent_usd = 0.0
         self.estimate_usd: float | None = None
         self.in_flight: set[str] = set()
+        self.windows: dict[str, int] = {}  # provider -> its `concurrency: auto` window
         self._began = self._last = 0.0
         self._live: Live | None = None
         self._stream = stream
@@ -73,6 +74,10 @@ class LiveDisplay:
         self.done += 1
         self.spent_usd += cost_usd
         self._last = self.clock()
+        self._refresh()
+
+    def window(self, provider: str, size: int) -> None:
+        self.windows[provider] = size
         self._refresh()
 
     def print(self, text: str, style: str | None = None) -> None:
@@ -116,9 +121,10 @@ class LiveDisplay:
         if self.estimate_usd:
             spent += f" of ~{self.estimate_usd:.4f}"
         eta = self.eta()
+        windows = "".join(f" (window {size})" for _, size in sorted(self.windows.items()))
         return [
             f"{self.done}/{self.total}",
-            f"{len(self.in_flight)} in flight",
+            f"{len(self.in_flight)} in flight{windows}",
             spent,
             "ETA " + ("--" if eta is None else _duration(eta)),
         ]

@@ -34,8 +34,10 @@ class Project:
     profile: str | None
 
     def concurrency(self, provider: str) -> int | None:
+        """A fixed limit of tasks in flight to `provider`; None for `auto` (the provider's own
+        window, if it has one) and for a provider with no settings."""
         config = self.spec.providers.get(provider)
-        return config.concurrency if config else None
+        return config.concurrency if config and isinstance(config.concurrency, int) else None
 
 
 def load_project(

@@ -30,6 +30,8 @@ class Reporter(Protocol):
     def finished(self, asset_id: str, action: str, cost_usd: float = 0.0) -> None: ...
     def failed(self, asset_id: str, message: str) -> None: ...
     def skipped(self, asset_id: str, reason: str) -> None: ...
+    # `concurrency: auto`: how many tasks `provider` may have in flight now.
+    def window(self, provider: str, size: int) -> None: ...
     def summary(self, result: BuildResult) -> None: ...
 
 
@@ -92,6 +94,10 @@ class ConsoleReporter:
     def skipped(self, asset_id: str, reason: str) -> None:
         self._ended(asset_id, 0.0)
         self._line(f"skipped {asset_id}: {reason}", self.err, "yellow")
+
+    def window(self, provider: str, size: int) -> None:
+        if self._display is not None:
+            self._display.window(provider, size)
 
     def summary(self, result: BuildResult) -> None:
         self.close()
@@ -159,6 +165,9 @@ class JsonReporter:
 
     def skipped(self, asset_id: str, reason: str) -> None:
         self._emit({"event": "skipped", "id": asset_id, "reason": reason})
+
+    def window(self, provider: str, size: int) -> None:
+        self._emit({"event": "window", "provider": provider, "size": size})
 
     def summary(self, result: BuildResult) -> None:
         self._emit(result.to_json())

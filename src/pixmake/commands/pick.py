@@ -154,5 +154,8 @@ class _Quiet:
     def skipped(self, asset_id: str, reason: str) -> None:
         return None
 
+    def window(self, provider: str, size: int) -> None:
+        return None
+
     def summary(self, result: BuildResult) -> None:
         return None

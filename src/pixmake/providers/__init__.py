@@ -28,6 +28,7 @@ def make_provider(
         return PlaceholderProvider()
     if name == "runware":
         from pixmake.providers import runware
+        from pixmake.providers.window import Window
 
         env = os.environ if environ is None else environ
         key = runware.api_key_from(env)
@@ -42,5 +43,6 @@ def make_provider(
             references=config.references if config else "upload",
             retry=runware.RetryPolicy(base=config.retry_backoff) if config else None,
             poll=runware.PollPolicy(first=config.poll_interval) if config else None,
+            window=Window() if config is None or config.concurrency == "auto" else None,
         )
     raise UsageError(f"unknown provider `{name}`; use runware or placeholder")

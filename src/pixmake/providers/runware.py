@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
 
     from pixmake.providers.base import GenerationRequest, RequestReference, TaskJournal
+    from pixmake.providers.window import Lease, Window
     from pixmake.staging import StagedImage, Staging
 
 T = TypeVar("T")
@@ -52,6 +53,7 @@ KEY_VARIABLE = "RUNWARE_API_KEY"
 URL_VARIABLE = "RUNWARE_BASE_URL"
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"RIFF", "image/webp"))
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+_BUSY_STATUS = frozenset({429, 503})  # too much in flight: `concurrency: auto` shrinks
 # Content safety refusing a task: before generating (`safety.blockContent`), or the model
 # provider's own moderation. Neither is charged, and sending it again cannot help.
 REFUSALS = frozenset({"sensitiveContentDetected", "invalidProviderContent"})
@@ -251,6 +253,7 @@ class RunwareProvider:
         references: str = "upload",
         retry: RetryPolicy | None = None,
         poll: PollPolicy | None = None,
+        window: Window | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
@@ -276,6 +279,7 @@ class RunwareProvider:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
+        self.window = window  # `concurrency: auto`; a fixed one is the executor's semaphore
         self._waiting: dict[str, _Waiter] = {}
         self._poller: asyncio.Task[None] | None = None
         self._interval = self.poll.first
@@ -309,13 +313,16 @@ class RunwareProvider:
         prior = tasks.submitted(request.key)
         task = _Task(prior["taskUUID"] if prior else str(uuid.uuid4()), request.results)
         body["taskUUID"] = task.uuid
+        lease = await self.window.lease() if self.window is not None else None
         try:
             if prior is None:
                 await tasks.record(request.key, request.asset_id, {"taskUUID": task.uuid})
-                await self._submit(body, task)
+                await self._submit(body, task, lease)
             elif not await self._poll_once(task, resuming=True):
-                await self._submit(body, task)  # journaled, but Runware never saw it
+                await self._submit(body, task, lease)  # journaled, but Runware never saw it
             await self._wait(task)
+            if lease is not None:
+                lease.done()
             tasks.remote_done(request.key)
         except ContentRefusedError as exc:
             tasks.finished(request.key)  # refused, not charged: the next build may try anew
@@ -327,6 +334,9 @@ class RunwareProvider:
             if not exc.retryable:
                 tasks.finished(request.key)  # over for good: the next build may send a new task
             raise
+        finally:
+            if lease is not None:
+                lease.release()
         items = sorted(task.images.values(), key=lambda i: str(i.get("imageUUID")))[: task.expected]
         flags = [bool(item.get("NSFWContent")) for item in items]
         if request.safety != "none" and any(flags) and request.on_flag == "fail":
@@ -358,7 +368,7 @@ class RunwareProvider:
 
     # -- submitting and polling -------------------------------------------------------------
 
-    async def _submit(self, body: dict[str, Any], task: _Task) -> None:
+    async def _submit(self, body: dict[str, Any], task: _Task, lease: Lease | None) -> None:
         """POST the task; the same UUID on every attempt. A conflict means it was accepted.
 
         After an attempt whose fate is unknown (dropped, timed out, 5xx, unreadable), a later
@@ -366,7 +376,8 @@ class RunwareProvider:
         (and is being paid for), so it is polled instead of being given up.
         """
         try:
-            data, errors = await self._post([body], task.uuid, conflict_ok=True)
+            busy = lease.busy if lease is not None else None
+            data, errors = await self._post([body], task.uuid, conflict_ok=True, busy=busy)
         except ProviderError as exc:
             if exc.retryable or not exc.after_retry:
                 raise
@@ -517,14 +528,22 @@ class RunwareProvider:
                 raise error
             raise ProviderRejectedError(f"the Runware task failed ({_task_error_text(errors[0])})")
 
-    async def _retrying(self, once: Callable[[int], Awaitable[T]], what: str) -> T:
+    async def _retrying(
+        self,
+        once: Callable[[int], Awaitable[T]],
+        what: str,
+        busy: Callable[[float | None], Awaitable[bool]] | None = None,
+    ) -> T:
         """Call `once(attempt)` until it succeeds; transient failures are tried again after
-        a capped, jittered backoff (or Retry-After), up to `retry.attempts` times."""
+        a capped, jittered backoff (or Retry-After), up to `retry.attempts` times. A 429/503
+        that `busy` takes (the window shrank and gave a new place) is tried again at once."""
         attempt = 0
         while True:
             try:
                 return await once(attempt)
             except ProviderRetryableError as exc:
+                if exc.busy and busy is not None and await busy(exc.retry_after):
+                    continue
                 error: ProviderRetryableError = exc
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 text = redact(_transport_text(exc), self._secret)
@@ -535,7 +554,12 @@ class RunwareProvider:
             await self._sleep(self.retry.delay(attempt - 1, self._rng, error.retry_after))
 
     async def _post(
-        self, tasks: list[dict[str, Any]], task_uuid: str | None, *, conflict_ok: bool = False
+        self,
+        tasks: list[dict[str, Any]],
+        task_uuid: str | None,
+        *,
+        conflict_ok: bool = False,
+        busy: Callable[[float | None], Awaitable[bool]] | None = None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """POST with retries. Returns (data items, per-task errors for this task, or for all
         tasks when `task_uuid` is None). A refusal carries the envelope it came with."""
@@ -552,7 +576,7 @@ class RunwareProvider:
                 raise refusal
             return data, errors
 
-        return await self._retrying(once, "no answer from Runware")
+        return await self._retrying(once, "no answer from Runware", busy)
 
     async def _answer(self, tasks: list[dict[str, Any]]) -> httpx.Response:
         """POST the tasks and read the answer whole, within `http.max_answer_bytes` (an
@@ -730,7 +754,9 @@ def _error_for(
         return _refusal(error)
     if status in _RETRY_STATUS:
         retry_after = _retry_after(response) if response is not None else None
-        return ProviderRetryableError(f"Runware is busy or failing ({text})", retry_after)
+        return ProviderRetryableError(
+            f"Runware is busy or failing ({text})", retry_after, busy=status in _BUSY_STATUS
+        )
     if status == 401 or code in ("invalidApiKey", "missingApiKey"):
         return ProviderAuthError(
             f"Runware refused the API key ({text}); set {KEY_VARIABLE} to a valid key "

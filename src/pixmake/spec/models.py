@@ -133,8 +133,10 @@ Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=
 class ProviderConfig(_Strict):
     """Per-provider options in the spec."""
 
-    concurrency: Annotated[int, Field(ge=1, le=64)] | None = Field(
-        None, description="at most this many requests in flight to this provider"
+    concurrency: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+        "auto",
+        description="at most this many requests in flight to this provider; auto (runware): "
+        "start at 4 and follow the account's answers, up to 32 (-j caps it too)",
     )
     delivery: Literal["async", "sync"] | Delivery = Field(
         "async",

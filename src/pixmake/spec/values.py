@@ -74,7 +74,7 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class ProviderConfig:
-    concurrency: int | None = None
+    concurrency: int | str = "auto"
     delivery: str | Delivery = "async"
     references: str = "upload"
     poll_interval: float = 0.25

@@ -129,15 +129,28 @@ class FakeRunware:
         port: int = 0,
         latency: float = 0.0,
         max_in_flight: int | None = None,
+        account_limit: int | None = None,
+        busy_retry_after: float | None = None,
         processing_polls: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`clock` stamps each request in `requests` (`at`): a test that gives the client a
-        fake clock gives the same one here, and reads when each poll was sent."""
+        fake clock gives the same one here, and reads when each poll was sent.
+
+        `max_in_flight` tasks are processed at once (the rest queue, taking longer);
+        `account_limit` is the hidden per-account limit: a submission while that many tasks
+        are processing is answered 429 `rateLimitExceeded` (with `busy_retry_after` as
+        Retry-After, if given) and not accepted. `busy` counts those answers and
+        `peak_in_flight` the most tasks processing at once."""
         self.api_key = api_key
         self.clock = clock
         self.latency = latency
         self.processing_polls = processing_polls
+        self.account_limit = account_limit
+        self.busy_retry_after = busy_retry_after
+        self.busy = 0
+        self.peak_in_flight = 0
+        self._processing = 0
         self.ledger: list[Charge] = []
         self.requests: list[dict[str, Any]] = []  # every task sent: taskType, taskUUID, post, at
         self.posts = 0
@@ -291,6 +304,10 @@ class FakeRunware:
                         )
                     ],
                 )
+            if self.account_limit is not None and self._processing >= self.account_limit:
+                self.busy += 1
+                message = "Too many tasks in flight for this account; retry later."
+                return 429, [], [_error("rateLimitExceeded", message, task, "taskUUID")]
             state = _Task(task_uuid, task, self.processing_polls)
             self._tasks[task_uuid] = state
             if REFUSE_WORD in prompt:  # the model provider's moderation: failed, not charged
@@ -304,6 +321,8 @@ class FakeRunware:
                 if task.get("deliveryMethod", "sync") == "sync":
                     return 400, [], [dict(state.error)]
                 return 200, [{"taskType": "imageInference", "taskUUID": task_uuid}], []
+            self._processing += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._processing)
             count = int(task.get("numberResults", 1))
             cost = _price(task) * count
             self.ledger.append(Charge(task_uuid, str(task["model"]), count, cost))
@@ -350,6 +369,8 @@ class FakeRunware:
                 if "ttl" in body and output == "URL":
                     self.expires[image_uuid] = self.clock() + int(body["ttl"])
         state.results = results
+        with self._lock:
+            self._processing -= 1
         state.done.set()
 
     def _results(self, state: _Task) -> list[dict[str, Any]]:
@@ -703,7 +724,10 @@ class _Handler(BaseHTTPRequestHandler):
                 200, b'{"data": [{"taskType": "imageInf', {"Content-Type": "application/json"}
             )
             return
-        self._json(status, envelope)
+        wait = self.fake.busy_retry_after
+        self._json(
+            status, envelope, {"Retry-After": f"{wait:g}"} if status == 429 and wait else None
+        )
 
     def _handle(self, body: list[Any]) -> tuple[int, dict[str, Any]]:
         header = self.headers.get("Authorization", "")
@@ -794,6 +818,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--key", default="test-key", help="the API key it accepts")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per task")
     parser.add_argument("--max-in-flight", type=int, default=None, help="tasks processed at once")
+    parser.add_argument(
+        "--account-limit", type=int, default=None, help="429 above this many tasks processing"
+    )
     parser.add_argument("--processing-polls", type=int, default=0)
     args = parser.parse_args(argv)
     fake = FakeRunware(
@@ -802,6 +829,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         latency=args.latency,
         max_in_flight=args.max_in_flight,
+        account_limit=args.account_limit,
         processing_polls=args.processing_polls,
     )
     print(f"fake Runware at {fake.url} (key: the one given with --key)", flush=True)

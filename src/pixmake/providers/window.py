@@ -1,0 +1,199 @@
+"""Adaptive concurrency: how many tasks may be in flight to a provider now (`concurrency: auto`).
+
+```
+start ─▶ +1 per success (doubles each round) ─▶ 429/503, or latency x`latency_factor` ─▶ x`decrease`
+           ▲                                                                           │
+           └─ +1 per success back to just below the level that failed; then +1 per  ◀─┘
+              `probe_rounds` windows of successes above it (additive increase)
+```
+A window that is not full (fewer tasks to send than it allows) does not grow. One decrease per
+round: a signal from a task admitted before the last decrease is not counted again. Retry-After
+holds every new admission until it has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPolicy:
+    """The controller's constants: every default of `concurrency: auto`, in one place."""
+
+    start: int = 4
+    ceiling: int = 32
+    floor: int = 1
+    decrease: float = 0.5
+    probe_rounds: int = 8
+    latency_factor: float = 2.0
+    latency_forget: float = 1.25  # the baseline rises this much after a latency decrease
+
+
+class Window:
+    """An asyncio semaphore whose size follows the provider's answers (AIMD).
+
+    Example:
+        lease = await window.lease()
+        ...  # submit; on a 429: `await lease.busy(retry_after)` releases and re-admits
+        lease.done()  # the task finished: its latency counts, and the window may grow
+    """
+
+    def __init__(
+        self,
+        policy: WindowPolicy | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.policy = policy or WindowPolicy()
+        self._clock = clock
+        self._sleep = sleep
+        self._size = max(self.policy.floor, min(self.policy.start, self.policy.ceiling))
+        self._in_use = 0
+        self._full = False  # filled since it last grew
+        self._failed_at: int | None = None  # in use when the last overload came
+        self._credit = 0
+        self._decreased = -1.0
+        self._paused_until = 0.0
+        self._smoothed: float | None = None
+        self._baseline: float | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+        self._watchers: list[Callable[[int], None]] = []
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def in_use(self) -> int:
+        return self._in_use
+
+    def watch(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(size)` now and whenever the size changes."""
+        self._watchers.append(callback)
+        callback(self._size)
+
+    async def lease(self) -> Lease:
+        """A place in the window, once there is one (and any Retry-After has passed)."""
+        return Lease(self, await self._acquire())
+
+    async def _acquire(self) -> float:
+        while True:
+            pause = self._paused_until - self._clock()
+            if pause > 0:
+                await self._sleep(pause)
+                continue
+            if self._in_use < self._size:
+                self._in_use += 1
+                self._full = self._full or self._in_use >= self._size
+                return self._clock()
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    def _release(self) -> None:
+        self._in_use -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        free = self._size - self._in_use
+        for waiter in self._waiters[: max(0, free)]:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _succeeded(self, admitted: float) -> None:
+        latency = self._clock() - admitted
+        if self._slower(latency) and admitted > self._decreased:
+            self._shrink(self._in_use)
+            assert self._baseline is not None
+            self._baseline *= self.policy.latency_forget
+        elif self._full:
+            self._grow()
+        self._release()
+
+    def _slower(self, latency: float) -> bool:
+        """Whether the smoothed latency rose past `latency_factor` times the best seen."""
+        smoothed = latency if self._smoothed is None else 0.8 * self._smoothed + 0.2 * latency
+        self._smoothed = smoothed
+        self._baseline = smoothed if self._baseline is None else min(self._baseline, smoothed)
+        return smoothed > self.policy.latency_factor * self._baseline
+
+    def _overloaded(self, admitted: float, retry_after: float | None) -> bool:
+        """Shrink for a 429/503; False when the window cannot shrink (it is at its floor)."""
+        if retry_after is not None:
+            self._paused_until = max(self._paused_until, self._clock() + retry_after)
+        if admitted <= self._decreased:
+            return True  # this round was counted already
+        if self._size <= self.policy.floor and self._in_use <= self.policy.floor:
+            return False
+        self._failed_at = self._in_use
+        self._shrink(self._in_use)
+        return True
+
+    def _shrink(self, level: int) -> None:
+        self._decreased = self._clock()
+        self._credit = 0
+        self._full = False
+        size = int(min(self._size, level) * self.policy.decrease)
+        self._resize(max(self.policy.floor, size))
+
+    def _grow(self) -> None:
+        policy = self.policy
+        if self._failed_at is None or self._size < self._failed_at - 1:
+            self._resize(min(self._size + 1, policy.ceiling))
+            return
+        self._credit += 1
+        if self._credit >= self._size * policy.probe_rounds:
+            self._credit = 0
+            self._resize(min(self._size + 1, policy.ceiling))
+
+    def _resize(self, size: int) -> None:
+        if size == self._size:
+            return
+        if size > self._size:
+            self._full = False
+        self._size = size
+        self._wake()
+        for callback in self._watchers:
+            callback(size)
+
+
+class Lease:
+    """One task's place in a window, from before its submission until its result."""
+
+    def __init__(self, window: Window, admitted: float) -> None:
+        self._window = window
+        self._admitted = admitted
+        self._held = True
+
+    async def busy(self, retry_after: float | None) -> bool:
+        """The provider answered 429/503: shrink the window, give the place back and wait
+        for a new one. False when the window is at its floor (the caller backs off itself)."""
+        if not self._window._overloaded(self._admitted, retry_after):
+            return False
+        self.release()
+        self._admitted = await self._window._acquire()
+        self._held = True
+        return True
+
+    def done(self) -> None:
+        """The task finished: its latency counts, and the place is given back."""
+        if self._held:
+            self._held = False
+            self._window._succeeded(self._admitted)
+
+    def release(self) -> None:
+        """Give the place back, with no signal (a failure that says nothing about load)."""
+        if self._held:
+            self._held = False
+            self._window._release()
