@@ -3,8 +3,8 @@
 ```
 start ─▶ +1 per success (doubles each round) ─▶ 429/503, or latency x`latency_factor` ─▶ x`decrease`
            ▲                                                                           │
-           └─ +1 per success back to just below the level that failed; then +1 per  ◀─┘
-              `probe_rounds` windows of successes above it (additive increase)
+           └─ +1 per success back to just below the level that failed; that level  ◀─┘
+              again after `probe_rounds` windows of successes, and past it +1 per window
 ```
 A window that is not full (fewer tasks to send than it allows) does not grow. One decrease per
 round: a signal from a task admitted before the last decrease is not counted again. Retry-After
@@ -30,7 +30,7 @@ class WindowPolicy:
     ceiling: int = 32
     floor: int = 1
     decrease: float = 0.5
-    probe_rounds: int = 8
+    probe_rounds: int = 16
     latency_factor: float = 2.0
     latency_forget: float = 1.25  # the baseline rises this much after a latency decrease
 
@@ -114,7 +114,7 @@ class Window:
     def _succeeded(self, admitted: float) -> None:
         latency = self._clock() - admitted
         if self._slower(latency) and admitted > self._decreased:
-            self._shrink(self._in_use)
+            self._shrink(self._size)
             assert self._baseline is not None
             self._baseline *= self.policy.latency_forget
         elif self._full:
@@ -149,11 +149,15 @@ class Window:
 
     def _grow(self) -> None:
         policy = self.policy
-        if self._failed_at is None or self._size < self._failed_at - 1:
+        failed = self._failed_at
+        if failed is None or self._size < failed - 1:
             self._resize(min(self._size + 1, policy.ceiling))
             return
+        # Just below the level that failed, wait longer before trying it again; past it,
+        # the limit has moved: the usual additive increase, +1 per window of successes.
+        rounds = policy.probe_rounds if self._size == failed - 1 else 1
         self._credit += 1
-        if self._credit >= self._size * policy.probe_rounds:
+        if self._credit >= self._size * rounds:
             self._credit = 0
             self._resize(min(self._size + 1, policy.ceiling))
 
