@@ -1,0 +1,73 @@
+"""`concurrency: auto` against the fake Runware server's hidden per-account limit, over HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from pixmake.testing.fake_runware import FakeRunware
+from tests.conftest import Project
+
+KEY = "test-key"
+FAST = "poll_interval: 0.01, retry_backoff: 0.01"
+
+
+@pytest.fixture
+def limited(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRunware]:
+    """A fake that answers 429 while 3 tasks (of 0.05 s each) are processing."""
+    with FakeRunware(api_key=KEY, latency=0.05, account_limit=3) as server:
+        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+        yield server
+
+
+def _assets(project: Project, count: int, settings: str = "") -> None:
+    assets = "".join(f"  a{i}: {{prompt: p{i}, out: a{i}.png}}\n" for i in range(count))
+    provider = f"providers:\n  runware: {{{FAST}{settings}}}\n"
+    project.gen({"pixmake.yaml": f"version: 1\n{provider}assets:\n" + assets})
+
+
+def _events(out: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def test_auto_finds_the_hidden_limit_with_few_429s(limited: FakeRunware, project: Project) -> None:
+    _assets(project, 40)
+    result = project.run("build", "-j", "16", "--json")
+    assert result.code == 0, result.err
+    summary = result.last_json()
+    assert (summary["generated"], summary["failed"]) == (40, 0)
+    assert set(limited.charges().values()) == {1}
+    assert len(limited.charges()) == 40
+    assert limited.busy <= 4  # found at the first overload, not 16 tasks hammering it
+    sizes = [e["size"] for e in _events(result.out) if e.get("event") == "window"]
+    assert sizes[0] == 4  # where it starts
+    assert min(sizes) < 4  # it shrank on the 429
+    assert all(e["provider"] == "runware" for e in _events(result.out) if "size" in e)
+
+
+def test_a_fixed_concurrency_keeps_its_meaning(
+    monkeypatch: pytest.MonkeyPatch, project: Project
+) -> None:
+    with FakeRunware(api_key=KEY, latency=0.05) as server:
+        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+        _assets(project, 12, ", concurrency: 2")
+        result = project.run("build", "-j", "8", "--json")
+        assert result.code == 0, result.err
+        assert server.peak_in_flight == 2  # never more, and not fewer either
+        assert not [e for e in _events(result.out) if e.get("event") == "window"]
+
+
+def test_auto_is_capped_by_jobs(monkeypatch: pytest.MonkeyPatch, project: Project) -> None:
+    with FakeRunware(api_key=KEY, latency=0.05) as server:
+        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+        _assets(project, 30)
+        result = project.run("build", "-j", "3", "--json")
+        assert result.code == 0, result.err
+        assert server.peak_in_flight <= 3
+        sizes = [e["size"] for e in _events(result.out) if e.get("event") == "window"]
+        assert sizes == [4]  # never full at -j 3: no reason to grow
