@@ -300,3 +300,17 @@ def test_the_display_fits_the_terminal_facts_first(width: int) -> None:
         assert "━" in last
     else:  # no room for a bar: the facts, cut at the end
         assert last.startswith("100/120 · 0 in flight")
+
+
+def test_the_live_display_shows_the_concurrency_window() -> None:
+    out, err, clock = io.StringIO(), io.StringIO(), Clock()
+    reporter = ConsoleReporter(out, err, live=True, clock=clock)
+    reporter.start(2, None)
+    reporter.window("runware", 4)
+    reporter.started("a", "generate")
+    reporter.window("runware", 2)
+    reporter.started("b", "generate")
+    reporter.summary(BuildResult())
+    shown = err.getvalue()
+    assert "1 in flight (window 4)" in shown
+    assert "2 in flight (window 2)" in shown
