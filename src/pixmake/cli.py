@@ -333,7 +333,7 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
     work = [p for p in items if p.action != "none"]
     width = max((len(p.id) for p in work), default=0)
     for item in work:
-        line = f"{item.id:<{width}}  {_cost(item):>13}  {'; '.join(item.reasons)}"
+        line = f"{item.id:<{width}}  {_cost(item):>19}  {'; '.join(item.reasons)}"
         _out(paint(f"{item.action:<9}", item.action, color) + line)
     generate = sum(1 for p in work if p.action == "generate") - paid
     doing = f"{generate} to generate" + (f", {paid} paid, to collect" if paid else "")
@@ -349,14 +349,24 @@ def _cost(item: Any) -> str:
         return "paid"
     if item.estimate_usd is None:
         return "unknown"
-    return f"~{item.estimate_usd:.3f} USD" if item.estimate_usd else ""
+    if not item.estimate_usd:
+        return ""
+    return f"~{item.estimate_usd:.3f} USD ({_SOURCES.get(item.estimate_source, '')})"
+
+
+_SOURCES = {"lock": "lock", "price table": "table"}  # where an estimate came from, in short
 
 
 def _total(plan: Plan) -> str:
     unpriced = plan.unpriced()
     known = sum(p.estimate_usd or 0.0 for p in plan.assets.values())
+    learned = sum(1 for p in plan.assets.values() if p.estimate_usd and p.estimate_source == "lock")
+    tabled = sum(1 for p in plan.assets.values() if p.estimate_usd and p.estimate_source != "lock")
+    sources = ""
+    if learned:  # otherwise every figure is a list price, as it always was
+        sources = f" ({learned} from costs in pixmake.lock, {tabled} from the price table)"
     if not unpriced:
-        return f"estimated cost {known:.4f} USD"
+        return f"estimated cost {known:.4f} USD{sources}"
     return f"estimated cost unknown ({len(unpriced)} with no known price; the rest {known:.4f} USD)"
 
 
@@ -423,7 +433,8 @@ def _explain(root: Path, args: argparse.Namespace) -> int:
     elif info["estimated_cost_usd"] is None:
         _out("  estimated cost: unknown (its model has no known price)")
     elif info["estimated_cost_usd"]:
-        _out(f"  estimated cost: {info['estimated_cost_usd']:.4f} USD")
+        source = _ESTIMATE_FROM.get(info["estimate_source"], "")
+        _out(f"  estimated cost: {info['estimated_cost_usd']:.4f} USD{source}")
     request = info["request"]
     if request:
         for name in ("provider", "model", "quality", "background", "format", "results"):
@@ -442,6 +453,12 @@ def _explain(root: Path, args: argparse.Namespace) -> int:
     if info["flagged"]:
         _out(f"  flagged by Runware's content check (NSFWContent): {', '.join(info['flagged'])}")
     return EXIT_OK
+
+
+_ESTIMATE_FROM = {
+    "lock": " (what Runware charged for this model, quality and size, as pixmake.lock records)",
+    "price table": " (the list price: pixmake.lock has no cost for this model, quality and size)",
+}
 
 
 def _accept(root: Path, args: argparse.Namespace) -> int:
