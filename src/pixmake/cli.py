@@ -163,6 +163,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("image", metavar="N", help="its number in `pixmake history ID`, or its hash")
     p.add_argument("--force", action="store_true", help="overwrite a hand-edited output")
     p.add_argument("--json", action="store_true")
+    p = command("cost", _cost_report, "what pixmake.lock says was spent, by series, model, quality")
+    p.add_argument(
+        "--since", metavar="REV", help="only what changed since REV's pixmake.lock (a branch's)"
+    )
+    p.add_argument("--json", action="store_true")
     p = command("approve", _approve, "record these assets' current outputs as approved")
     p.add_argument("ids", nargs="+", metavar="ID", help="ids or globs")
     p = command("gallery", _gallery, "a static page of every image, with before and after")
@@ -459,6 +464,35 @@ _ESTIMATE_FROM = {
     "lock": " (what Runware charged for this model, quality and size, as pixmake.lock records)",
     "price table": " (the list price: pixmake.lock has no cost for this model, quality and size)",
 }
+
+
+def _cost_report(root: Path, args: argparse.Namespace) -> int:
+    from pixmake.commands.cost import cost
+
+    report = cost(root, args.since, **_spec_kw(args))
+    if args.json:
+        _out(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if report.note:
+        _out(report.note)
+    header = ("series", "model", "quality", "assets", "images", "USD")
+    table = [header] + [
+        (r.series, r.model, r.quality, str(r.assets), str(r.images), f"{r.cost_usd:.4f}")
+        for r in report.rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table if report.rows else ():
+        left = [f"{v:<{w}}" for v, w in zip(row[:3], widths, strict=False)]
+        right = [f"{v:>{w}}" for v, w in zip(row[3:], widths[3:], strict=True)]
+        _out("  ".join(left + right))
+    assets = sum(r.assets for r in report.rows)
+    since = f" since {args.since}" if args.since else ""
+    extra = [f"{report.placeholder} placeholder (free)"] if report.placeholder else []
+    if report.unknown:
+        extra.append(f"{len(report.unknown)} with no recorded cost")
+    detail = f" ({', '.join(extra)})" if extra else ""
+    _out(f"spent{since}: {report.total_usd:.4f} USD on {assets} asset{'s' * (assets != 1)}{detail}")
+    return EXIT_OK
 
 
 def _accept(root: Path, args: argparse.Namespace) -> int:
