@@ -8,7 +8,7 @@ import pytest
 from pixmake.estimates import Estimator, learn
 from pixmake.lockfile import parse_lock
 
-HOSTILE = 'a prompt\n        "cost_usd": 99,\n        "quality": "low", with "quotes" \\ and, commas'
+HOSTILE = 'a prompt\n        "cost_usd": 99,\n        "quality": "low", "quotes" \\ and, commas'
 
 
 def _entry(key: str, record: dict[str, Any], **request: Any) -> dict[str, Any]:
