@@ -131,9 +131,13 @@ class FakeRunware:
         max_in_flight: int | None = None,
         processing_polls: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        price_scale: float = 1.0,
     ) -> None:
         """`clock` stamps each request in `requests` (`at`): a test that gives the client a
-        fake clock gives the same one here, and reads when each poll was sent."""
+        fake clock gives the same one here, and reads when each poll was sent. `price_scale`
+        is what this account is charged relative to the catalog's list prices (an account's
+        real costs differ: token-exact figures, input tokens, discounts)."""
+        self.price_scale = price_scale
         self.api_key = api_key
         self.clock = clock
         self.latency = latency
@@ -305,7 +309,7 @@ class FakeRunware:
                     return 400, [], [dict(state.error)]
                 return 200, [{"taskType": "imageInference", "taskUUID": task_uuid}], []
             count = int(task.get("numberResults", 1))
-            cost = _price(task) * count
+            cost = _price(task) * self.price_scale * count
             self.ledger.append(Charge(task_uuid, str(task["model"]), count, cost))
         if self._workers is None:
             self._finish(state)
@@ -341,7 +345,7 @@ class FakeRunware:
             else:
                 item["imageURL"] = f"{self.url[:-3]}/images/{image_uuid}.{_ext(body)}"
             if body.get("includeCost"):
-                item["cost"] = round(_price(body), 6)
+                item["cost"] = round(_price(body) * self.price_scale, 6)
             if _checked(body):
                 item["NSFWContent"] = FLAG_WORD in str(body["positivePrompt"])
             results.append(item)
