@@ -163,6 +163,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("image", metavar="N", help="its number in `pixmake history ID`, or its hash")
     p.add_argument("--force", action="store_true", help="overwrite a hand-edited output")
     p.add_argument("--json", action="store_true")
+    p = command("cost", _cost_report, "what pixmake.lock says was spent, by series, model, quality")
+    p.add_argument(
+        "--since", metavar="REV", help="only what changed since REV's pixmake.lock (a branch's)"
+    )
+    p.add_argument("--json", action="store_true")
     p = command("approve", _approve, "record these assets' current outputs as approved")
     p.add_argument("ids", nargs="+", metavar="ID", help="ids or globs")
     p = command("gallery", _gallery, "a static page of every image, with before and after")
@@ -333,7 +338,7 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
     work = [p for p in items if p.action != "none"]
     width = max((len(p.id) for p in work), default=0)
     for item in work:
-        line = f"{item.id:<{width}}  {_cost(item):>13}  {'; '.join(item.reasons)}"
+        line = f"{item.id:<{width}}  {_cost(item):>19}  {'; '.join(item.reasons)}"
         _out(paint(f"{item.action:<9}", item.action, color) + line)
     generate = sum(1 for p in work if p.action == "generate") - paid
     doing = f"{generate} to generate" + (f", {paid} paid, to collect" if paid else "")
@@ -349,14 +354,24 @@ def _cost(item: Any) -> str:
         return "paid"
     if item.estimate_usd is None:
         return "unknown"
-    return f"~{item.estimate_usd:.3f} USD" if item.estimate_usd else ""
+    if not item.estimate_usd:
+        return ""
+    return f"~{item.estimate_usd:.3f} USD ({_SOURCES.get(item.estimate_source, '')})"
+
+
+_SOURCES = {"lock": "lock", "price table": "table"}  # where an estimate came from, in short
 
 
 def _total(plan: Plan) -> str:
     unpriced = plan.unpriced()
     known = sum(p.estimate_usd or 0.0 for p in plan.assets.values())
+    learned = sum(1 for p in plan.assets.values() if p.estimate_usd and p.estimate_source == "lock")
+    tabled = sum(1 for p in plan.assets.values() if p.estimate_usd and p.estimate_source != "lock")
+    sources = ""
+    if learned:  # otherwise every figure is a list price, as it always was
+        sources = f" ({learned} from costs in pixmake.lock, {tabled} from the price table)"
     if not unpriced:
-        return f"estimated cost {known:.4f} USD"
+        return f"estimated cost {known:.4f} USD{sources}"
     return f"estimated cost unknown ({len(unpriced)} with no known price; the rest {known:.4f} USD)"
 
 
@@ -423,7 +438,8 @@ def _explain(root: Path, args: argparse.Namespace) -> int:
     elif info["estimated_cost_usd"] is None:
         _out("  estimated cost: unknown (its model has no known price)")
     elif info["estimated_cost_usd"]:
-        _out(f"  estimated cost: {info['estimated_cost_usd']:.4f} USD")
+        source = _ESTIMATE_FROM.get(info["estimate_source"], "")
+        _out(f"  estimated cost: {info['estimated_cost_usd']:.4f} USD{source}")
     request = info["request"]
     if request:
         for name in ("provider", "model", "quality", "background", "format", "results"):
@@ -441,6 +457,41 @@ def _explain(root: Path, args: argparse.Namespace) -> int:
         _out(f"  locked key: {lock['key']}" + (f" (cost {cost} USD)" if cost else ""))
     if info["flagged"]:
         _out(f"  flagged by Runware's content check (NSFWContent): {', '.join(info['flagged'])}")
+    return EXIT_OK
+
+
+_ESTIMATE_FROM = {
+    "lock": " (what Runware charged for this model, quality and size, as pixmake.lock records)",
+    "price table": " (the list price: pixmake.lock has no cost for this model, quality and size)",
+}
+
+
+def _cost_report(root: Path, args: argparse.Namespace) -> int:
+    from pixmake.commands.cost import cost
+
+    report = cost(root, args.since, **_spec_kw(args))
+    if args.json:
+        _out(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if report.note:
+        _out(report.note)
+    header = ("series", "model", "quality", "assets", "images", "USD")
+    table = [header] + [
+        (r.series, r.model, r.quality, str(r.assets), str(r.images), f"{r.cost_usd:.4f}")
+        for r in report.rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table if report.rows else ():
+        left = [f"{v:<{w}}" for v, w in zip(row[:3], widths, strict=False)]
+        right = [f"{v:>{w}}" for v, w in zip(row[3:], widths[3:], strict=True)]
+        _out("  ".join(left + right))
+    assets = sum(r.assets for r in report.rows)
+    since = f" since {args.since}" if args.since else ""
+    extra = [f"{report.placeholder} placeholder (free)"] if report.placeholder else []
+    if report.unknown:
+        extra.append(f"{len(report.unknown)} with no recorded cost")
+    detail = f" ({', '.join(extra)})" if extra else ""
+    _out(f"spent{since}: {report.total_usd:.4f} USD on {assets} asset{'s' * (assets != 1)}{detail}")
     return EXIT_OK
 
 

@@ -450,6 +450,22 @@ def committed_entries(text: str) -> Iterator[tuple[str, str | LockEntry]]:
                 yield entry["key"], entry
 
 
+def committed_by_id(text: str) -> dict[str, str | LockEntry]:
+    """Each asset's entry in a lock as an earlier commit had it, by asset id, read quietly as
+    `committed_entries` reads them (`usable_entry` parses one)."""
+    pieces = _index(text)
+    if pieces is not None:
+        return dict(pieces)  # keys needing no escape in JSON: as they are
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    assets = data.get("assets") if isinstance(data, dict) else None
+    if not isinstance(assets, dict) or data.get("version") != LOCK_VERSION:
+        return {}
+    return {str(k): e for k, e in assets.items() if _quietly_usable(e)}
+
+
 def committed_entry(text: str, asset_id: str) -> LockEntry | None:
     """The usable entry of `asset_id` in a lock as an earlier commit had it, read quietly."""
     pieces = _index(text)

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pixmake import catalog
+from pixmake.estimates import Estimator
 from pixmake.hashing import derive_key, reference_hashes, request_key
 from pixmake.sources import ContentSources
 from pixmake.trace import digest, verify
@@ -67,6 +67,7 @@ class AssetPlan:
     ref_hashes: list[str | None] | None = None
     cached: dict[str, Any] | None = None
     estimate_usd: float | None = 0.0  # None: the catalog has no price for its model
+    estimate_source: str | None = None  # "lock", "price table" or "placeholder" (estimates.py)
     output_hash: str | None = None  # the first output's hash once planned, for downstream keys
     paid: bool = False  # sent by an interrupted build: its images are collected, not paid again
     task: str | None = None  # a reroll's identity in the journal: the key, "~", a nonce
@@ -79,6 +80,7 @@ class AssetPlan:
             "action": self.action,
             "reasons": self.reasons,
             "estimated_cost_usd": estimate,
+            "estimate_source": self.estimate_source,
             "paid": self.paid,
         }
 
@@ -111,7 +113,7 @@ class Plan:
         for item in self.assets.values():
             if item.action == "generate" and (item.task or item.key) in keys:
                 item.paid = True
-                item.estimate_usd = 0.0
+                item.estimate_usd, item.estimate_source = 0.0, None
                 item.reasons.append(PAID_TO_COLLECT)
 
     def counts(self) -> dict[str, int]:
@@ -146,7 +148,7 @@ def plan(
         for asset_id in project.graph.order:
             result[asset_id] = planner.asset(project.assets[asset_id], result)
             if reroll is not None:
-                reroll.apply(result[asset_id], project.assets[asset_id])
+                reroll.apply(result[asset_id], project.assets[asset_id], planner.estimates)
     finally:
         planner.sources.close()
     order = list(project.graph.order)
@@ -179,7 +181,7 @@ class Reroll:
     open: set[str] = field(default_factory=set)
     nonce: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:12])
 
-    def apply(self, item: AssetPlan, asset: Asset) -> None:
+    def apply(self, item: AssetPlan, asset: Asset, estimates: Estimator) -> None:
         if item.action == "blocked" or item.key is None:
             return
         prefix = item.key + REROLL
@@ -193,7 +195,7 @@ class Reroll:
             return
         item.action = "generate"
         item.output_hash = None  # its dependents wait for the new image
-        item.estimate_usd = _estimate(asset)
+        estimate_into(item, asset, estimates)
 
 
 @dataclass(slots=True)
@@ -207,8 +209,10 @@ class _Planner:
     remote: Remote | None = None
     recorded: bool = False
     sources: ContentSources = field(init=False)
+    estimates: Estimator = field(init=False)
 
     def __post_init__(self) -> None:
+        self.estimates = Estimator(self.lock.entries)
         self.sources = ContentSources(
             self.project.root, self.store, self.lock, self.hasher, self.remote
         )
@@ -288,7 +292,7 @@ class _Planner:
             result = AssetPlan(
                 asset.id, state, "generate", [c.text() for c in changes] + [reason], changes
             )
-        result.estimate_usd = self._estimate(asset)
+        self._estimate(result, asset)
         return self._guard_outputs(asset, entry, result)
 
     def _not_locked(self, asset: Asset) -> str:
@@ -305,7 +309,7 @@ class _Planner:
             result.output_hash = cached["outputs"][0]["hash"]
         else:
             result = AssetPlan(asset.id, "new", "generate", [self._not_locked(asset)], key=key)
-            result.estimate_usd = self._estimate(asset)
+            self._estimate(result, asset)
         return self._guard_outputs(asset, None, result)
 
     def _changed(
@@ -326,7 +330,7 @@ class _Planner:
             result.output_hash = cached["outputs"][0]["hash"]
             result.reasons.append(REQUEST_MADE_BEFORE)
         else:
-            result.estimate_usd = self._estimate(asset)
+            self._estimate(result, asset)
         return self._guard_outputs(asset, entry, result)
 
     def _same_key(self, asset: Asset, entry: LockEntry, key: str) -> AssetPlan:
@@ -376,7 +380,7 @@ class _Planner:
         ):
             result.action = "generate"
             result.reasons.append("the store does not have it: it must be generated again")
-            result.estimate_usd = self._estimate(asset)
+            self._estimate(result, asset)
         return self._guard_outputs(asset, entry, result)
 
     # -- outputs ----------------------------------------------------------------------------
@@ -426,7 +430,7 @@ class _Planner:
                         "(the edit is kept in the store)"
                     )
                     result.action = "blocked"
-                    result.estimate_usd = 0.0
+                    result.estimate_usd, result.estimate_source = 0.0, None
                     return result
         tracked = set()
         if entry is not None:
@@ -450,7 +454,7 @@ class _Planner:
             if result.state in ("fresh", "missing"):
                 result.state = "modified"
             result.action = "blocked"
-            result.estimate_usd = 0.0
+            result.estimate_usd, result.estimate_source = 0.0, None
         return result
 
     def _hand_edited(self, entry: LockEntry) -> list[str]:
@@ -461,16 +465,14 @@ class _Planner:
                 edited.append(record["path"])
         return edited
 
-    def _estimate(self, asset: Asset) -> float | None:
-        return _estimate(asset)
+    def _estimate(self, result: AssetPlan, asset: Asset) -> None:
+        estimate_into(result, asset, self.estimates)
 
 
-def _estimate(asset: Asset) -> float | None:
-    if asset.provider == "placeholder":
-        return 0.0
-    model = catalog.resolve_model(asset.model)
-    price = model.price(asset.quality, (asset.width, asset.height)) if model else None
-    return None if price is None else price * asset.images
+def estimate_into(item: AssetPlan, asset: Asset, estimates: Estimator) -> None:
+    """Set what generating the asset would cost, and where that figure comes from."""
+    found = estimates.estimate(asset)
+    item.estimate_usd, item.estimate_source = found.usd, found.source
 
 
 # -- comparing with the lock ------------------------------------------------------------------

@@ -8,7 +8,6 @@ user opens it, with the website example built, committed, changed and built agai
 from __future__ import annotations
 
 import io
-import os
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -16,31 +15,14 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from tests.browser.chromium import chromium
 from tests.conftest import Project, copy_example, git
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
 def browser(site: Project) -> Iterator[Any]:
-    """Chromium, started once the project is built: Playwright's synchronous API runs an
-    event loop of its own, and a build's `asyncio.run` cannot start inside one."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ Playwright's loop); the page is opened from the address it prints, as a user ope
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from pixmake.review.server import ReviewServer
-from tests.browser.test_gallery_page import ARGS, CHROMIUM, decoded
+from tests.browser.chromium import chromium
+from tests.browser.test_gallery_page import decoded
 from tests.conftest import Project
 
 SPEC = """\
@@ -35,14 +35,8 @@ def server(project: Project) -> Iterator[ReviewServer]:
 
 @pytest.fixture
 def browser(server: ReviewServer) -> Iterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -133,15 +133,19 @@ class FakeRunware:
         busy_retry_after: float | None = None,
         processing_polls: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        price_scale: float = 1.0,
     ) -> None:
         """`clock` stamps each request in `requests` (`at`): a test that gives the client a
-        fake clock gives the same one here, and reads when each poll was sent.
+        fake clock gives the same one here, and reads when each poll was sent. `price_scale`
+        is what this account is charged relative to the catalog's list prices (an account's
+        real costs differ: token-exact figures, input tokens, discounts).
 
         `max_in_flight` tasks are processed at once (the rest queue, taking longer);
         `account_limit` is the hidden per-account limit: a submission while that many tasks
         are processing is answered 429 `rateLimitExceeded` (with `busy_retry_after` as
         Retry-After, if given) and not accepted. `busy` counts those answers and
         `peak_in_flight` the most tasks processing at once."""
+        self.price_scale = price_scale
         self.api_key = api_key
         self.clock = clock
         self.latency = latency
@@ -324,7 +328,7 @@ class FakeRunware:
             self._processing += 1
             self.peak_in_flight = max(self.peak_in_flight, self._processing)
             count = int(task.get("numberResults", 1))
-            cost = _price(task) * count
+            cost = _price(task) * self.price_scale * count
             self.ledger.append(Charge(task_uuid, str(task["model"]), count, cost))
         if self._workers is None:
             self._finish(state)
@@ -360,7 +364,7 @@ class FakeRunware:
             else:
                 item["imageURL"] = f"{self.url[:-3]}/images/{image_uuid}.{_ext(body)}"
             if body.get("includeCost"):
-                item["cost"] = round(_price(body), 6)
+                item["cost"] = round(_price(body) * self.price_scale, 6)
             if _checked(body):
                 item["NSFWContent"] = FLAG_WORD in str(body["positivePrompt"])
             results.append(item)
