@@ -234,3 +234,17 @@ def test_a_crop_outside_the_image_is_a_spec_error_at_its_line(project: Project, 
     assert result.code == 2
     assert "reaches outside the 1024x1024 image" in result.err, result.err
     assert "pixmake.yaml:7:" in result.err, result.err
+
+
+@pytest.mark.parametrize("value", ["fast", "0", "65"])
+def test_a_bad_concurrency_says_what_it_takes(project: Project, value: str) -> None:
+    project.gen(
+        {
+            "pixmake.yaml": "version: 1\nassets:\n  a: {prompt: pa, out: a.png}\n"
+            f"providers:\n  runware: {{concurrency: {value}}}\n"
+        }
+    )
+    result = project.run("status")
+    assert result.code == 2
+    assert "pixmake.yaml:5: providers.runware.concurrency:" in result.err, result.err
+    assert "use `auto`, or a number from 1 to 64" in result.err, result.err

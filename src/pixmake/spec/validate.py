@@ -167,6 +167,8 @@ def _describe(error: dict[str, Any], key: PathKey, path: PathKey) -> tuple[str, 
         return f"required key `{name}` is missing", f"add `{name}: ...`"
     if kind == "literal_error" and path == ("version",):
         return f"unsupported spec version {value!r}", "this pixmake reads `version: 1`"
+    if key and key[-1] == "concurrency":  # a number, or auto: pydantic names only one side
+        return f"concurrency {value!r} is not allowed", "use `auto`, or a number from 1 to 64"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"{value!r} is not allowed", f"use one of {expected} (or a {{{{ template }}}})"
