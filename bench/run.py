@@ -110,6 +110,16 @@ class _Random:
         return (block * (size // len(block) + 1))[:size]
 
 
+def clean_build(root: Path) -> None:
+    """Remove what a build wrote (outputs in out/, the lock, .pixmake/): the next is a first."""
+    for name in ("out", ".pixmake", "pixmake.lock"):
+        path = root / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
 def timed(cmd: list[str], cwd: Path, runs: int, setup: object = None) -> list[float]:
     times = []
     for _ in range(runs):
@@ -328,12 +338,7 @@ def bench_runware(n: int, runs: int, latency: float = 0.2, in_flight: int = 8) -
     walls: list[float] = []
     cpus: list[float] = []
     for _ in range(runs):
-        for name in ("out", ".pixmake", "pixmake.lock"):
-            path = root / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+        clean_build(root)
         with FakeRunware("bench-key", latency=latency, max_in_flight=in_flight) as fake:
             env = {**os.environ, "RUNWARE_BASE_URL": fake.url, "RUNWARE_API_KEY": "bench-key"}
             before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -21,9 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-WORK = HERE / "work"
-PIXMAKE = [sys.executable, "-m", "pixmake"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import PIXMAKE, WORK, clean_build
 
 
 def project(n: int, concurrency: str = "auto") -> Path:
@@ -45,12 +45,7 @@ def run_once(root: Path, n: int, limit: int, latency: float, jobs: int) -> tuple
     """(wall seconds, submissions, 429 answers) of one clean build."""
     from pixmake.testing.fake_runware import FakeRunware
 
-    for name in ("out", ".pixmake", "pixmake.lock"):
-        path = root / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    clean_build(root)
     with FakeRunware("bench-key", latency=latency, account_limit=limit) as fake:
         env = {**os.environ, "RUNWARE_BASE_URL": fake.url, "RUNWARE_API_KEY": "bench-key"}
         start = time.perf_counter()
