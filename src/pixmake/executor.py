@@ -231,10 +231,7 @@ class Executor:
             self.reporter.skipped(plan.id, str(exc))
             outcome.set_result("was skipped")
         except ProviderError as exc:
-            self.result.failed += 1
-            self.result.failures[plan.id] = str(exc)
-            self.reporter.failed(plan.id, str(exc))
-            outcome.set_result("failed")
+            self._failed(plan.id, outcome, str(exc))
             if isinstance(exc, ProviderQuotaError):
                 self._stop = f"not submitted: the account is out of credit ({plan.id} failed)"
             elif isinstance(exc, ProviderAuthError):
@@ -242,19 +239,18 @@ class Executor:
             elif self.options.fail_fast and self._stop is None:
                 self._stop = f"not started: --fail-fast after `{plan.id}` failed"
         except _Refused as exc:
-            self.result.failed += 1
-            self.result.failures[plan.id] = str(exc)
-            self.reporter.failed(plan.id, str(exc))
-            outcome.set_result("failed")
+            self._failed(plan.id, outcome, str(exc))
         except OSError as exc:  # the file system: each asset fails alone, the others go on
-            message = describe_os_error(exc, self.project.root)
-            self.result.failed += 1
-            self.result.failures[plan.id] = message
-            self.reporter.failed(plan.id, message)
-            outcome.set_result("failed")
+            self._failed(plan.id, outcome, describe_os_error(exc, self.project.root))
         except asyncio.CancelledError:
             outcome.cancel()
             raise
+
+    def _failed(self, asset_id: str, outcome: asyncio.Future[str | None], message: str) -> None:
+        self.result.failed += 1
+        self.result.failures[asset_id] = message
+        self.reporter.failed(asset_id, message)
+        outcome.set_result("failed")
 
     async def _build(self, asset: Asset, plan: AssetPlan, slot: _Slot) -> tuple[str, float]:
         """Build one asset; returns its action and what generating it cost (0 otherwise)."""

@@ -119,6 +119,8 @@ class Session:
     def paid_tasks(self) -> set[str]:
         """Request keys of paid tasks a build sent and did not collect (it was interrupted)."""
         if self._paid is None:
+            _ = self.lock  # reads the journal once, for both
+        if self._paid is None:  # the lock was given (use_lock), not read
             self._paid = set(open_tasks(self.store.read_journal()))
         return self._paid
 
@@ -152,7 +154,7 @@ class Session:
         elif not record and not memory:
             memory = None
         open_rerolls = {k for k in self.paid_tasks if planner.REROLL in k}
-        rerolls = planner.Reroll(reroll or set(), open_rerolls)
+        rerolls = planner.Reroll(reroll or set(), open_rerolls) if reroll or open_rerolls else None
         result = planner.plan(
             self.project, lock or self.lock, self.store, self.files,
             force=force, memory=memory, reroll=rerolls, remote=self.remote,
