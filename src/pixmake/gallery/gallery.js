@@ -387,7 +387,7 @@
   setMode("side");
 
   // -- start -------------------------------------------------------------------------------
-  const api = { data, assets, jumpTo, openCompare, update, resetFilters };
+  const api = { data, assets, el, jumpTo, openCompare, update, resetFilters };
   window.pixmakeGallery = api;
   update();
   performance.mark("pixmake-cards");

@@ -7,17 +7,8 @@
   const NOTE = "pixmake-review-note";
   let busy = false;
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else if (k === "text") node.textContent = v;
-      else node.setAttribute(k, v === true ? "" : String(v));
-    }
-    for (const child of children) if (child) node.append(child);
-    return node;
-  }
+  // gallery.js's, once it has run: the actions run after it
+  const el = (...args) => window.pixmakeGallery.el(...args);
 
   async function call(method, path, body) {
     const headers = { [config.header]: config.token };
