@@ -35,3 +35,20 @@ def chromium() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+@contextmanager
+def opened(browser: Any, url: str, width: int = 1400, height: int = 900) -> Iterator[Any]:
+    """A page at `url`, loaded; on leaving, it had no console error, page error or failed
+    request."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    page.goto(url)
+    page.wait_for_load_state("load")
+    yield page
+    assert problems == []
+    context.close()

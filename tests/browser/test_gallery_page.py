@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.browser.chromium import chromium
+from tests.browser.chromium import chromium, opened
 from tests.conftest import Project, copy_example, git
 
 
@@ -46,17 +46,8 @@ def site(project: Project, git_identity: None) -> Project:
 
 @pytest.fixture
 def page(browser: Any, site: Project) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    opened.on("pageerror", lambda e: problems.append(str(e)))
-    opened.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
-    opened.goto((site.root / ".pixmake/gallery/index.html").as_uri())
-    opened.wait_for_load_state("load")
-    yield opened
-    assert problems == []
-    context.close()
+    with opened(browser, (site.root / ".pixmake/gallery/index.html").as_uri()) as page:
+        yield page
 
 
 def decoded(page: Any, selector: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from pixmake.review.server import ReviewServer
-from tests.browser.chromium import chromium
+from tests.browser.chromium import chromium, opened
 from tests.browser.test_gallery_page import decoded
 from tests.conftest import Project
 
@@ -41,17 +41,8 @@ def browser(server: ReviewServer) -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, server: ReviewServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    opened = context.new_page()
-    problems: list[str] = []
-    opened.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    opened.on("pageerror", lambda e: problems.append(str(e)))
-    opened.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
-    opened.goto(server.url)
-    opened.wait_for_load_state("load")
-    yield opened
-    assert problems == []
-    context.close()
+    with opened(browser, server.url) as page:
+        yield page
 
 
 def candidates(project: Project) -> list[str]:
