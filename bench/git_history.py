@@ -24,14 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import HERE, PIXMAKE, WORK, Row, fmt, generate, timed, write_section
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
+from run import GIT_ENV, HERE, PIXMAKE, WORK, Row, fmt, generate, timed, write_section
 
 
 def git(root: Path, *args: str) -> None:

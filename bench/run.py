@@ -24,6 +24,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work"
 PIXMAKE = [sys.executable, "-m", "pixmake"]
+GIT_ENV = {  # commits of the benchmarks' own repositories
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
 WORDS = [
     "ornate",
     "brass",
