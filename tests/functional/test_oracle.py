@@ -51,6 +51,12 @@ TEMPLATES = [
 ]
 REFS = ["refs/a.png", "refs/b.png", "https://example.com/x.png", "asset:hero", "out/hero.png"]
 SLUGS = ["sword", "shield", "potion", "bow", "axe"]
+SETTINGS = [
+    "",
+    "    candidates: 2\n",
+    "    safety: {check: true}\n",
+    "    ttl: 3600\n",
+]  # the series'
 
 
 class World:
@@ -60,6 +66,7 @@ class World:
         self.root = root
         self.rows = [["sword", "short sword", REFS[0]], ["shield", "round shield", REFS[1]]]
         self.palette = "forest green"
+        self.setting = SETTINGS[0]
         self._write("pixmake.yaml", SPEC)
         self._write("prompts/base.j2", TEMPLATES[0])
         self._write("refs/a.png", png_bytes(color=(1, 2, 3)))
@@ -120,6 +127,12 @@ class World:
             spec = (self.root / "pixmake.yaml").read_text()
             self._write("pixmake.yaml", spec.replace(self.palette, op[1], 1))
             self.palette = op[1]
+        elif kind == "setting":  # a declaration's setting, not its rows: every row's asset
+            spec = (self.root / "pixmake.yaml").read_text()
+            at = "    for_each: items\n"
+            spec = spec.replace(at + self.setting, at + SETTINGS[op[1]], 1)
+            self._write("pixmake.yaml", spec)
+            self.setting = SETTINGS[op[1]]
         elif kind == "delete" and n:
             slug = self.rows[op[1] % n][0]
             for rel in (f"icons/{slug}.png", f"icons/64/{slug}.png")[op[2] % 2 :]:
@@ -158,6 +171,7 @@ OPS = st.one_of(
     st.tuples(st.just("template"), st.integers(0, len(TEMPLATES) - 1)),
     st.tuples(st.just("extra"), st.booleans()),
     st.tuples(st.just("var"), st.sampled_from(["burnt orange", "muted gold"])),
+    st.tuples(st.just("setting"), st.integers(0, len(SETTINGS) - 1)),
     st.tuples(st.just("delete"), st.integers(0, 5), st.integers(0, 1)),
     st.tuples(st.just("build"), st.booleans()),
     st.tuples(st.just("age")),
@@ -183,6 +197,8 @@ def _answers(world: World, trace: bool) -> list[tuple[int, str]]:
 @example([("age",), ("build", True)])  # an old output edited with its mtime put back: ctime
 # Every row remembered (the series' record kept as it is), then one gone and one back:
 @example([("build", False), ("age",), ("reorder",), ("remove", 0), ("add", "sword")])
+@example([("build", False), ("setting", 1), ("build", False), ("setting", 0)])  # candidates
+@example([("build", False), ("setting", 2), ("setting", 3), ("setting", 0)])  # not in the key
 def test_the_trace_never_changes_an_answer(ops: list[tuple[Any, ...]]) -> None:
     _same_answers(ops)
 
