@@ -42,10 +42,10 @@ def flagged(root: Path) -> dict[str, list[str]]:
     from pixmake.lockfile import LOCK_NAME, flagged_outputs, read_lock
 
     try:
-        text = (root / LOCK_NAME).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        data = (root / LOCK_NAME).read_bytes()
+    except OSError:
         return {}
-    if '"nsfw"' not in text:
+    if b'"nsfw"' not in data:  # a search of the bytes: the no-op path decodes nothing
         return {}
     found = {}
     for asset_id, entry in read_lock(root).entries.items():
