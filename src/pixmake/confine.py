@@ -18,7 +18,7 @@ import stat as stat_module
 
 from pixmake.errors import Problem, SpecError
 
-RESERVED = ("pixmake.yaml", "pixmake.lock", ".pixmake", ".git")  # never an output
+RESERVED = ("pixmake.yaml", "pixmake.lock", "pixmake.lock.d", ".pixmake", ".git")  # never an output
 FIX = "copy the file into the project, or point the symlink inside the project"
 
 

@@ -16,13 +16,17 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
+from pixmake.errors import LockfileError
 from pixmake.lockfile import (
     HASH_FIELD,
-    LOCK_NAME,
+    committed_by_id,
     committed_entries,
+    committed_entry,
     entry_hashes,
+    listed_parts,
     usable_entry,
 )
+from pixmake.lockparts import LOCK_NAME, PARTS_DIR, part_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -81,7 +85,7 @@ class GitHistory:
         if self._commits is None:
             found = None
             if self.prefix() is not None:  # a path after `--` is relative to the folder
-                found = self._git("log", "--format=%H", "--", LOCK_NAME)
+                found = self._git("log", "--format=%H", "--", LOCK_NAME, PARTS_DIR)
             self._commits = found.split() if found else []
         return self._commits
 
@@ -89,18 +93,27 @@ class GitHistory:
         """The committer date (ISO 8601) of each commit that changed `pixmake.lock`."""
         found = None
         if self.prefix() is not None:
-            found = self._git("log", "--format=%H %cI", "--", LOCK_NAME)
+            found = self._git("log", "--format=%H %cI", "--", LOCK_NAME, PARTS_DIR)
         return dict(line.split(" ", 1) for line in (found or "").splitlines() if " " in line)
 
-    def lock_versions(self) -> Iterator[tuple[str, str]]:
-        """Each committed version of the lock as (commit, text), newest first, read lazily."""
+    def lock_versions(self) -> Iterator[CommittedLock]:
+        """Each committed version of the lock, newest first, read lazily."""
         for commit in self.lock_commits():
-            data = self.blob(commit, LOCK_NAME)
-            if data is not None:
-                yield commit, data.decode("utf-8", "replace")
+            lock = self.lock_at(commit)
+            if lock is not None:
+                yield lock
 
-    def blob(self, rev: str, rel: str) -> bytes | None:
-        """The content of project path `rel` at `rev`, if that is a file of git's."""
+    def lock_at(self, commit: str) -> CommittedLock | None:
+        """The lock as `commit` has it; None when it has no `pixmake.lock`."""
+        data = self.blob(commit, LOCK_NAME)
+        if data is None:
+            return None
+        return CommittedLock(self, commit, data.decode("utf-8", "replace"))
+
+    def blob(self, rev: str, rel: str, *, unless: set[bytes] | None = None) -> bytes | None:
+        """The content of project path `rel` at `rev`, if that is a file of git's. With
+        `unless`: None for a blob whose object id it holds (read already), and the id of
+        one read is added to it."""
         prefix = self.prefix()
         if prefix is None or "\n" in rel or "\n" in rev:
             return None
@@ -117,9 +130,11 @@ class GitHistory:
             if len(header) != 3:  # "<name> missing", or "ambiguous"
                 return None
             size = int(header[2])
-            if header[1] != b"blob" or size > MAX_BLOB:
+            if header[1] != b"blob" or size > MAX_BLOB or (unless and header[0] in unless):
                 _skip(stdout, size + 1)
                 return None
+            if unless is not None:
+                unless.add(header[0])
             data = stdout.read(size)
             stdout.read(1)  # the newline after each object
         except (OSError, ValueError):  # git went away: no more answers from it
@@ -164,7 +179,8 @@ class LockHistory:
     """
 
     git: GitHistory
-    _versions: Iterator[tuple[str, str]] | None = None
+    _versions: Iterator[CommittedLock] | None = None
+    _read: set[bytes] = field(default_factory=set)  # the part blobs read: each one once
     _by_key: dict[str, tuple[str, str | LockEntry | None]] = field(default_factory=dict)
     _by_hash: dict[str, list[str]] = field(default_factory=dict)  # hash -> request keys
 
@@ -201,15 +217,59 @@ class LockHistory:
         version = next(self._versions, None)
         if version is None:
             return False
-        commit, text = version
-        for key, item in committed_entries(text):
-            if key in self._by_key:
-                continue
-            self._by_key[key] = (commit, item)
-            hashes = HASH_FIELD.findall(item) if isinstance(item, str) else entry_hashes(item)
-            for digest in set(hashes):
-                self._by_hash.setdefault(digest, []).append(key)
+        for text in version.texts(self._read):
+            for key, item in committed_entries(text):
+                if key in self._by_key:
+                    continue
+                self._by_key[key] = (version.commit, item)
+                hashes = HASH_FIELD.findall(item) if isinstance(item, str) else entry_hashes(item)
+                for digest in set(hashes):
+                    self._by_hash.setdefault(digest, []).append(key)
         return True
+
+
+@dataclass(slots=True)
+class CommittedLock:
+    """`pixmake.lock` as one commit has it, read quietly (a damaged entry is absent): its
+    own entries, or those of the parts it lists (see lockparts), each part read when asked."""
+
+    git: GitHistory
+    commit: str
+    text: str  # pixmake.lock's
+    parts: list[str] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        try:
+            self.parts = listed_parts(self.text)
+        except LockfileError:  # a list this pixmake cannot read: no entries
+            self.parts = []
+
+    def texts(self, unless: set[bytes] | None = None) -> Iterator[str]:
+        """The text of each file that holds entries; with `unless`, as GitHistory.blob."""
+        if self.parts is None:
+            yield self.text
+            return
+        for name in self.parts:
+            data = self.git.blob(self.commit, name, unless=unless)
+            if data is not None:
+                yield data.decode("utf-8", "replace")
+
+    def entry(self, asset_id: str) -> LockEntry | None:
+        """The usable entry of `asset_id` (only its part is read)."""
+        if self.parts is None:
+            return committed_entry(self.text, asset_id)
+        if not self.parts:
+            return None
+        name = part_name(asset_id, len(self.parts[0]) - len(PARTS_DIR) - 6)
+        data = self.git.blob(self.commit, name) if name in self.parts else None
+        return committed_entry(data.decode("utf-8", "replace"), asset_id) if data else None
+
+    def by_id(self) -> dict[str, str | LockEntry]:
+        """Every entry by asset id, as `committed_by_id` reads them."""
+        found: dict[str, str | LockEntry] = {}
+        for text in self.texts():
+            found.update(committed_by_id(text))
+        return found
 
 
 def _skip(stream: IO[bytes], size: int) -> None:

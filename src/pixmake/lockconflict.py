@@ -27,7 +27,7 @@ class _Hunk:
     ids: list[list[str]]
 
 
-def conflict_error(text: str) -> LockfileError:
+def conflict_error(text: str, source: str = LOCK_NAME) -> LockfileError:
     """The lock as git left it after a conflicting merge: where each conflict is, which
     entries each side has there, and the command that keeps one side with its outputs."""
     hunks: list[_Hunk] = []
@@ -61,16 +61,16 @@ def conflict_error(text: str) -> LockfileError:
         for h in hunks
     ]
     if len(hunks) == 1:
-        head = f"{LOCK_NAME}:{hunks[0].line}: unresolved merge conflict: {lines[0]}"
+        head = f"{source}:{hunks[0].line}: unresolved merge conflict: {lines[0]}"
     else:
-        head = f"{LOCK_NAME}: {len(hunks)} unresolved merge conflicts" + "".join(
-            f"\n{LOCK_NAME}:{h.line}: {text}" for h, text in zip(hunks, lines, strict=True)
+        head = f"{source}: {len(hunks)} unresolved merge conflicts" + "".join(
+            f"\n{source}:{h.line}: {text}" for h, text in zip(hunks, lines, strict=True)
         )
     touched = {i for h in hunks for i in (*h.ids[0], *h.ids[2])}
     outputs = sorted({p for i in touched for p in paths.get(i, [])})
-    files = " ".join(shlex.quote(p) for p in [LOCK_NAME, *outputs])
+    files = " ".join(shlex.quote(p) for p in [source, *outputs])
     if len(outputs) > _SHOWN_PATHS:
-        files = f"{LOCK_NAME} <the {len(outputs)} outputs of those entries>"
+        files = f"{source} <the {len(outputs)} outputs of those entries>"
     return LockfileError(
         f"{head}\n  fix: keep one side's entries with their outputs, the side whose "
         f"pixmake.yaml you keep: `git checkout --theirs -- {files}` (or `--ours`), then "

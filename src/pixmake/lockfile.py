@@ -18,7 +18,8 @@
 }
 ```
 Every entry spans many lines whose unchanged parts separate the changes of neighbouring
-entries, so two branches that changed different assets merge without a conflict.
+entries, so two branches that changed different assets merge without a conflict. A large lock
+is written in parts, each a file of this format, that `pixmake.lock` lists (see lockparts).
 
 `candidates` (the images to choose from, each a list of `results` images) and `chosen` (the
 index of the outputs among them) are written only when there is more than one; `approved`
@@ -31,13 +32,22 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
-from pixmake.confine import RESERVED, lexical
+from pixmake.confine import RESERVED, Confinement, lexical
 from pixmake.errors import LockfileError, PixmakeWarning
 from pixmake.fsutil import write_atomic
+from pixmake.lockparts import LOCK_NAME as LOCK_NAME
+from pixmake.lockparts import (
+    PARTS_DIR,
+    PARTS_VERSION,
+    index_text,
+    is_part,
+    layout,
+    part_name,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -45,7 +55,6 @@ if TYPE_CHECKING:
     from pixmake.spec.asset import Asset
 
 LOCK_VERSION = 1
-LOCK_NAME = "pixmake.lock"
 
 
 class OutputRecord(TypedDict):
@@ -195,12 +204,40 @@ class Entries(MutableMapping[str, LockEntry]):
         self._asked: set[str] = set()
         self._by_key: dict[str, str] | None = None  # request key -> id, see with_key
         self._by_hash: dict[str, list[str]] | None = None  # content hash -> ids, see with_hash
+        self._digits = 0  # of the parts' names, when read from parts (see lockparts)
 
     @classmethod
     def from_raw(cls, raw: dict[str, str]) -> Entries:
         entries = cls()
         entries._raw = raw
         return entries
+
+    @classmethod
+    def joined(cls, parts: dict[str, Entries]) -> Entries:
+        """The entries of a lock's parts, by part name, as one. An id in two parts (a hand
+        edit) is taken from the part it belongs in, reported."""
+        entries = cls()
+        entries._digits = max((len(name) - len(PARTS_DIR) - 6 for name in parts), default=0)
+        for name, part in parts.items():
+            held = entries._raw.keys() | entries._parsed.keys()
+            for key in (part._raw.keys() | part._parsed.keys()) & held:
+                home = part_name(key, entries._digits)
+                warnings.warn(
+                    f"{name}: entry {key} is in another part too; the one in {home} is used",
+                    PixmakeWarning,
+                    stacklevel=2,
+                )
+                loser = part if home != name else entries
+                loser._raw.pop(key, None)
+                loser._parsed.pop(key, None)
+            entries._raw.update(part._raw)
+            entries._parsed.update(part._parsed)
+            entries._damaged.update(part._damaged)
+        return entries
+
+    def source(self, key: str) -> str:
+        """The file that holds (or will hold) the entry of `key`."""
+        return part_name(key, self._digits)
 
     @classmethod
     def from_values(cls, values: dict[str, Any], source: str = LOCK_NAME) -> Entries:
@@ -219,7 +256,7 @@ class Entries(MutableMapping[str, LockEntry]):
             raw = self._raw.get(key)
             if raw is None:
                 raise KeyError(key)
-            entry = _parse_entry(key, raw)
+            entry = _parse_entry(key, raw, self.source(key))
             if entry is None:
                 self._damaged[key] = "{" + self._raw.pop(key) + _END
                 raise KeyError(key)
@@ -250,7 +287,7 @@ class Entries(MutableMapping[str, LockEntry]):
         for key in list(self._raw):
             if key in self._asked or key in self._parsed:
                 yield key
-            elif (entry := _parse_entry(key, self._raw[key])) is not None:
+            elif (entry := _parse_entry(key, self._raw[key], self.source(key))) is not None:
                 self._parsed[key] = entry  # checked, and kept: reading it next costs nothing
                 yield key
             else:
@@ -264,6 +301,7 @@ class Entries(MutableMapping[str, LockEntry]):
         other = Entries(self._parsed)
         other._raw = dict(self._raw)
         other._damaged = dict(self._damaged)
+        other._digits = self._digits
         return other
 
     def with_key(self, request_key: str) -> LockEntry | None:
@@ -338,16 +376,31 @@ def _dumps(value: Any) -> str:
 
 @dataclass(slots=True)
 class Lock:
-    """The parsed lockfile; `entries` maps asset id to its entry."""
+    """The parsed lockfile; `entries` maps asset id to its entry. `sources` are the files it
+    was read from: `pixmake.lock`, or the parts it lists (see lockparts)."""
 
     entries: Entries = field(default_factory=Entries)
+    sources: tuple[str, ...] = (LOCK_NAME,)
 
     def __post_init__(self) -> None:
         if not isinstance(self.entries, Entries):
             self.entries = Entries(self.entries)
 
     def dumps(self) -> str:
-        ids = self.entries.written()
+        """Every entry in one file's text."""
+        return self._text(self.entries.written())
+
+    def files(self) -> dict[str, str]:
+        """Each file's text as it is written, by name (relative to the project): the lock
+        alone, or its parts and `pixmake.lock` listing them."""
+        files = layout(self.entries.written())
+        if not files or list(files) == [LOCK_NAME]:
+            return {LOCK_NAME: self._text(files.get(LOCK_NAME, []))}
+        texts = {name: self._text(ids) for name, ids in files.items()}
+        texts[LOCK_NAME] = index_text(files)
+        return texts
+
+    def _text(self, ids: list[str]) -> str:
         if not ids:
             return _EMPTY
         raw, text = self.entries._raw, self.entries.text
@@ -382,14 +435,14 @@ def _index(text: str) -> dict[str, str] | None:
     return raw
 
 
-def _parse_entry(key: str, raw: str) -> LockEntry | None:
+def _parse_entry(key: str, raw: str, source: str) -> LockEntry | None:
     """The entry from its text in the file; None (reported) if it is damaged."""
     try:
         entry = json.loads("{" + raw + _END)
     except json.JSONDecodeError as exc:
-        _warn_damaged(key, f"not valid JSON ({exc.msg})", LOCK_NAME)
+        _warn_damaged(key, f"not valid JSON ({exc.msg})", source)
         return None
-    return entry if _usable(key, entry, LOCK_NAME) else None
+    return entry if _usable(key, entry, source) else None
 
 
 def _usable(key: str, entry: Any, source: str) -> bool:
@@ -499,45 +552,136 @@ def _quietly_usable(entry: Any) -> bool:
     return entry_problem(entry) is None and _escaping_path(entry) is None
 
 
-def read_lock(root: Path) -> Lock:
-    path = root / LOCK_NAME
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+def read_lock(root: Path, before: Callable[[str], object] | None = None) -> Lock:
+    """The lock of the project at `root`: `pixmake.lock`, and the parts it lists if it is
+    split (see lockparts). No file: an empty lock. `before(name)` is called before each file
+    is read (the session hashes it then: a file changed after that is seen as changed)."""
+    if before is not None:
+        before(LOCK_NAME)
+    text = _read_text(root, LOCK_NAME)
+    if text is None:
         return Lock()
+    parts = listed_parts(text)
+    if parts is None:
+        return parse_lock(text)
+    confinement = Confinement(root)
+    locks: dict[str, Entries] = {}
+    for name in parts:
+        if confinement.escape(name) is not None:
+            raise LockfileError(
+                f"{name}: a part of {LOCK_NAME} that points outside the project\n"
+                f"  fix: restore {PARTS_DIR} from version control (`git checkout {PARTS_DIR}`)"
+            )
+        if before is not None:
+            before(name)
+        part = _read_text(root, name)
+        if part is None:
+            raise LockfileError(
+                f"{LOCK_NAME} lists the part {name}, which is missing: its assets would all "
+                f"look new\n  fix: restore it from version control (`git checkout "
+                f"{LOCK_NAME} {PARTS_DIR}`), or delete {LOCK_NAME} to start the lock anew"
+            )
+        locks[name] = parse_lock(part, name).entries
+    return Lock(Entries.joined(locks), (LOCK_NAME, *parts))
+
+
+def _read_text(root: Path, name: str) -> str | None:
+    try:
+        return (root / name).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise LockfileError(f"{LOCK_NAME}: cannot read: {exc}") from None
-    return parse_lock(text)
+        raise LockfileError(f"{name}: cannot read: {exc}") from None
 
 
-def parse_lock(text: str) -> Lock:
+def lock_bytes(root: Path) -> Iterator[bytes]:
+    """The content of each file of the lock, as it is on disk (unreadable ones skipped)."""
+    try:
+        data = (root / LOCK_NAME).read_bytes()
+    except OSError:
+        return
+    if len(data) > _INDEX_LIMIT or data.startswith(_HEAD.encode()):
+        yield data
+        return
+    try:
+        parts = listed_parts(data.decode("utf-8"))
+    except (UnicodeDecodeError, LockfileError):
+        parts = None
+    if parts is None:
+        yield data
+        return
+    confinement = Confinement(root)
+    for name in parts:
+        part = _read_bytes(root / name) if confinement.escape(name) is None else None
+        if part is not None:
+            yield part
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+_INDEX_LIMIT = 1024 * 1024  # a list of parts is far smaller
+
+
+def listed_parts(text: str) -> list[str] | None:
+    """The parts that a `pixmake.lock` lists, when it is split (see lockparts); None when it
+    holds the entries itself (or is unreadable: parse_lock says why)."""
+    if text.startswith(_HEAD) or text == _EMPTY or "<<<<<<< " in text:
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or "parts" not in data:
+        return None
+    parts = data["parts"]
+    fix = f"  fix: restore it from version control (`git checkout {LOCK_NAME} {PARTS_DIR}`)"
+    if data.get("version") != PARTS_VERSION:
+        raise LockfileError(
+            f"{LOCK_NAME}: unsupported lockfile version {data.get('version')!r} with parts "
+            f"(this pixmake reads {PARTS_VERSION})\n{fix}"
+        )
+    if not (
+        isinstance(parts, list)
+        and all(isinstance(p, str) and is_part(p) for p in parts)
+        and len({len(p) for p in parts}) <= 1
+        and parts == sorted(set(parts))
+    ):
+        raise LockfileError(
+            f"{LOCK_NAME}: `parts` must list, sorted, files named "
+            f"{PARTS_DIR}/<hex digits>.lock, all with as many digits\n{fix}"
+        )
+    return list(parts)
+
+
+def parse_lock(text: str, source: str = LOCK_NAME) -> Lock:
+    """The lock in one file's text (`pixmake.lock`, or one of its parts)."""
     if text.startswith("<<<<<<< ") or "\n<<<<<<< " in text:  # before the index: a conflict
         from pixmake.lockconflict import conflict_error
 
-        raise conflict_error(text)  # inside one entry splits like a clean file would
+        raise conflict_error(text, source)  # inside one entry splits like a clean file would
     raw = _index(text)
     if raw is not None:
-        return Lock(Entries.from_raw(raw))
+        return Lock(Entries.from_raw(raw), (source,))
+    fix = f"  fix: restore it from version control (`git checkout {source}`)"
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LockfileError(
-            f"{LOCK_NAME}:{exc.lineno}: invalid JSON: {exc.msg}\n"
-            "  fix: restore it from version control (`git checkout pixmake.lock`)"
-        ) from None
+        raise LockfileError(f"{source}:{exc.lineno}: invalid JSON: {exc.msg}\n{fix}") from None
     if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
         version = data.get("version") if isinstance(data, dict) else None
         raise LockfileError(
-            f"{LOCK_NAME}: unsupported lockfile version {version!r} (this pixmake reads "
+            f"{source}: unsupported lockfile version {version!r} (this pixmake reads "
             f"{LOCK_VERSION})\n  fix: upgrade pixmake, or restore the file from version control"
         )
     assets = data.get("assets")
     if not isinstance(assets, dict):
-        raise LockfileError(
-            f"{LOCK_NAME}: `assets` must be a mapping\n"
-            "  fix: restore it from version control (`git checkout pixmake.lock`)"
-        )
-    return Lock(Entries.from_values(assets))
+        raise LockfileError(f"{source}: `assets` must be a mapping\n{fix}")
+    return Lock(Entries.from_values(assets, source), (source,))
 
 
 def valid_entry(entry: Any) -> bool:
@@ -641,13 +785,43 @@ def _kind(value: Any) -> str:
 
 
 def write_lock(root: Path, lock: Lock, *, fsync: bool = True, scratch: Path | None = None) -> bool:
-    """Write the lockfile atomically if its content changed. Returns whether it wrote."""
-    text = lock.dumps()
-    path = root / LOCK_NAME
+    """Write the lock's files atomically where their content changed: the parts first, then
+    `pixmake.lock`, which lists them, then parts no longer listed are removed (so that an
+    interrupted write leaves a list whose parts all exist). Returns whether it wrote."""
+    files = lock.files()
+    wrote = False
+    for name in sorted(files, key=lambda n: n == LOCK_NAME):
+        text = files[name]
+        if name != LOCK_NAME:
+            _parts_folder(root)
+        if _read_quietly(root / name) == text:
+            continue
+        write_atomic(root / name, text.encode("utf-8"), fsync=fsync, scratch=scratch)
+        wrote = True
+    folder = root / PARTS_DIR
+    if folder.is_dir() and not folder.is_symlink():
+        for child in folder.iterdir():
+            name = f"{PARTS_DIR}/{child.name}"
+            if is_part(name) and name not in files:
+                child.unlink()
+                wrote = True
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return wrote
+
+
+def _parts_folder(root: Path) -> None:
+    folder = root / PARTS_DIR
+    if folder.is_symlink() or Confinement(root).escape(PARTS_DIR) is not None:
+        raise LockfileError(
+            f"{PARTS_DIR} is a symlink: pixmake writes the parts of its lock only inside the "
+            f"project\n  fix: remove the symlink `{PARTS_DIR}`, then build again"
+        )
+    folder.mkdir(exist_ok=True)
+
+
+def _read_quietly(path: Path) -> str | None:
     try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
-    write_atomic(path, text.encode("utf-8"), fsync=fsync, scratch=scratch)
-    return True
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None

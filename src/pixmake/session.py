@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pixmake import planner
 from pixmake.filestat import FileHasher
-from pixmake.lockfile import LOCK_NAME, Lock, check_paths, read_lock, write_lock
+from pixmake.lockfile import Lock, check_paths, read_lock, write_lock
 from pixmake.store import STATE_DIR, Store
 from pixmake.tasks import open_tasks
 from pixmake.trace import REMEMBERED_ROWS, open_trace, verify
@@ -95,8 +95,8 @@ class Session:
     def committed(self) -> Lock:
         """The lockfile as committed, without the journal."""
         if self._committed is None:
-            self.files.hash(LOCK_NAME)  # an input of every answer
-            self._committed = read_lock(self.root)
+            self._committed = read_lock(self.root, self.files.hash)  # each file: an input
+            # of every answer
         return self._committed
 
     @property

@@ -253,3 +253,21 @@ def test_past_the_remembered_size_the_answers_are_the_same(ops: list[tuple[Any, 
         _same_answers(ops)
     finally:
         pixmake.spec.resolve.REMEMBERED_ROWS, pixmake.session.REMEMBERED_ROWS = saved
+
+
+@settings(max_examples=4, deadline=None, database=None, derandomize=True)
+@given(st.lists(OPS, min_size=1, max_size=6))
+@example([("build", False), ("age",), ("remove", 0), ("add", "sword")])  # entries move parts
+def test_with_the_lock_in_parts_the_answers_are_the_same(ops: list[tuple[Any, ...]]) -> None:
+    """A lock split into parts (here past one entry: see lockparts) answers as one file does,
+    warm and cache-free: every part is an input of the trace's answers."""
+    from pixmake.lockparts import TEST_PART_SIZE
+
+    saved = os.environ.get(TEST_PART_SIZE)
+    os.environ[TEST_PART_SIZE] = "1"
+    try:
+        _same_answers(ops)
+    finally:
+        os.environ.pop(TEST_PART_SIZE, None)
+        if saved is not None:
+            os.environ[TEST_PART_SIZE] = saved

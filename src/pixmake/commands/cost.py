@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pixmake.errors import UsageError
 from pixmake.estimates import images_of, paid_cost
 from pixmake.githistory import GitHistory
-from pixmake.lockfile import LOCK_NAME, committed_by_id, usable_entry
+from pixmake.lockfile import LOCK_NAME, usable_entry
 from pixmake.session import open_session
 
 if TYPE_CHECKING:
@@ -130,8 +130,10 @@ def _earlier(
             f"--since {rev}: no such commit\n"
             "  fix: name a commit, branch or tag (`git log --oneline` lists them)"
         )
-    data = git.blob(commit, LOCK_NAME)
-    git.close()
-    if data is None:
-        return {}, commit, f"{LOCK_NAME} is not in {rev}: every entry is new since {rev}"
-    return committed_by_id(data.decode("utf-8", "replace")), commit, None
+    lock = git.lock_at(commit)
+    try:
+        if lock is None:
+            return {}, commit, f"{LOCK_NAME} is not in {rev}: every entry is new since {rev}"
+        return lock.by_id(), commit, None
+    finally:
+        git.close()

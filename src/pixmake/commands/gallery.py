@@ -27,7 +27,7 @@ from pixmake.gallery.page import GENERATOR, render_page
 from pixmake.gallery.pictures import PREVIEW_SIDE, Picture, Pictures
 from pixmake.githistory import GitHistory
 from pixmake.hashing import content_hash
-from pixmake.lockfile import LOCK_NAME, committed_entry, flagged_outputs
+from pixmake.lockfile import LOCK_NAME, flagged_outputs
 from pixmake.planner import STATES
 from pixmake.session import open_session
 from pixmake.store import STATE_DIR
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pixmake.gallery.pictures import Source
+    from pixmake.githistory import CommittedLock
     from pixmake.lockfile import LockEntry
     from pixmake.planner import AssetPlan
     from pixmake.session import Session
@@ -140,11 +141,11 @@ class _Earlier:
     """The lock entries of an earlier commit, to compare outputs with."""
 
     commit: str | None = None
-    text: str = ""  # its pixmake.lock
+    lock: CommittedLock | None = None
     note: str | None = None
 
     def entry(self, asset_id: str) -> LockEntry | None:
-        return committed_entry(self.text, asset_id) if self.text else None
+        return self.lock.entry(asset_id) if self.lock is not None else None
 
     @classmethod
     def read(cls, git: GitHistory, rev: str | None) -> _Earlier:
@@ -160,10 +161,10 @@ class _Earlier:
                 f"--since {rev}: no such commit\n"
                 "  fix: name a commit, branch or tag (`git log --oneline` lists them)"
             )
-        data = git.blob(commit, LOCK_NAME)
-        if data is None:
+        lock = git.lock_at(commit)
+        if lock is None:
             return cls(commit, note=f"{LOCK_NAME} is not in {rev}: every image is new since {rev}")
-        return cls(commit, data.decode("utf-8", "replace"))
+        return cls(commit, lock)
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import UsageError
 from pixmake.githistory import GitHistory
-from pixmake.lockfile import candidates_of, committed_entry, image_record
+from pixmake.lockfile import candidates_of, image_record
 from pixmake.session import open_session
 
 if TYPE_CHECKING:
@@ -156,10 +156,10 @@ def _committed(git: GitHistory, asset_id: str) -> list[tuple[str, str | None, di
     """The asset's entry in each committed version of the lock: (commit, date, entry)."""
     dates = git.lock_dates()
     found = []
-    for commit, text in git.lock_versions():
-        old = committed_entry(text, asset_id)
+    for lock in git.lock_versions():
+        old = lock.entry(asset_id)
         if old is not None:
-            found.append((commit, dates.get(commit), dict(old)))
+            found.append((lock.commit, dates.get(lock.commit), dict(old)))
     return found
 
 

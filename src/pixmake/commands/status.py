@@ -39,14 +39,10 @@ def status(
 def flagged(root: Path) -> dict[str, list[str]]:
     """Each asset's outputs that Runware's content check flagged, from the lock (`nsfw` in
     its record); the lock is parsed only when it records a check at all."""
-    from pixmake.lockfile import LOCK_NAME, flagged_outputs, read_lock
+    from pixmake.lockfile import flagged_outputs, lock_bytes, read_lock
 
-    try:
-        data = (root / LOCK_NAME).read_bytes()
-    except OSError:
-        return {}
-    if b'"nsfw"' not in data:  # a search of the bytes: the no-op path decodes nothing
-        return {}
+    if not any(b'"nsfw"' in data for data in lock_bytes(root)):
+        return {}  # a search of the bytes: the no-op path decodes nothing
     found = {}
     for asset_id, entry in read_lock(root).entries.items():
         paths = flagged_outputs(entry)
