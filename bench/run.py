@@ -58,7 +58,12 @@ WORDS = [
 ]
 
 
-def generate(root: Path, n: int, refs: int = 100) -> None:
+DEFAULTS = "{model: gpt-image-1-mini, quality: low, provider: placeholder}"
+SMALL = "{model: 'runware:100@1', size: 128x128, provider: placeholder}"  # any Runware id: any
+# size from 128 px, so the placeholder's PNG encoding does not drown what pixmake itself costs
+
+
+def generate(root: Path, n: int, refs: int = 100, defaults: str = DEFAULTS) -> None:
     """Write the benchmark project (spec, CSV, references); outputs are built separately."""
     if root.exists():
         shutil.rmtree(root)
@@ -74,7 +79,7 @@ def generate(root: Path, n: int, refs: int = 100) -> None:
     (root / "data/items.csv").write_text("\n".join(lines) + "\n")
     (root / "pixmake.yaml").write_text(
         "version: 1\n"
-        "defaults: {model: gpt-image-1-mini, quality: low, provider: placeholder}\n"
+        f"defaults: {defaults}\n"
         "data: {items: data/items.csv}\n"
         "assets:\n"
         "  'icon-{{ item.slug }}':\n"
@@ -118,7 +123,7 @@ class _Random:
 
 def clean_build(root: Path) -> None:
     """Remove what a build wrote (outputs in out/, the lock, .pixmake/): the next is a first."""
-    for name in ("out", ".pixmake", "pixmake.lock"):
+    for name in ("out", ".pixmake", "pixmake.lock", "pixmake.lock.d"):
         path = root / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -152,7 +157,7 @@ def bench_size(n: int, runs: int, peers: Path | None) -> list[Row]:
     rows: list[Row] = []
 
     def clean() -> None:
-        for name in ("icons", ".pixmake", "pixmake.lock"):
+        for name in ("icons", ".pixmake", "pixmake.lock", "pixmake.lock.d"):
             path = root / name
             if path.is_dir():
                 shutil.rmtree(path)
