@@ -215,3 +215,24 @@ def test_a_lock_splits_at_the_real_size(tmp_path: Path) -> None:
     assert sum(sizes) == PART_SIZE + 1
     assert max(sizes) < PART_SIZE / 16 * 1.2
     assert sorted(read_lock(tmp_path).entries) == sorted(entries)
+
+
+def test_branches_that_changed_different_rows_merge_cleanly(
+    split: Project, git_identity: None
+) -> None:
+    root = split.root
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    git(root, "checkout", "-q", "-b", "other")
+    split.gen({"rows.csv": _csv({3: "theirs"})})
+    split.build()
+    git(root, "commit", "-q", "-am", "theirs")
+    git(root, "checkout", "-q", "main")
+    split.gen({"rows.csv": _csv({30: "ours"})})
+    split.build()
+    git(root, "commit", "-q", "-am", "ours")
+    git(root, "merge", "-q", "--no-edit", "other")  # raises on a conflict
+    split.gen({"rows.csv": _csv({3: "theirs", 30: "ours"})})
+    status = split.status()
+    assert all(a["state"] == "fresh" for a in status.values()), status
