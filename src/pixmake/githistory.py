@@ -26,7 +26,7 @@ from pixmake.lockfile import (
     listed_parts,
     usable_entry,
 )
-from pixmake.lockparts import LOCK_NAME, PARTS_DIR, part_name
+from pixmake.lockparts import LOCK_NAME, PARTS_DIR, digits_of, part_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -260,7 +260,7 @@ class CommittedLock:
             return committed_entry(self.text, asset_id)
         if not self.parts:
             return None
-        name = part_name(asset_id, len(self.parts[0]) - len(PARTS_DIR) - 6)
+        name = part_name(asset_id, digits_of(self.parts[0]))
         data = self.git.blob(self.commit, name) if name in self.parts else None
         return committed_entry(data.decode("utf-8", "replace"), asset_id) if data else None
 

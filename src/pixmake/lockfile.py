@@ -43,6 +43,7 @@ from pixmake.lockparts import LOCK_NAME as LOCK_NAME
 from pixmake.lockparts import (
     PARTS_DIR,
     PARTS_VERSION,
+    digits_of,
     index_text,
     is_part,
     layout,
@@ -217,7 +218,7 @@ class Entries(MutableMapping[str, LockEntry]):
         """The entries of a lock's parts, by part name, as one. An id in two parts (a hand
         edit) is taken from the part it belongs in, reported."""
         entries = cls()
-        entries._digits = max((len(name) - len(PARTS_DIR) - 6 for name in parts), default=0)
+        entries._digits = max((digits_of(name) for name in parts), default=0)
         for name, part in parts.items():
             held = entries._raw.keys() | entries._parsed.keys()
             for key in (part._raw.keys() | part._parsed.keys()) & held:
@@ -376,11 +377,9 @@ def _dumps(value: Any) -> str:
 
 @dataclass(slots=True)
 class Lock:
-    """The parsed lockfile; `entries` maps asset id to its entry. `sources` are the files it
-    was read from: `pixmake.lock`, or the parts it lists (see lockparts)."""
+    """The parsed lockfile; `entries` maps asset id to its entry."""
 
     entries: Entries = field(default_factory=Entries)
-    sources: tuple[str, ...] = (LOCK_NAME,)
 
     def __post_init__(self) -> None:
         if not isinstance(self.entries, Entries):
@@ -582,7 +581,7 @@ def read_lock(root: Path, before: Callable[[str], object] | None = None) -> Lock
                 f"{LOCK_NAME} {PARTS_DIR}`), or delete {LOCK_NAME} to start the lock anew"
             )
         locks[name] = parse_lock(part, name).entries
-    return Lock(Entries.joined(locks), (LOCK_NAME, *parts))
+    return Lock(Entries.joined(locks))
 
 
 def _read_text(root: Path, name: str) -> str | None:
@@ -666,7 +665,7 @@ def parse_lock(text: str, source: str = LOCK_NAME) -> Lock:
         raise conflict_error(text, source)  # inside one entry splits like a clean file would
     raw = _index(text)
     if raw is not None:
-        return Lock(Entries.from_raw(raw), (source,))
+        return Lock(Entries.from_raw(raw))
     fix = f"  fix: restore it from version control (`git checkout {source}`)"
     try:
         data = json.loads(text)
@@ -681,7 +680,7 @@ def parse_lock(text: str, source: str = LOCK_NAME) -> Lock:
     assets = data.get("assets")
     if not isinstance(assets, dict):
         raise LockfileError(f"{source}: `assets` must be a mapping\n{fix}")
-    return Lock(Entries.from_values(assets, source), (source,))
+    return Lock(Entries.from_values(assets, source))
 
 
 def valid_entry(entry: Any) -> bool:

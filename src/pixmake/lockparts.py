@@ -51,6 +51,11 @@ def part_name(asset_id: str, digits: int) -> str:
     return f"{PARTS_DIR}/{xxhash.xxh3_64_hexdigest(asset_id.encode())[:digits]}.lock"
 
 
+def digits_of(name: str) -> int:
+    """How many hex digits name the part `name` (see is_part)."""
+    return len(name) - len(PARTS_DIR) - len("/.lock")
+
+
 def layout(ids: Iterable[str]) -> dict[str, list[str]]:
     """Each file's asset ids, sorted as they are written, by file name."""
     ids = sorted(ids)
