@@ -130,10 +130,8 @@ def inference_task(
     if request.output_quality is not None:
         task["outputQuality"] = request.output_quality
     model = catalog.resolve_model(request.model)
-    if model is not None and model.openai:
-        task["providerSettings"] = {
-            "openai": {"quality": request.quality, "background": request.background}
-        }
+    if model is not None:  # where this model takes them: providerSettings.openai, settings
+        task.update(model.wire_settings(request.quality, request.background))
     if references:
         task["inputs"] = {"referenceImages": list(references)}
     if request.safety != "none":
@@ -232,7 +230,7 @@ class _Waiter:
 
 
 class RunwareProvider:
-    """GPT Image 1 and 1 Mini (and other imageInference models) through Runware's REST API."""
+    """The GPT Image family (and other imageInference models) through Runware's REST API."""
 
     name = "runware"
     paid = True

@@ -42,7 +42,11 @@ class Settings(_Strict):
         None, description="runware (default) or placeholder; --provider overrides it"
     )
     model: str | None = Field(
-        None, description="gpt-image-1, gpt-image-1-mini, or a Runware model id (AIR)"
+        None,
+        description=(
+            "an alias (gpt-image-1, gpt-image-1-mini, gpt-image-1.5, gpt-image-2, ...) or any "
+            "Runware model id, provider:name@version (openai:gpt-image@2, runware:100@1)"
+        ),
     )
     size: str | None = Field(None, description="WIDTHxHEIGHT, e.g. 1536x1024")
     quality: Quality | Template | None = None

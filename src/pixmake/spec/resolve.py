@@ -634,8 +634,8 @@ def _settings(values: dict[str, Any]) -> Checked:
     provider = field(_provider, values["provider"])
     model = field(_model, values["model"])
     size = field(_size, values["size"], model) if model else None
-    quality = field(_enum, values, "quality", catalog.QUALITIES)
-    background = field(_enum, values, "background", catalog.BACKGROUNDS)
+    quality = field(_model_enum, values, "quality", catalog.QUALITIES, model)
+    background = field(_model_enum, values, "background", catalog.BACKGROUNDS, model)
     fmt = field(_enum, values, "format", catalog.FORMATS)
     if background == "transparent" and fmt and fmt not in catalog.ALPHA_FORMATS:
         problems.append(
@@ -699,14 +699,41 @@ def _provider(value: Any) -> str:
 
 
 def _model(value: Any) -> catalog.ModelInfo:
-    model = catalog.resolve_model(str(value).strip())
-    if model is None:
+    name = str(value).strip()
+    model = catalog.resolve_model(name)
+    if model is not None:
+        return model
+    close = catalog.suggestions(name)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    if ":" in name or "@" in name:
         raise _Invalid(
             ("model",),
-            f"unknown model `{value}`",
-            f"use one of {catalog.known_model_names()}, or a Runware model id like runware:100@1",
+            f"`{value}` is not a Runware model id ({catalog.AIR_FORM})",
+            f"{hint}write it as {catalog.AIR_SHAPE}, in lower case",
         )
-    return model
+    raise _Invalid(
+        ("model",),
+        f"unknown model `{value}`",
+        f"{hint}use one of {catalog.known_model_names()}, or a Runware model id "
+        f"({catalog.AIR_FORM})",
+    )
+
+
+def _model_enum(
+    values: dict[str, Any], name: str, allowed: tuple[str, ...], model: catalog.ModelInfo | None
+) -> str:
+    """A quality or background: one pixmake knows, and one this model takes."""
+    value = _enum(values, name, allowed)
+    if model is None:
+        return value
+    taken = model.qualities if name == "quality" else model.backgrounds
+    if value not in taken:
+        raise _Invalid(
+            (name,),
+            f"{name} `{value}` is not available for {model.name}",
+            f"use one of {', '.join(taken)}, or another model",
+        )
+    return value
 
 
 def _size(value: Any, model: catalog.ModelInfo) -> catalog.Size:

@@ -55,8 +55,7 @@ from pixmake import catalog
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-MODELS = ("openai:1@1", "openai:1@2")
-SIZES = ((1024, 1024), (1536, 1024), (1024, 1536))
+MODELS = tuple(catalog.MODELS)  # every model the catalog knows, by its Runware id
 FIELDS = frozenset(
     [
         "taskType",
@@ -66,6 +65,7 @@ FIELDS = frozenset(
         "width",
         "height",
         "providerSettings",
+        "settings",
         "webhookURL",
         "includeCost",
         "numberResults",
@@ -444,8 +444,9 @@ class FakeRunware:
     def _image(self, body: dict[str, Any], variant: int) -> bytes:
         width, height = int(body["width"]), int(body["height"])
         fmt = str(body.get("outputFormat", "JPG"))
-        settings = body.get("providerSettings", {}).get("openai", {})
-        alpha = settings.get("background") == "transparent" and fmt != "JPG"
+        model = catalog.MODELS.get(str(body.get("model")))
+        background = _setting(body, model.background_at if model else None)
+        alpha = background == "transparent" and fmt != "JPG"
         key = (width, height, fmt, alpha, variant % 7)
         with self._lock:
             cached = self._image_cache.get(key)
@@ -466,7 +467,7 @@ class FakeRunware:
 
 
 def validate_inference(task: dict[str, Any], known_images: set[str]) -> list[dict[str, Any]]:
-    """Runware-shaped errors for an imageInference task for openai:1@1 / openai:1@2."""
+    """Runware-shaped errors for an imageInference task for a model of the catalog."""
     problems = []
 
     def bad(code: str, message: str, parameter: str, **extra: Any) -> None:
@@ -480,24 +481,11 @@ def validate_inference(task: dict[str, Any], known_images: set[str]) -> list[dic
     for name in ("model", "positivePrompt", "width", "height"):
         if name not in task:
             bad("missingParameter", f"Missing required parameter '{name}'.", name)
-    if "model" in task and task["model"] not in MODELS:
+    model = catalog.MODELS.get(str(task.get("model")))
+    if "model" in task and model is None:
         bad("invalidModel", f"Invalid model '{task['model']}'.", "model")
-    prompt = task.get("positivePrompt")
-    if "positivePrompt" in task and not (isinstance(prompt, str) and 1 <= len(prompt) <= 32000):
-        bad(
-            "invalidPositivePrompt",
-            "positivePrompt must be 1 to 32000 characters.",
-            "positivePrompt",
-            min=1,
-            max=32000,
-        )
-    if "width" in task and "height" in task and (task["width"], task["height"]) not in SIZES:
-        bad(
-            "invalidWidth",
-            "Width and height must be 1024x1024, 1536x1024 or 1024x1536.",
-            "width",
-            allowedValues=[f"{w}x{h}" for w, h in SIZES],
-        )
+    if model is not None:
+        _model_rules(task, model, bad)
     _enum(task, "outputType", ("URL", "base64Data", "dataURI"), bad)
     _enum(task, "outputFormat", ("JPG", "PNG", "WEBP"), bad)
     _enum(task, "deliveryMethod", ("sync", "async"), bad)
@@ -519,34 +507,18 @@ def validate_inference(task: dict[str, Any], known_images: set[str]) -> list[dic
         _enum(safety, "mode", ("none", "fast", "full"), bad, "safety.")
     if "includeCost" in task and not isinstance(task["includeCost"], bool):
         bad("invalidIncludeCost", "includeCost must be a boolean.", "includeCost")
-    settings = task.get("providerSettings", {})
-    openai = settings.get("openai", {}) if isinstance(settings, dict) else None
-    if not isinstance(openai, dict) or set(settings) - {"openai"}:
-        bad(
-            "unsupportedParameter", "Only providerSettings.openai is supported.", "providerSettings"
-        )
-    else:
-        for name in set(openai) - {"quality", "background"}:
-            bad(
-                "unsupportedParameter",
-                f"providerSettings.openai.{name} is not supported.",
-                f"providerSettings.openai.{name}",
-            )
-        _enum(openai, "quality", ("auto", "high", "medium", "low"), bad, "providerSettings.openai.")
-        _enum(
-            openai, "background", ("auto", "transparent", "opaque"), bad, "providerSettings.openai."
-        )
     inputs = task.get("inputs", {})
     if not isinstance(inputs, dict) or set(inputs) - {"referenceImages"}:
         bad("unsupportedParameter", "Only inputs.referenceImages is supported.", "inputs")
     else:
         refs = inputs.get("referenceImages", [])
-        if not isinstance(refs, list) or len(refs) > 16:
+        most = model.max_references if model is not None else 16
+        if not isinstance(refs, list) or len(refs) > most:
             bad(
                 "invalidReferenceImages",
-                "referenceImages takes at most 16 images.",
+                f"referenceImages takes at most {most} images.",
                 "inputs.referenceImages",
-                max=16,
+                max=most,
             )
         else:
             for ref in refs:
@@ -557,6 +529,60 @@ def validate_inference(task: dict[str, Any], known_images: set[str]) -> list[dic
                         "inputs.referenceImages",
                     )
     return problems
+
+
+def _model_rules(task: dict[str, Any], model: catalog.ModelInfo, bad: Any) -> None:
+    """What the catalog says this model takes: prompt length, sizes, and its settings object
+    (`providerSettings.openai` or `settings`) with the qualities and backgrounds it takes."""
+    low, high = model.prompt_length
+    prompt = task.get("positivePrompt")
+    if "positivePrompt" in task and not (isinstance(prompt, str) and low <= len(prompt) <= high):
+        bad(
+            "invalidPositivePrompt",
+            f"positivePrompt must be {low} to {high} characters.",
+            "positivePrompt",
+            min=low,
+            max=high,
+        )
+    width, height = task.get("width"), task.get("height")
+    if isinstance(width, int) and isinstance(height, int) and not model.size_ok((width, height)):
+        bad(
+            "invalidWidth",
+            f"Width and height must be {model.sizes_text()}.",
+            "width",
+            allowedValues=[f"{w}x{h}" for w, h in model.sizes],
+        )
+    shape: dict[str, Any] = {}
+    for path, allowed in (
+        (model.quality_at, model.qualities),
+        (model.background_at, model.backgrounds),
+    ):
+        if path is not None:
+            *parents, name = path.split(".")
+            target = shape
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            target[name] = allowed
+    for root in ("providerSettings", "settings"):
+        if root in task and root not in shape:
+            bad("unsupportedParameter", f"{root} is not supported by {model.id}.", root)
+    for root, inner in shape.items():
+        if root in task:
+            _object(task[root], inner, root, bad)
+
+
+def _object(value: Any, shape: dict[str, Any], where: str, bad: Any) -> None:
+    """A settings object against its shape: only the names it has, each with its values."""
+    if not isinstance(value, dict):
+        bad("unsupportedParameter", f"{where} must be an object.", where)
+        return
+    for name in set(value) - set(shape):
+        bad("unsupportedParameter", f"{where}.{name} is not supported.", f"{where}.{name}")
+    for name, inner in shape.items():
+        if name in value and isinstance(inner, dict):
+            _object(value[name], inner, f"{where}.{name}", bad)
+        elif name in value:
+            _enum(value, name, inner, bad, where + ".")
 
 
 def _enum(
@@ -606,10 +632,18 @@ def _checked(task: dict[str, Any]) -> bool:
 
 def _price(task: dict[str, Any]) -> float:
     model = catalog.resolve_model(str(task.get("model")))
-    quality = task.get("providerSettings", {}).get("openai", {}).get("quality", "auto")
+    quality = _setting(task, model.quality_at if model else None) or "auto"
     size = (int(task.get("width", 0)), int(task.get("height", 0)))
     price = model.price(str(quality), size) if model else None
     return price if price is not None else 0.01
+
+
+def _setting(task: dict[str, Any], path: str | None) -> Any:
+    """The value at a dotted path of a task (`providerSettings.openai.quality`), or None."""
+    value: Any = task
+    for part in (path or "").split(".") if path else ():
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if path else None
 
 
 def _ext(task: dict[str, Any]) -> str:
