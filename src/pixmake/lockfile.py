@@ -270,8 +270,8 @@ class Entries(MutableMapping[str, LockEntry]):
         if self._by_hash is not None:
             for digest in entry_hashes(value):
                 self._by_hash.setdefault(digest, []).append(key)
-        self._parsed[key] = value
-        self._raw.pop(key, None)
+        self._raw[key] = _dumps(value)[1 : -len(_END)]  # kept as its text in the file: a
+        self._parsed.pop(key, None)  # build of 100,000 assets holds 1 KB each, not a tree
         self._damaged.pop(key, None)
 
     def __delitem__(self, key: str) -> None:
@@ -389,15 +389,16 @@ class Lock:
         """Every entry in one file's text."""
         return self._text(self.entries.written())
 
-    def files(self) -> dict[str, str]:
-        """Each file's text as it is written, by name (relative to the project): the lock
-        alone, or its parts and `pixmake.lock` listing them."""
+    def files(self) -> Iterator[tuple[str, str]]:
+        """Each file as it is written, (name relative to the project, text), made one at a
+        time: the lock alone, or its parts and then `pixmake.lock`, which lists them."""
         files = layout(self.entries.written())
         if not files or list(files) == [LOCK_NAME]:
-            return {LOCK_NAME: self._text(files.get(LOCK_NAME, []))}
-        texts = {name: self._text(ids) for name, ids in files.items()}
-        texts[LOCK_NAME] = index_text(files)
-        return texts
+            yield LOCK_NAME, self._text(files.get(LOCK_NAME, []))
+            return
+        for name, ids in files.items():
+            yield name, self._text(ids)
+        yield LOCK_NAME, index_text(files)
 
     def _text(self, ids: list[str]) -> str:
         if not ids:
@@ -787,10 +788,10 @@ def write_lock(root: Path, lock: Lock, *, fsync: bool = True, scratch: Path | No
     """Write the lock's files atomically where their content changed: the parts first, then
     `pixmake.lock`, which lists them, then parts no longer listed are removed (so that an
     interrupted write leaves a list whose parts all exist). Returns whether it wrote."""
-    files = lock.files()
+    written = set()
     wrote = False
-    for name in sorted(files, key=lambda n: n == LOCK_NAME):
-        text = files[name]
+    for name, text in lock.files():
+        written.add(name)
         if name != LOCK_NAME:
             _parts_folder(root)
         if _read_quietly(root / name) == text:
@@ -801,7 +802,7 @@ def write_lock(root: Path, lock: Lock, *, fsync: bool = True, scratch: Path | No
     if folder.is_dir() and not folder.is_symlink():
         for child in folder.iterdir():
             name = f"{PARTS_DIR}/{child.name}"
-            if is_part(name) and name not in files:
+            if is_part(name) and name not in written:
                 child.unlink()
                 wrote = True
         if not any(folder.iterdir()):

@@ -169,7 +169,7 @@ class Session:
         """Write the lockfile from the journal; keep only unfinished paid tasks in the journal.
         Made durable before the journal is cut when it records paid work (every paid task is
         journaled before it is sent); free work lost to a power cut is only done again."""
-        events = self.store.read_journal()
+        events = self.store.read_journal(slim=True)  # the lock has the entries already
         still_open = open_tasks(events)
         keep = [e for e in events if e.get("t") == "task" and still_open.get(e["key"]) is e["task"]]
         paid = any(e.get("t") == "task" for e in events)
