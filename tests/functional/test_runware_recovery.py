@@ -10,9 +10,12 @@ here fail with two charges.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from pixmake.errors import (
@@ -24,6 +27,7 @@ from pixmake.errors import (
 from pixmake.testing.fake_runware import REFUSE_WORD, FakeRunware
 from tests.conftest import Project, serve_fake
 from tests.functional.test_runware import (
+    _STAGING,
     KEY,
     Journal,
     make,
@@ -66,10 +70,6 @@ def never_sent(fake: FakeRunware, journal: Journal, key: str = "k" * 32) -> str:
 
 def resume_all(fake: FakeRunware, journal: Journal, keys: list[str]) -> list[Any]:
     """One build (one provider) that resumes every journaled key."""
-    import asyncio
-
-    from tests.functional.test_runware import _STAGING
-
     provider, _ = make(fake)
 
     async def go() -> list[Any]:
@@ -248,3 +248,37 @@ def test_a_build_without_getTaskDetails_warns_once(
         assert "no getTaskDetails" in warned[0]
         assert KEY not in resumed.err + resumed.out
         assert sorted(fake.charges().values()) == [1, 1, 1]
+
+
+# -- the fake's getTaskDetails ---------------------------------------------------------------
+
+
+def test_the_fakes_getTaskDetails_answers_as_runware_documents() -> None:
+    def ask(fake: FakeRunware, task_uuid: str) -> httpx.Response:
+        body = [{"taskType": "getTaskDetails", "taskUUID": task_uuid}]
+        headers = {"Authorization": f"Bearer {KEY}"}
+        return httpx.post(fake.url, json=body, headers=headers)
+
+    task = {
+        "taskType": "imageInference", "taskUUID": str(uuid.uuid4()), "model": "openai:1@2",
+        "positivePrompt": "a fox", "width": 1024, "height": 1024, "deliveryMethod": "async",
+        "outputFormat": "PNG", "includeCost": True,
+    }  # fmt: skip
+    with FakeRunware(api_key=KEY) as fake:
+        headers = {"Authorization": f"Bearer {KEY}"}
+        assert httpx.post(fake.url, json=[task], headers=headers).status_code == 200
+        [details] = ask(fake, task["taskUUID"]).json()["data"]
+        assert details["taskType"] == "getTaskDetails"
+        assert details["taskUUID"] == task["taskUUID"]
+        assert details["request"] == [task]  # the original request array
+        [item] = details["response"]["data"]  # the original answer's envelope
+        assert item["status"] == "success"
+        assert item["imageUUID"]
+        assert item["cost"] > 0
+        unknown = ask(fake, str(uuid.uuid4()))
+        assert unknown.status_code == 400
+        assert unknown.json()["errors"][0]["code"] == "taskNotFound"
+        fake.task_details = False  # an account without it
+        refused = ask(fake, task["taskUUID"])
+        assert refused.status_code == 400
+        assert refused.json()["errors"][0]["code"] == "invalidTaskType"
