@@ -162,6 +162,19 @@ def test_an_error_about_the_credit_while_asking_keeps_the_task() -> None:
         assert fake.charges() == {result.record["task_uuid"]: 1}
 
 
+def test_an_error_about_the_credit_while_polling_keeps_the_task() -> None:
+    with FakeRunware(api_key=KEY) as fake:
+        journal = Journal()
+        fake.fail("status", status=402, code="insufficientCredits", task_type="getResponse")
+        provider, _ = make(fake)
+        with pytest.raises(ProviderQuotaError):
+            run(provider, request(), journal)  # accepted, then the first poll is refused
+        assert journal.open  # it was paid for: the next build collects it
+        provider, _ = make(fake)
+        result = run(provider, request(), journal)
+        assert fake.charges() == {result.record["task_uuid"]: 1}
+
+
 # -- an account without getTaskDetails -------------------------------------------------------
 
 
