@@ -92,6 +92,7 @@ class ProviderError(PixmakeError):
     retryable = False
     after_retry = False  # refused after an attempt whose fate was unknown
     envelope: tuple[list[Any], list[Any]] | None = None  # the answer a refusal came with
+    status: int | None = None  # the HTTP status a refusal came with
 
 
 class ProviderRetryableError(ProviderError):

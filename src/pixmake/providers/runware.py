@@ -4,9 +4,31 @@
 journal task UUID ─▶ POST [imageInference] ─▶ ACK ─▶ POST [getResponse] … ─▶ success items
        ▲                  │ dropped / 5xx / 429 / timeout: same UUID again          │
        │                  └─ conflictTaskUUID: it was accepted, poll it             ▼
-  after a crash: poll the journaled UUID (submit it only if Runware never saw it)  download
+  after a crash: ask about the journaled UUID (submit it only if Runware never saw it)  download
 ```
 A task UUID that may have been accepted is never replaced by a new one: that would pay twice.
+
+After a crash, a journaled task was recorded before it was sent, so Runware may or may not
+have it. getResponse cannot settle that alone: it answers "not found" for a task it has not
+shown yet, and `{"data": []}` both for a queued task and for one it never saw
+(RUNWARE_API.md §10, §11). So, once per journaled task:
+```
+getResponse U ── items or an error about U ───────────▶ follow it (poll, take, or fail)
+     │ not found, or nothing about U
+     ▼
+getTaskDetails U ── Runware has it (request, response) ──▶ follow it; never submitted again
+     │ a not-found error: Runware never saw U ──────────▶ submit U again, the same UUID
+     │ an answer with no details and no error ──────────▶ poll U
+     │ no answer (retries run out), a key or credit error ▶ U stays journaled: asked again
+     │ no getTaskDetails on this account (warned once a build):
+     └─ as before it: not found ▶ submit U again; nothing about U ▶ poll U
+```
+Only a definite "not found" from getTaskDetails sends a journaled task again: an empty
+getResponse is never enough (a queued task would be paid twice), and a getResponse "not found"
+is enough only on an account without getTaskDetails. While a task is polled, "not found"
+means "not shown yet": it is polled on, within the budget, and stays journaled. A task leaves
+the journal only when Runware refused it or said it failed; an error about the key or the
+credit while its fate is open keeps it, so that the next build asks about it again.
 """
 
 from __future__ import annotations
@@ -22,8 +44,9 @@ import math
 import random
 import time
 import uuid
+import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import httpx
 
@@ -31,6 +54,7 @@ from pixmake import catalog
 from pixmake.errors import (
     ContentRefusedError,
     MissingKeyError,
+    PixmakeWarning,
     ProviderAuthError,
     ProviderError,
     ProviderQuotaError,
@@ -58,6 +82,10 @@ _BUSY_STATUS = frozenset({429, 503})  # too much in flight: `concurrency: auto` 
 # provider's own moderation. Neither is charged, and sending it again cannot help.
 REFUSALS = frozenset({"sensitiveContentDetected", "invalidProviderContent"})
 OUTPUT_TYPES = {"url": "URL", "base64": "base64Data"}
+# An account without getTaskDetails: the task type refused as unknown or not allowed.
+_UNSUPPORTED = ("invalidTaskType", "unsupportedTaskType", "unknownTaskType", "taskTypeNot")
+_FORBIDDEN = frozenset({"forbidden", "permissionDenied", "insufficientPermissions"})
+Seen = Literal["known", "unknown", "silent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +311,7 @@ class RunwareProvider:
         self._interval = self.poll.first
         self._typical: float | None = None
         self._recent: collections.deque[float] = collections.deque(maxlen=16)
+        self._task_details: bool | None = None  # whether the account has getTaskDetails
 
     @property
     def in_flight(self) -> int:
@@ -312,12 +341,15 @@ class RunwareProvider:
         task = _Task(prior["taskUUID"] if prior else str(uuid.uuid4()), request.results)
         body["taskUUID"] = task.uuid
         lease = await self.window.lease() if self.window is not None else None
+        sending = prior is None  # until Runware may have the task, any refusal ends it
         try:
             if prior is None:
                 await tasks.record(request.key, request.asset_id, {"taskUUID": task.uuid})
                 await self._submit(body, task, lease)
-            elif not await self._poll_once(task, resuming=True):
+            elif not await self._resume(task):
+                sending = True
                 await self._submit(body, task, lease)  # journaled, but Runware never saw it
+            sending = False
             await self._wait(task)
             if lease is not None:
                 lease.done()
@@ -329,7 +361,7 @@ class RunwareProvider:
                 f"  fix: reword the prompt of `{request.asset_id}`"
             ) from exc
         except ProviderError as exc:
-            if not exc.retryable:
+            if isinstance(exc, ProviderRejectedError) or (sending and not exc.retryable):
                 tasks.finished(request.key)  # over for good: the next build may send a new task
             raise
         finally:
@@ -379,7 +411,7 @@ class RunwareProvider:
         except ProviderError as exc:
             if exc.retryable or not exc.after_retry:
                 raise
-            if await self._poll_once(task, resuming=True):
+            if await self._poll_once(task) != "unknown":
                 return
             raise
         self._collect(task, data)
@@ -442,7 +474,8 @@ class RunwareProvider:
     ) -> list[float]:
         """Hand each task its items and errors; returns how long the finished ones took."""
         now = self._clock()
-        failed = {e.get("taskUUID"): e for e in errors}
+        # "Not found" for a task being polled: accepted, but not shown yet (RUNWARE_API.md §11).
+        failed = {e.get("taskUUID"): e for e in errors if not _not_found(str(e.get("code", "")))}
         durations = []
         for waiter in batch:
             task = waiter.task
@@ -491,20 +524,80 @@ class RunwareProvider:
                 raise
             return exc.envelope
 
-    async def _poll_once(self, task: _Task, resuming: bool = False) -> bool:
-        """One getResponse. Returns False when Runware does not know the task (resuming only)."""
+    async def _resume(self, task: _Task) -> bool:
+        """Whether Runware may have this journaled task (it is then followed, never sent
+        again); False only when it said it never saw it (see the module docstring)."""
+        seen = await self._poll_once(task)
+        if seen == "known":
+            return True
+        told = await self._details(task)
+        if told is None:  # no getTaskDetails: as before it, an unknown task is sent again
+            return seen == "silent"
+        return told != "unknown"
+
+    async def _poll_once(self, task: _Task) -> Seen:
+        """One getResponse for a task whose fate is open: `known` (its items are collected,
+        its failure raised), `unknown` (not found), or `silent` (nothing about it)."""
         query = [{"taskType": "getResponse", "taskUUID": task.uuid}]
         try:
             data, errors = await self._post(query, task.uuid)
         except ProviderRejectedError as exc:
-            if resuming and _not_found(str(exc)):
-                return False
+            if _not_found(str(exc)):
+                return "unknown"
             raise
-        if resuming and any(_not_found(str(e.get("code", ""))) for e in errors):
-            return False
+        if any(_not_found(str(e.get("code", ""))) for e in errors):
+            return "unknown"
         self._collect(task, data)
         self._raise_task_errors(errors)
-        return True
+        about = [d for d in data if d.get("taskUUID") in (None, task.uuid)]
+        return "known" if about or errors else "silent"
+
+    async def _details(self, task: _Task) -> Seen | None:
+        """getTaskDetails: `known` (Runware has it: its answer so far is collected, its
+        failure raised), `unknown` (not found: Runware never saw it), `silent` (no details,
+        no error), or None when the account has no getTaskDetails (warned once a build)."""
+        if self._task_details is False:
+            return None
+        query = [{"taskType": "getTaskDetails", "taskUUID": task.uuid}]
+        try:
+            data, errors = await self._post(query, task.uuid)
+        except ProviderError as exc:
+            if exc.retryable or exc.envelope is None:
+                raise
+            if _unsupported(exc.status, exc.envelope[1]):
+                self._without_task_details()
+                return None
+            if any(_not_found(str(e.get("code", ""))) for e in exc.envelope[1]):
+                return "unknown"
+            raise
+        if _unsupported(200, errors):
+            self._without_task_details()
+            return None
+        if any(_not_found(str(e.get("code", ""))) for e in errors):
+            return "unknown"
+        self._task_details = True
+        found = [d for d in data if d.get("taskUUID") in (None, task.uuid) and "response" in d]
+        if not found:
+            return "silent"
+        response = found[0]["response"]
+        if isinstance(response, dict):  # the original answer: results, or the task's failure
+            items = response.get("data") or []
+            items = [items] if isinstance(items, dict) else items
+            self._collect(task, [i for i in items if isinstance(i, dict)])
+            failures = [e for e in response.get("errors") or [] if isinstance(e, dict)]
+            self._raise_task_errors([e for e in failures if e.get("taskUUID") in (None, task.uuid)])
+        return "known"
+
+    def _without_task_details(self) -> None:
+        if self._task_details is not False:
+            self._task_details = False
+            warnings.warn(
+                "this Runware account has no getTaskDetails: a journaled task that getResponse "
+                "does not know is submitted again (with the same UUID) without asking further; "
+                "if Runware had accepted it and not shown it yet, it is paid twice",
+                PixmakeWarning,
+                stacklevel=2,
+            )
 
     def _collect(self, task: _Task, data: list[dict[str, Any]]) -> None:
         for item in data:
@@ -571,6 +664,7 @@ class RunwareProvider:
                 refusal = _error_for(errors[0] if errors else {}, response.status_code, response)
                 refusal.after_retry = attempt > 0
                 refusal.envelope = (data, errors)
+                refusal.status = response.status_code
                 raise refusal
             return data, errors
 
@@ -786,6 +880,16 @@ def _task_error_text(error: dict[str, Any]) -> str:
 
 def _not_found(text: str) -> bool:
     return "NotFound" in text or "notFound" in text or "taskFailedOrNotFound" in text
+
+
+def _unsupported(status: int | None, errors: list[dict[str, Any]]) -> bool:
+    """Whether an answer to getTaskDetails says this account may not use it."""
+    codes = [str(e.get("code") or "") for e in errors]
+    return (
+        status == 403
+        or any(code.startswith(_UNSUPPORTED) or code in _FORBIDDEN for code in codes)
+        or any(e.get("parameter") == "taskType" for e in errors)
+    )
 
 
 def _retry_after(response: httpx.Response | None) -> float | None:

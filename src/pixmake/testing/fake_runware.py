@@ -18,6 +18,11 @@ Faults (`fail(kind, times=1, task_type=None, ...)`), consumed by the next matchi
 - `malformed`: HTTP 200 with a body that is not JSON, after processing;
 - `task_error`: HTTP 200 with a per-task error (`code`) for a getResponse;
 - `processing`: the task stays processing for `polls` more polls;
+- `lost`: the task is accepted and charged, and the connection is closed with no answer (the
+  ACK is lost); for its next `polls` getResponse requests Runware does not know it (they
+  answer as for an unknown task, see `unknown_poll`), and neither does its duplicate check: a
+  submission of the same UUID meanwhile is accepted, and charged, again. getTaskDetails knows
+  it from the start (the eventual-consistency case that RUNWARE_API.md §11 describes);
 - `echo_key`: an error (`status`, default 500; `code`) whose message repeats the request's
   Authorization header, `Invalid API key: Bearer <key>`, as a careless server might;
 - content safety, by marker words in the prompt: `FLAG_WORD` makes an image that the check
@@ -25,6 +30,10 @@ Faults (`fail(kind, times=1, task_type=None, ...)`), consumed by the next matchi
   `sensitiveContentDetected` and `REFUSE_WORD` fails the accepted task with
   `invalidProviderContent` (the provider's moderation); neither is charged;
 - `ttl`: an image URL answers 404 once `ttl` seconds (of `clock`) have passed;
+- `getTaskDetails` answers `{taskType, taskUUID, request, response}` for a task it has, and
+  `taskNotFound` for one it never saw; with `task_details=False` (an account without it) the
+  task type is refused as unknown (`invalidTaskType`), and a `status` fault with
+  `task_type="getTaskDetails"` scripts any other answer (403 `forbidden`, 500, ...);
 - for image downloads (`task_type="download"`): `slow_download` (`delay` between chunks),
   `truncated_download`, `unsized_download` (no Content-Length: the body ends when the
   connection closes) and `status`.
@@ -116,6 +125,7 @@ class _Task:
     results: list[dict[str, Any]] | None = None
     error: dict[str, Any] | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    hidden: int = 0  # getResponse polls for which it is not visible yet (the `lost` fault)
 
 
 class FakeRunware:
@@ -134,6 +144,8 @@ class FakeRunware:
         processing_polls: int = 0,
         clock: Callable[[], float] = time.monotonic,
         price_scale: float = 1.0,
+        task_details: bool = True,
+        unknown_poll: str = "error",
     ) -> None:
         """`clock` stamps each request in `requests` (`at`): a test that gives the client a
         fake clock gives the same one here, and reads when each poll was sent. `price_scale`
@@ -144,7 +156,15 @@ class FakeRunware:
         `account_limit` is the hidden per-account limit: a submission while that many tasks
         are processing is answered 429 `rateLimitExceeded` (with `busy_retry_after` as
         Retry-After, if given) and not accepted. `busy` counts those answers and
-        `peak_in_flight` the most tasks processing at once."""
+        `peak_in_flight` the most tasks processing at once.
+
+        `task_details=False` is an account without getTaskDetails. `unknown_poll` is how
+        getResponse answers a task it does not know: `error` (400 `taskNotFound`) or `empty`
+        (`{"data": []}`, as it answers for a queued one: RUNWARE_API.md §10)."""
+        if unknown_poll not in ("error", "empty"):
+            raise ValueError(f"unknown_poll is error or empty, not {unknown_poll!r}")
+        self.task_details = task_details
+        self.unknown_poll = unknown_poll
         self.price_scale = price_scale
         self.api_key = api_key
         self.clock = clock
@@ -277,6 +297,8 @@ class FakeRunware:
             return self._get_response(task)
         if kind == "imageUpload":
             return self._upload(task)
+        if kind == "getTaskDetails" and self.task_details:
+            return self._task_details(task)
         if kind == "ping":
             return 200, [{"taskType": "ping", "pong": True}], []
         return 400, [], [_error("invalidTaskType", f"Unknown taskType {kind!r}.", task, "taskType")]
@@ -295,7 +317,8 @@ class FakeRunware:
             return 400, [], [_error("sensitiveContentDetected", message, task, "positivePrompt")]
         task_uuid = str(task["taskUUID"])
         with self._lock:
-            if task_uuid in self._tasks:
+            known = self._tasks.get(task_uuid)
+            if known is not None and not known.hidden:
                 return (
                     400,
                     [],
@@ -386,12 +409,13 @@ class FakeRunware:
         task_uuid = str(task.get("taskUUID"))
         with self._lock:
             state = self._tasks.get(task_uuid)
+            if state is not None and state.hidden:
+                state.hidden -= 1
+                state = None  # accepted, but not visible here yet
         if state is None:
-            return (
-                400,
-                [],
-                [_error("taskNotFound", "No task with this taskUUID was found.", task, "taskUUID")],
-            )
+            if self.unknown_poll == "empty":
+                return 200, [], []
+            return 400, [], [_not_found(task)]
         if state.error is not None:
             return 200, [], [dict(state.error)]
         with self._lock:
@@ -402,6 +426,37 @@ class FakeRunware:
             item = {"taskType": "imageInference", "taskUUID": task_uuid, "status": "processing"}
             return 200, [item], []
         return 200, [{**r, "status": "success"} for r in self._results(state)], []
+
+    def _task_details(
+        self, task: dict[str, Any]
+    ) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+        """The original request and Runware's answer to it, as far as it has one now."""
+        task_uuid = str(task.get("taskUUID"))
+        with self._lock:
+            state = self._tasks.get(task_uuid)
+        if state is None:
+            return 400, [], [_not_found(task)]
+        if state.error is not None:
+            response: dict[str, Any] = {"errors": [dict(state.error)]}
+        elif state.polls_left > 0 or not state.done.is_set():
+            item = {"taskType": "imageInference", "taskUUID": task_uuid, "status": "processing"}
+            response = {"data": [item]}
+        else:
+            response = {"data": [{**r, "status": "success"} for r in self._results(state)]}
+        details = {
+            "taskType": "getTaskDetails",
+            "taskUUID": task_uuid,
+            "request": [dict(state.body)],
+            "response": response,
+        }
+        return 200, [details], []
+
+    def lose(self, task_uuid: str, polls: int) -> None:
+        """Hide an accepted task from getResponse and the duplicate check for `polls` polls."""
+        with self._lock:
+            state = self._tasks.get(task_uuid)
+            if state is not None:
+                state.hidden = polls
 
     def fail_task(self, task_uuid: str, code: str, message: str) -> None:
         with self._lock:
@@ -664,6 +719,10 @@ def _error(
     return error
 
 
+def _not_found(task: dict[str, Any]) -> dict[str, Any]:
+    return _error("taskNotFound", "No task with this taskUUID was found.", task, "taskUUID")
+
+
 def _errors(*errors: dict[str, Any]) -> dict[str, Any]:
     return {"errors": list(errors)}
 
@@ -741,6 +800,11 @@ class _Handler(BaseHTTPRequestHandler):
             status, envelope = self._handle(body)
             self.fake.hold(str(first["taskUUID"]), fault.polls)
             self._json(status, envelope)
+            return
+        if fault is not None and fault.kind == "lost" and first.get("taskUUID"):
+            self._handle(body)  # accepted and charged; the answer never arrives
+            self.fake.lose(str(first["taskUUID"]), fault.polls)
+            self._drop()
             return
         if fault is not None and fault.kind == "task_error" and not self.fake.knows(first):
             self.fake.requeue(fault)  # it is for a task that exists: the next poll gets it
@@ -860,6 +924,9 @@ def main(argv: list[str] | None = None) -> None:
         "--account-limit", type=int, default=None, help="429 above this many tasks processing"
     )
     parser.add_argument("--processing-polls", type=int, default=0)
+    parser.add_argument(
+        "--no-task-details", action="store_true", help="an account without getTaskDetails"
+    )
     args = parser.parse_args(argv)
     fake = FakeRunware(
         args.key,
@@ -869,6 +936,7 @@ def main(argv: list[str] | None = None) -> None:
         max_in_flight=args.max_in_flight,
         account_limit=args.account_limit,
         processing_polls=args.processing_polls,
+        task_details=not args.no_task_details,
     )
     print(f"fake Runware at {fake.url} (key: the one given with --key)", flush=True)
     fake.start()
