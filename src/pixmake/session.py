@@ -48,6 +48,7 @@ class Session:
     trace: Trace = field(init=False)
     files: FileHasher = field(init=False)
     journal_pending: int = 0
+    remembered: bool = field(init=False)  # whether the trace had any file record
     _project: Project | None = None
     _lock: Lock | None = None
     _committed: Lock | None = None
@@ -58,6 +59,7 @@ class Session:
         self.store = Store(self.root)
         self.trace = open_trace(self.store.dir)
         self.files = FileHasher(self.root, self.trace.section("files"))
+        self.remembered = bool(self.files.records)
 
     @property
     def options(self) -> list[Any]:
@@ -74,6 +76,17 @@ class Session:
             return None
         ids: list[str] = record.get("ids", [])
         return ids
+
+    def read_ahead(self) -> None:
+        """With no file remembered (a fresh clone, CI, `.pixmake/` deleted), every file the
+        lock names is hashed on a thread while the spec is loaded and resolved, until the run
+        asks for it (readahead.py). With records, their stats answer: nothing is read."""
+        if not self.remembered:
+            self.files.read_ahead(self.committed.entries.named_paths())
+
+    def close(self) -> None:
+        """Stop reading ahead; the trace is written by `remember`, not here."""
+        self.files.stop_ahead()
 
     # -- loading ----------------------------------------------------------------------------
 

@@ -27,7 +27,11 @@ def check(
     if ids is not None:
         return _unapproved(session.committed, ids) if approved else []
     _ = session.lock  # the journal's count, for the message; CI checks the committed lockfile
-    plan = session.plan(lock=session.committed, record=False)
+    session.read_ahead()
+    try:
+        plan = session.plan(lock=session.committed, record=False)
+    finally:
+        session.close()
     problems = [
         f"{p.state}: {p.id}: {'; '.join(p.reasons)}"
         for p in (plan.assets[i] for i in plan.order)
