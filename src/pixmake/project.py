@@ -65,7 +65,7 @@ def load_project(
         known = ", ".join(spec.profiles) or "none declared"
         raise UsageError(f"unknown profile `{profile}` (profiles in {SPEC_NAME}: {known})")
     memory = trace.section("decls")
-    resolver = Resolver(root, spec, lines, files, profile, provider, memory)
+    resolver = Resolver(root, spec, lines, files, profile, provider, memory, trace.recording)
     assets = resolver.resolve()
     problems += resolver.problems
     try:

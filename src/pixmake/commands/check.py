@@ -23,6 +23,7 @@ def check(
     """What is not up to date, as lines; empty when everything is. Writes nothing.
     `approved`: also every asset whose current output (as committed) was not approved."""
     session = open_session(root, profile=profile, provider=provider)
+    session.trace.recording = False  # check writes nothing: no record is made to be dropped
     ids = session.fresh_ids()
     if ids is not None:
         return _unapproved(session.committed, ids) if approved else []

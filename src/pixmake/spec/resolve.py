@@ -93,6 +93,7 @@ class Resolver:
     profile: str | None = None
     provider: str | None = None
     memory: dict[str, Any] = field(default_factory=dict)
+    record: bool = True  # whether to make new records in `memory` (False: only read it)
     templates: Templates = field(init=False)
     problems: list[Problem] = field(default_factory=list)
     rendered: int = 0  # rows rendered (not found in memory)
@@ -223,11 +224,14 @@ class Resolver:
         settings.update(self._overrides())
         decl_fp = digest((name, fields(decl), sorted(settings.items())))
         known, names, reads = self._remembered(name, decl_fp)
-        remember = count <= REMEMBERED_ROWS
+        remember = self.record and count <= REMEMBERED_ROWS
         keyed: list[tuple[dict[str, Any], str | None, tuple[Any, ...]]] = []  # row, key, asset
         assets = []
         line = self.lines.line(where)
         rendered = self.rendered
+        # settings without a template are the same for every row: checked once
+        plain = all(not (isinstance(v, str) and "{" in v) for v in settings.values())
+        checked = self._checked(settings) if plain else None
         for extra, origin in rows:
             key = _row_key(names, extra, fixed) if names is not None else None
             row = known.get(key) if key is not None else None
@@ -248,7 +252,7 @@ class Resolver:
                         "use letters, digits and _ . @ + = / - (no spaces or globs)",
                     )
                 local["id"] = asset_id
-                asset = self._asset(asset_id, name, decl, settings, local, origin)
+                asset = self._asset(asset_id, name, decl, settings, local, origin, checked)
                 assets.append(asset)
                 if remember:
                     keyed.append((extra, None, asset.to_tuple()))
@@ -398,7 +402,9 @@ class Resolver:
         settings: dict[str, Any],
         ctx: dict[str, Any],
         origin: str | None,
+        checked: Checked | None = None,
     ) -> Asset:
+        """The asset of one row; `checked`: its settings, when no setting is a template."""
         render = self.templates.render
         problems: list[_Invalid] = []
 
@@ -411,14 +417,13 @@ class Resolver:
                 problems.append(_Invalid((name,), exc.message, exc.fix, exc))
             return None
 
-        values = {
-            k: field(k, render, v, ctx) if isinstance(v, str) and "{" in v else v
-            for k, v in settings.items()
-        }
-        setting = tuple(values.items())
-        known = self._settings.get(setting)
+        known = checked
         if known is None:
-            known = self._settings[setting] = _settings(values)
+            values = {
+                k: field(k, render, v, ctx) if isinstance(v, str) and "{" in v else v
+                for k, v in settings.items()
+            }
+            known = self._checked(values)
         (
             provider,
             model,
@@ -489,6 +494,14 @@ class Resolver:
             origin=origin,
             line=self.lines.line(("assets", decl_name)),
         )
+
+    def _checked(self, values: dict[str, Any]) -> Checked:
+        """The settings checked, once for each distinct set of values."""
+        setting = tuple(values.items())
+        known = self._settings.get(setting)
+        if known is None:
+            known = self._settings[setting] = _settings(values)
+        return known
 
     def _reference(self, index: int, ref: str | UrlReference, ctx: dict[str, Any]) -> Reference:
         where: PathKey = ("references", index)
