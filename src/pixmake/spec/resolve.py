@@ -842,9 +842,12 @@ def _combinations(axes: list[tuple[str, list[Any]]], var: str, origin: str) -> I
         yield {**values, var: values, "index": i}, origin
 
 
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
 def _normalise(text: str) -> str | None:
     """A clean project-relative POSIX path, or None when it leaves the project."""
-    if not text or text.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", text):
+    if not text or text.startswith(("/", "\\")) or _DRIVE.match(text):
         return None
     norm = posixpath.normpath(text.replace("\\", "/"))
     if norm == "." or norm == ".." or norm.startswith("../"):
