@@ -168,6 +168,11 @@ class FileHasher:
             self._ahead = ReadAhead(self._prefix, paths, wanted, clock())
             self._ahead.start()
 
+    def regular_ahead(self, rel: str) -> bool:
+        """Whether reading ahead found `rel` a regular file in a folder inside the project,
+        not a symlink: then it does not lead outside (confine.py), with no stat of its own."""
+        return self._ahead is not None and self._ahead.regular(rel)
+
     def wait_ahead(self) -> None:
         """Wait until the helper reading ahead has answered for every path it was given."""
         if self._ahead is not None:

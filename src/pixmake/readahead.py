@@ -118,6 +118,11 @@ class ReadAhead:
             self._asked.add(rel)
             return self._found.pop(rel, None)
 
+    def regular(self, rel: str) -> bool:
+        """Whether the helper found `rel` a regular file (opened without following a
+        symlink, in a folder inside the project), and it is still to be taken."""
+        return rel in self._found
+
     def wait(self) -> None:
         """Wait until the helper has answered for every path (or has gone)."""
         for thread in self._threads:

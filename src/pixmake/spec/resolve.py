@@ -108,6 +108,7 @@ class Resolver:
     )
     _settings: dict[tuple[tuple[str, Any], ...], Checked] = field(default_factory=dict)
     _regular: dict[str, str | None] = field(default_factory=dict)  # reference -> why not
+    _references: dict[str, Reference] = field(default_factory=dict)  # by its text, once valid
 
     def __post_init__(self) -> None:
         self.templates = Templates(self.root, self.files, self.spec.limits.render_chars)
@@ -252,7 +253,7 @@ class Resolver:
                         "use letters, digits and _ . @ + = / - (no spaces or globs)",
                     )
                 local["id"] = asset_id
-                asset = self._asset(asset_id, name, decl, settings, local, origin, checked)
+                asset = self._asset(asset_id, name, decl, settings, local, origin, checked, line)
                 assets.append(asset)
                 if remember:
                     keyed.append((extra, None, asset.to_tuple()))
@@ -403,8 +404,10 @@ class Resolver:
         ctx: dict[str, Any],
         origin: str | None,
         checked: Checked | None = None,
+        line: int | None = None,
     ) -> Asset:
-        """The asset of one row; `checked`: its settings, when no setting is a template."""
+        """The asset of one row; `checked`: its settings, when no setting is a template;
+        `line`: the declaration's line."""
         render = self.templates.render
         problems: list[_Invalid] = []
 
@@ -439,8 +442,10 @@ class Resolver:
         ) = known
         problems += invalid
         prompt = field("prompt", render, decl.prompt, ctx)
-        if prompt is not None and model is not None:
-            field("prompt", _prompt_length, prompt.strip(), model)
+        if prompt is not None:
+            prompt = prompt.strip()
+            if model is not None:
+                field("prompt", _prompt_length, prompt, model)
         references = tuple(
             r
             for i, ref in enumerate(decl.references)
@@ -475,7 +480,7 @@ class Resolver:
             id=asset_id,
             provider=provider,
             model=model.id,
-            prompt=prompt.strip(),
+            prompt=prompt,
             width=size[0],
             height=size[1],
             quality=quality,
@@ -492,7 +497,7 @@ class Resolver:
             derived=tuple(derived),
             decl=decl_name,
             origin=origin,
-            line=self.lines.line(("assets", decl_name)),
+            line=self.lines.line(("assets", decl_name)) if line is None else line,
         )
 
     def _checked(self, values: dict[str, Any]) -> Checked:
@@ -511,6 +516,12 @@ class Resolver:
                 raise _Invalid(where, f"`{url}` is not an https URL", "use an https:// URL")
             return Reference("url", url, ref.pin)
         text = self.templates.render(ref, ctx).strip()
+        found = self._references.get(text)
+        if found is None:  # once per text and run: many rows share a reference
+            found = self._references[text] = self._text_reference(where, text)
+        return found
+
+    def _text_reference(self, where: PathKey, text: str) -> Reference:
         if text.startswith("asset:"):
             return Reference("asset", text.removeprefix("asset:").strip())
         if text.startswith("https://"):
@@ -523,7 +534,7 @@ class Resolver:
                 where, f"`{text}` is outside the project", "copy the file into the project"
             )
         why = self._regular.get(norm, "")
-        if why == "":  # once per file and run: many rows share a reference
+        if why == "":  # once per file and run
             why = self._regular[norm] = self.files.confine.regular(norm, "reference")
         if why is not None:
             raise _Invalid(where, why, confine.FIX)
@@ -541,7 +552,9 @@ class Resolver:
             raise _Invalid(
                 where, f"output `{text}` is outside the project or reserved", "use a project path"
             )
-        if (why := self.files.confine.problem(norm, "output")) is not None:
+        if not self.files.regular_ahead(norm) and (
+            why := self.files.confine.problem(norm, "output")
+        ):
             raise _Invalid(where, why, "use a folder inside the project, not a symlink out of it")
         extensions = catalog.EXTENSIONS[fmt]
         if not norm.lower().endswith(extensions):
