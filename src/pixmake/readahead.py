@@ -2,7 +2,8 @@
 
 ```
 the run ──paths──▶ helper process (python -c HELPER): for each path, in order:
-                      open (no symlink followed), fstat, a regular file? read it, xxh3-128
+                      lstat; open (no symlink followed); fstat: the same regular
+                      file? read it, xxh3-128
          ◀─lines── path, size, mtime_ns, inode, ctime_ns, hash   (or the path alone: skipped)
 a reader thread files each line under its path; FileHasher.hash(path) takes it, or hashes
 the file itself when it is not there (yet), and then never uses the helper's line for it
@@ -48,13 +49,15 @@ out = sys.stdout
 for line in sys.stdin:
     rel = line[:-1]
     try:
+        link = os.lstat(prefix + rel)
         fd = os.open(prefix + rel, flags)
     except OSError:
         out.write(rel + "\n")
         continue
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+        same = (st.st_ino, st.st_dev) == (link.st_ino, link.st_dev)
+        if not stat.S_ISREG(link.st_mode) or not same:  # a symlink, or another file by now
             out.write(rel + "\n")
             continue
         hasher = xxhash.xxh3_128()
@@ -95,7 +98,7 @@ class ReadAhead:
         where = os.path.dirname(os.path.dirname(os.path.abspath(xxhash.__file__)))
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-I", "-c", HELPER, where, self._prefix],
+                [sys.executable, "-I", "-X", "utf8", "-c", HELPER, where, self._prefix],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
