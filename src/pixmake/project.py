@@ -101,7 +101,7 @@ def _validated(root: Path, files: FileHasher, trace: Trace) -> tuple[Spec, LineM
         from pixmake.spec.validate import validate_spec
 
         spec, problems = validate_spec(data, lines)
-    value = pickle.dumps((spec, lines, problems), pickle.HIGHEST_PROTOCOL)
-    if found is not None:
+    if found is not None and trace.recording:
+        value = pickle.dumps((spec, lines, problems), pickle.HIGHEST_PROTOCOL)
         trace.replace("spec", {"hash": found[0], "value": value})
     return spec, lines, list(problems)

@@ -14,6 +14,7 @@ Commands (commands/*.py) open a session, ask it for a plan, act, and close it.
 from __future__ import annotations
 
 import gc as collector
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -141,9 +142,13 @@ class Session:
     def remote(self) -> Remote | None:
         """The remote cache of the spec or PIXMAKE_REMOTE, if any (nothing is contacted)."""
         if self._remote is False:
-            from pixmake.remote import configured
+            config = self.project.spec.cache
+            if config.remote is None and not os.environ.get("PIXMAKE_REMOTE"):
+                self._remote = None  # none named (remote.ENV, cache.remote): no import
+            else:
+                from pixmake.remote import configured
 
-            self._remote = configured(self.project.spec.cache, self.root)
+                self._remote = configured(config, self.root)
         return self._remote
 
     def use_lock(self, lock: Lock) -> None:
