@@ -29,8 +29,10 @@ import xxhash
 from pixmake.confine import Confinement
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
+
+    from pixmake.readahead import ReadAhead
 
 # Coarse filesystems (FAT, some network mounts) tick in seconds; local ones in jiffies. A tick
 # this wide is safe for both and only costs a re-hash of files written in the last two seconds.
@@ -92,6 +94,7 @@ class FileHasher:
     _seen: dict[str, tuple[str, int] | None] = field(default_factory=dict)
     confine: Confinement = field(init=False)
     _prefix: str = field(init=False)  # the root and a slash: project paths join by `+`
+    _ahead: ReadAhead | None = None
 
     def __post_init__(self) -> None:
         self.confine = Confinement(self.root)
@@ -108,6 +111,12 @@ class FileHasher:
 
     def _hash(self, rel: str) -> tuple[str, int] | None:
         path = self._prefix + rel
+        if self._ahead is not None:
+            ahead = self._ahead.take(rel)
+            if ahead is not None and self.confine.folder_inside(rel):  # a regular file
+                stat_, digest, taken = ahead
+                self._record(rel, stat_, digest, taken)
+                return digest, stat_[0]
         taken = clock()
         found = self._stat(rel, path)
         if found is None:
@@ -140,8 +149,45 @@ class FileHasher:
         self.records[rel] = (*found, digest, taken)
         self.changed = True
 
+    def read_ahead(self, paths: Iterable[str]) -> None:
+        """Have a helper process hash those of `paths` this hasher has no record of, so
+        that reading them overlaps the run's other work until it asks for them
+        (readahead.py). Only while the run writes nothing: `stop_ahead` before it does."""
+        from pixmake.confine import lexical
+        from pixmake.readahead import ReadAhead
+
+        def wanted(rel: str) -> bool:  # on the helper's thread: lookups, and a cached check
+            return (
+                rel not in self.records
+                and rel not in self._seen
+                and lexical(rel)
+                and self.confine.folder_inside(rel)
+            )
+
+        if self._ahead is None:
+            self._ahead = ReadAhead(self._prefix, paths, wanted, clock())
+            self._ahead.start()
+
+    def regular_ahead(self, rel: str) -> bool:
+        """Whether reading ahead found `rel` a regular file in a folder inside the project,
+        not a symlink: then it does not lead outside (confine.py), with no stat of its own."""
+        return self._ahead is not None and self._ahead.regular(rel)
+
+    def wait_ahead(self) -> None:
+        """Wait until the helper reading ahead has answered for every path it was given."""
+        if self._ahead is not None:
+            self._ahead.wait()
+
+    def stop_ahead(self) -> None:
+        """Stop reading ahead (what was found and not asked for is dropped)."""
+        if self._ahead is not None:
+            self._ahead.stop()
+            self._ahead = None
+
     def remember(self, rel: str, st: os.stat_result, digest: str) -> None:
         """Record the hash of a file this run just wrote (its stat taken after the write)."""
+        if self._ahead is not None:
+            self._ahead.take(rel)  # read before the write: never to be used
         self._record(rel, (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns), digest, clock())
         self._seen[rel] = (digest, st.st_size)
 
@@ -151,10 +197,13 @@ class FileHasher:
 
     def forget(self, rel: str) -> None:
         self._seen.pop(rel, None)
+        if self._ahead is not None:
+            self._ahead.take(rel)
 
     def settle(self) -> None:
         """Re-read the files whose records are racily clean but whose mtime is now a tick
         old: if they still hash the same, their stat can vouch for them from now on."""
+        self.stop_ahead()
         taken = clock()
         for rel, record in list(self.records.items()):
             if not _racy(record, record[5]) or _racy(record, taken):

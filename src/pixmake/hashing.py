@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 KEY_SCHEME = 1
 
 
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)  # what is hashed is plain data, made here: it has no cycles to look for
 
 
 def canonical(value: Any) -> bytes:

@@ -7,7 +7,6 @@ blocked (a hand-edited or untracked file would be overwritten; needs --force or 
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -179,7 +178,7 @@ class Reroll:
 
     ids: set[str] = field(default_factory=set)
     open: set[str] = field(default_factory=set)
-    nonce: Callable[[], str] = field(default=lambda: uuid.uuid4().hex[:12])
+    nonce: Callable[[], str] = field(default=lambda: _nonce())
 
     def apply(self, item: AssetPlan, asset: Asset, estimates: Estimator) -> None:
         if item.action == "blocked" or item.key is None:
@@ -196,6 +195,12 @@ class Reroll:
         item.action = "generate"
         item.output_hash = None  # its dependents wait for the new image
         estimate_into(item, asset, estimates)
+
+
+def _nonce() -> str:
+    import uuid  # here: only a reroll needs it
+
+    return uuid.uuid4().hex[:12]
 
 
 @dataclass(slots=True)

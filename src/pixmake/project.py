@@ -65,7 +65,7 @@ def load_project(
         known = ", ".join(spec.profiles) or "none declared"
         raise UsageError(f"unknown profile `{profile}` (profiles in {SPEC_NAME}: {known})")
     memory = trace.section("decls")
-    resolver = Resolver(root, spec, lines, files, profile, provider, memory)
+    resolver = Resolver(root, spec, lines, files, profile, provider, memory, trace.recording)
     assets = resolver.resolve()
     problems += resolver.problems
     try:
@@ -80,8 +80,8 @@ def load_project(
 
 
 def _validated(root: Path, files: FileHasher, trace: Trace) -> tuple[Spec, LineMap, list[Any]]:
-    """The spec validated by pydantic, or as the trace has it for the same content (pydantic
-    is then not imported)."""
+    """The spec validated, or as the trace has it for the same content. A spec in its plain
+    shapes (spec/shapes.py) is validated without pydantic; any other, by pydantic."""
     found = files.hash(SPEC_NAME)
     remembered = trace.section("spec")
     if found is not None and remembered.get("hash") == found[0]:
@@ -90,12 +90,18 @@ def _validated(root: Path, files: FileHasher, trace: Trace) -> tuple[Spec, LineM
             return spec, lines, list(problems)
         except Exception:
             pass
-    from pixmake.spec.validate import validate_spec
+    from pixmake.spec.shapes import plain_spec
     from pixmake.spec.yamlsource import load_yaml
 
     data, lines = load_yaml(root / SPEC_NAME, SPEC_NAME)
-    spec, problems = validate_spec(data, lines)
-    value = pickle.dumps((spec, lines, problems), pickle.HIGHEST_PROTOCOL)
-    if found is not None:
+    plain = plain_spec(data)
+    if plain is not None:
+        spec, problems = plain, []
+    else:
+        from pixmake.spec.validate import validate_spec
+
+        spec, problems = validate_spec(data, lines)
+    if found is not None and trace.recording:
+        value = pickle.dumps((spec, lines, problems), pickle.HIGHEST_PROTOCOL)
         trace.replace("spec", {"hash": found[0], "value": value})
     return spec, lines, list(problems)

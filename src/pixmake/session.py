@@ -14,6 +14,7 @@ Commands (commands/*.py) open a session, ask it for a plan, act, and close it.
 from __future__ import annotations
 
 import gc as collector
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -48,6 +49,7 @@ class Session:
     trace: Trace = field(init=False)
     files: FileHasher = field(init=False)
     journal_pending: int = 0
+    remembered: bool = field(init=False)  # whether the trace had any file record
     _project: Project | None = None
     _lock: Lock | None = None
     _committed: Lock | None = None
@@ -58,6 +60,7 @@ class Session:
         self.store = Store(self.root)
         self.trace = open_trace(self.store.dir)
         self.files = FileHasher(self.root, self.trace.section("files"))
+        self.remembered = bool(self.files.records)
 
     @property
     def options(self) -> list[Any]:
@@ -74,6 +77,17 @@ class Session:
             return None
         ids: list[str] = record.get("ids", [])
         return ids
+
+    def read_ahead(self) -> None:
+        """With no file remembered (a fresh clone, CI, `.pixmake/` deleted), every file the
+        lock names is hashed on a thread while the spec is loaded and resolved, until the run
+        asks for it (readahead.py). With records, their stats answer: nothing is read."""
+        if not self.remembered:
+            self.files.read_ahead(self.committed.entries.named_paths())
+
+    def close(self) -> None:
+        """Stop reading ahead; the trace is written by `remember`, not here."""
+        self.files.stop_ahead()
 
     # -- loading ----------------------------------------------------------------------------
 
@@ -128,9 +142,13 @@ class Session:
     def remote(self) -> Remote | None:
         """The remote cache of the spec or PIXMAKE_REMOTE, if any (nothing is contacted)."""
         if self._remote is False:
-            from pixmake.remote import configured
+            config = self.project.spec.cache
+            if config.remote is None and not os.environ.get("PIXMAKE_REMOTE"):
+                self._remote = None  # none named (remote.ENV, cache.remote): no import
+            else:
+                from pixmake.remote import configured
 
-            self._remote = configured(self.project.spec.cache, self.root)
+                self._remote = configured(config, self.root)
         return self._remote
 
     def use_lock(self, lock: Lock) -> None:

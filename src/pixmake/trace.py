@@ -66,9 +66,11 @@ def verify(inputs: Inputs, files: FileHasher) -> bool:
 
 
 class Trace:
-    """Sections of step records, read on first use and written back when changed."""
+    """Sections of step records, read on first use and written back when changed.
+    `recording` False: a command that writes nothing back (check) makes no new records."""
 
     enabled = True
+    recording = True
 
     def __init__(self, state_dir: Path | str) -> None:
         self.path = os.path.join(state_dir, NAME)
@@ -128,6 +130,7 @@ class NoTrace(Trace):
     """Remembers nothing: every step runs as on a fresh clone (the tests' oracle)."""
 
     enabled = False
+    recording = False
 
     def section(self, name: str) -> dict[str, Any]:
         found: dict[str, Any] = self._loaded.setdefault(name, {})

@@ -23,11 +23,16 @@ def check(
     """What is not up to date, as lines; empty when everything is. Writes nothing.
     `approved`: also every asset whose current output (as committed) was not approved."""
     session = open_session(root, profile=profile, provider=provider)
+    session.trace.recording = False  # check writes nothing: no record is made to be dropped
     ids = session.fresh_ids()
     if ids is not None:
         return _unapproved(session.committed, ids) if approved else []
     _ = session.lock  # the journal's count, for the message; CI checks the committed lockfile
-    plan = session.plan(lock=session.committed, record=False)
+    session.read_ahead()
+    try:
+        plan = session.plan(lock=session.committed, record=False)
+    finally:
+        session.close()
     problems = [
         f"{p.state}: {p.id}: {'; '.join(p.reasons)}"
         for p in (plan.assets[i] for i in plan.order)

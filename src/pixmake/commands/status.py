@@ -27,7 +27,11 @@ def status(
     ids = session.fresh_ids() if not targets else None
     if ids is not None:
         return Plan.all_fresh(ids)
-    result = session.plan(reroll=reroll_ids(session.project, targets) if reroll else None)
+    session.read_ahead()
+    try:
+        result = session.plan(reroll=reroll_ids(session.project, targets) if reroll else None)
+    finally:
+        session.close()
     session.remember(result)
     if targets:
         chosen = session.project.graph.select(targets)

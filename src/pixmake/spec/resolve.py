@@ -93,6 +93,7 @@ class Resolver:
     profile: str | None = None
     provider: str | None = None
     memory: dict[str, Any] = field(default_factory=dict)
+    record: bool = True  # whether to make new records in `memory` (False: only read it)
     templates: Templates = field(init=False)
     problems: list[Problem] = field(default_factory=list)
     rendered: int = 0  # rows rendered (not found in memory)
@@ -107,6 +108,7 @@ class Resolver:
     )
     _settings: dict[tuple[tuple[str, Any], ...], Checked] = field(default_factory=dict)
     _regular: dict[str, str | None] = field(default_factory=dict)  # reference -> why not
+    _references: dict[str, Reference] = field(default_factory=dict)  # by its text, once valid
 
     def __post_init__(self) -> None:
         self.templates = Templates(self.root, self.files, self.spec.limits.render_chars)
@@ -223,11 +225,14 @@ class Resolver:
         settings.update(self._overrides())
         decl_fp = digest((name, fields(decl), sorted(settings.items())))
         known, names, reads = self._remembered(name, decl_fp)
-        remember = count <= REMEMBERED_ROWS
+        remember = self.record and count <= REMEMBERED_ROWS
         keyed: list[tuple[dict[str, Any], str | None, tuple[Any, ...]]] = []  # row, key, asset
         assets = []
         line = self.lines.line(where)
         rendered = self.rendered
+        # settings without a template are the same for every row: checked once
+        plain = all(not (isinstance(v, str) and "{" in v) for v in settings.values())
+        checked = self._checked(settings) if plain else None
         for extra, origin in rows:
             key = _row_key(names, extra, fixed) if names is not None else None
             row = known.get(key) if key is not None else None
@@ -248,7 +253,7 @@ class Resolver:
                         "use letters, digits and _ . @ + = / - (no spaces or globs)",
                     )
                 local["id"] = asset_id
-                asset = self._asset(asset_id, name, decl, settings, local, origin)
+                asset = self._asset(asset_id, name, decl, settings, local, origin, checked, line)
                 assets.append(asset)
                 if remember:
                     keyed.append((extra, None, asset.to_tuple()))
@@ -398,7 +403,11 @@ class Resolver:
         settings: dict[str, Any],
         ctx: dict[str, Any],
         origin: str | None,
+        checked: Checked | None = None,
+        line: int | None = None,
     ) -> Asset:
+        """The asset of one row; `checked`: its settings, when no setting is a template;
+        `line`: the declaration's line."""
         render = self.templates.render
         problems: list[_Invalid] = []
 
@@ -411,14 +420,13 @@ class Resolver:
                 problems.append(_Invalid((name,), exc.message, exc.fix, exc))
             return None
 
-        values = {
-            k: field(k, render, v, ctx) if isinstance(v, str) and "{" in v else v
-            for k, v in settings.items()
-        }
-        setting = tuple(values.items())
-        known = self._settings.get(setting)
+        known = checked
         if known is None:
-            known = self._settings[setting] = _settings(values)
+            values = {
+                k: field(k, render, v, ctx) if isinstance(v, str) and "{" in v else v
+                for k, v in settings.items()
+            }
+            known = self._checked(values)
         (
             provider,
             model,
@@ -434,8 +442,10 @@ class Resolver:
         ) = known
         problems += invalid
         prompt = field("prompt", render, decl.prompt, ctx)
-        if prompt is not None and model is not None:
-            field("prompt", _prompt_length, prompt.strip(), model)
+        if prompt is not None:
+            prompt = prompt.strip()
+            if model is not None:
+                field("prompt", _prompt_length, prompt, model)
         references = tuple(
             r
             for i, ref in enumerate(decl.references)
@@ -470,7 +480,7 @@ class Resolver:
             id=asset_id,
             provider=provider,
             model=model.id,
-            prompt=prompt.strip(),
+            prompt=prompt,
             width=size[0],
             height=size[1],
             quality=quality,
@@ -487,8 +497,16 @@ class Resolver:
             derived=tuple(derived),
             decl=decl_name,
             origin=origin,
-            line=self.lines.line(("assets", decl_name)),
+            line=self.lines.line(("assets", decl_name)) if line is None else line,
         )
+
+    def _checked(self, values: dict[str, Any]) -> Checked:
+        """The settings checked, once for each distinct set of values."""
+        setting = tuple(values.items())
+        known = self._settings.get(setting)
+        if known is None:
+            known = self._settings[setting] = _settings(values)
+        return known
 
     def _reference(self, index: int, ref: str | UrlReference, ctx: dict[str, Any]) -> Reference:
         where: PathKey = ("references", index)
@@ -498,6 +516,12 @@ class Resolver:
                 raise _Invalid(where, f"`{url}` is not an https URL", "use an https:// URL")
             return Reference("url", url, ref.pin)
         text = self.templates.render(ref, ctx).strip()
+        found = self._references.get(text)
+        if found is None:  # once per text and run: many rows share a reference
+            found = self._references[text] = self._text_reference(where, text)
+        return found
+
+    def _text_reference(self, where: PathKey, text: str) -> Reference:
         if text.startswith("asset:"):
             return Reference("asset", text.removeprefix("asset:").strip())
         if text.startswith("https://"):
@@ -510,7 +534,7 @@ class Resolver:
                 where, f"`{text}` is outside the project", "copy the file into the project"
             )
         why = self._regular.get(norm, "")
-        if why == "":  # once per file and run: many rows share a reference
+        if why == "":  # once per file and run
             why = self._regular[norm] = self.files.confine.regular(norm, "reference")
         if why is not None:
             raise _Invalid(where, why, confine.FIX)
@@ -528,7 +552,9 @@ class Resolver:
             raise _Invalid(
                 where, f"output `{text}` is outside the project or reserved", "use a project path"
             )
-        if (why := self.files.confine.problem(norm, "output")) is not None:
+        if not self.files.regular_ahead(norm) and (
+            why := self.files.confine.problem(norm, "output")
+        ):
             raise _Invalid(where, why, "use a folder inside the project, not a symlink out of it")
         extensions = catalog.EXTENSIONS[fmt]
         if not norm.lower().endswith(extensions):
@@ -856,9 +882,12 @@ def _combinations(axes: list[tuple[str, list[Any]]], var: str, origin: str) -> I
         yield {**values, var: values, "index": i}, origin
 
 
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
 def _normalise(text: str) -> str | None:
     """A clean project-relative POSIX path, or None when it leaves the project."""
-    if not text or text.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", text):
+    if not text or text.startswith(("/", "\\")) or _DRIVE.match(text):
         return None
     norm = posixpath.normpath(text.replace("\\", "/"))
     if norm == "." or norm == ".." or norm.startswith("../"):

@@ -85,6 +85,8 @@ def _plain(source: str) -> Plain | None:
         if text:
             parts.append((text, None))
         names = match.group(1).split(".")
+        if any(hasattr(dict, name) for name in names[1:]):
+            return None  # `row.items` is a method of the mapping, not its key: Jinja's rule
         parts.append((names[0], tuple(names[1:])))
         at = match.end()
     rest = source[at:]
@@ -100,7 +102,8 @@ _NOT_PLAIN = object()
 
 def _substitute(parts: Plain, context: dict[str, Any]) -> str | object:
     """Render plain parts as Jinja would, or _NOT_PLAIN when a lookup is not a plain key of a
-    mapping (an attribute, a missing name): Jinja renders those, with its own errors."""
+    mapping (an attribute, a missing name): Jinja renders those, with its own errors. (No
+    attribute of the parts names a method of dict: _plain leaves those to Jinja.)"""
     out: list[str] = []
     for text, attrs in parts:
         if attrs is None:
@@ -110,7 +113,7 @@ def _substitute(parts: Plain, context: dict[str, Any]) -> str | object:
             return _NOT_PLAIN
         value = context[text]
         for attr in attrs:
-            if type(value) is not dict or attr not in value or hasattr(dict, attr):
+            if type(value) is not dict or attr not in value:
                 return _NOT_PLAIN
             value = value[attr]
         if type(value) not in (str, int, float, bool) and value is not None:
