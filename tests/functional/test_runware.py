@@ -21,6 +21,7 @@ from PIL import Image
 
 from pixmake.errors import (
     ImageTooLargeError,
+    PixmakeWarning,
     ProviderAuthError,
     ProviderQuotaError,
     ProviderRejectedError,
@@ -212,12 +213,25 @@ class LosesFirstSubmitAnswer(httpx.AsyncHTTPTransport):
         return response
 
 
-def test_timeout_then_conflict_means_poll_not_pay(fake: FakeRunware) -> None:
+def test_a_lost_answer_is_asked_about_not_sent_again(fake: FakeRunware) -> None:
     client = httpx.AsyncClient(transport=LosesFirstSubmitAnswer())
     provider, _ = make(fake, client=client)
     run(provider, request())
-    assert fake.count("imageInference") == 2  # the retry hit conflictTaskUUID
+    assert fake.count("imageInference") == 1  # Runware has it: polled, not sent again
     only_charge(fake)
+
+
+def test_timeout_then_conflict_means_poll_not_pay() -> None:
+    """On an account without getTaskDetails, a lost answer that getResponse does not show
+    yet is sent again with the same UUID, and Runware's duplicate check (conflictTaskUUID)
+    says it has it: polled, paid once."""
+    with FakeRunware(api_key=KEY, task_details=False) as fake:
+        fake.fail("lost", polls=1, task_type="imageInference")  # unseen by one getResponse
+        provider, _ = make(fake)
+        with pytest.warns(PixmakeWarning, match="no getTaskDetails"):
+            run(provider, request())
+        assert fake.count("imageInference") == 2  # the retry hit conflictTaskUUID
+        only_charge(fake)
 
 
 def test_an_answer_held_back_past_the_read_timeout_is_not_paid_twice(fake: FakeRunware) -> None:
@@ -225,7 +239,7 @@ def test_an_answer_held_back_past_the_read_timeout_is_not_paid_twice(fake: FakeR
     fake.fail("slow", delay=600, task_type="imageInference")  # accepted, answered too late
     provider, _ = make(fake, client=httpx.AsyncClient(timeout=httpx.Timeout(5.0, read=0.5)))
     run(provider, request())
-    assert fake.count("imageInference") == 2
+    assert fake.count("imageInference") == 1  # asked about, not sent again
     only_charge(fake)
 
 
@@ -243,8 +257,7 @@ def test_connection_dropped_after_the_task_was_accepted(fake: FakeRunware) -> No
     provider, _ = make(fake, client=httpx.AsyncClient(timeout=httpx.Timeout(5.0)))
     result = run(provider, request())
     sent = [r["taskUUID"] for r in fake.requests if r["taskType"] == "imageInference"]
-    assert len(sent) == 2
-    assert sent[0] == sent[1] == result.record["task_uuid"]  # never a new UUID
+    assert sent == [result.record["task_uuid"]]  # asked about, not sent again
     only_charge(fake)
 
 
@@ -377,7 +390,7 @@ def test_retries_run_out_but_the_task_is_kept(fake: FakeRunware) -> None:
 def test_resume_polls_an_accepted_task_instead_of_paying_again(fake: FakeRunware) -> None:
     journal = Journal()
     fake.fail("drop_after", task_type="imageInference")
-    fake.fail("drop_before", times=6, task_type="imageInference")  # ... and the network goes
+    fake.fail("drop_before", times=6, task_type="getResponse")  # ... and the network goes
     provider, _ = make(fake)
     with pytest.raises(ProviderRetryableError):
         run(provider, request(), journal)

@@ -24,6 +24,7 @@ from pixmake.errors import (
     ProviderQuotaError,
     ProviderRetryableError,
 )
+from pixmake.providers.runware import RetryPolicy
 from pixmake.testing.fake_runware import REFUSE_WORD, FakeRunware
 from tests.conftest import Project, serve_fake
 from tests.functional.test_runware import (
@@ -50,7 +51,7 @@ def lost(fake: FakeRunware, journal: Journal, polls: int = 3, **changes: Any) ->
     """A build whose submission Runware accepted without a word (`lost`), and whose network
     then went: it ends with the task journaled. Returns the task's UUID."""
     fake.fail("lost", polls=polls, task_type="imageInference")
-    fake.fail("drop_before", times=5, task_type="imageInference")
+    fake.fail("drop_before", times=RetryPolicy().attempts, task_type="getResponse")  # asking
     provider, _ = make(fake)
     with pytest.raises(ProviderRetryableError):
         run(provider, request(**changes), journal)
@@ -59,12 +60,9 @@ def lost(fake: FakeRunware, journal: Journal, polls: int = 3, **changes: Any) ->
 
 
 def never_sent(fake: FakeRunware, journal: Journal, key: str = "k" * 32) -> str:
-    """A build that journaled a task and died before Runware read it."""
-    fake.fail("drop_before", times=6, task_type="imageInference")
-    provider, _ = make(fake)
-    with pytest.raises(ProviderRetryableError):
-        run(provider, request(key=key), journal)
-    task_uuid: str = journal.open[key]["taskUUID"]
+    """A build that journaled a task and died before sending it (killed between the two)."""
+    task_uuid = str(uuid.uuid4())
+    asyncio.run(journal.record(key, "a", {"taskUUID": task_uuid}))
     return task_uuid
 
 
@@ -92,29 +90,29 @@ def test_a_task_runware_has_but_does_not_show_is_followed_not_paid_again(
     assert result.record["task_uuid"] == task_uuid
     assert fake.charges() == {task_uuid: 1}
     assert fake.count("getTaskDetails") == 1
-    assert fake.count("imageInference") == 6  # the lost one and five that never arrived
+    assert fake.count("imageInference") == 1  # the lost one, asked about, never sent again
 
 
 def test_a_result_that_only_getTaskDetails_shows_is_taken_from_it(fake: FakeRunware) -> None:
     journal = Journal()
     task_uuid = lost(fake, journal, polls=10**6)  # getResponse will not show it in this build
+    asked = fake.count("getResponse")
     provider, _ = make(fake)
     result = run(provider, request(), journal)
     assert len(result.images) == 1
     assert fake.charges() == {task_uuid: 1}
-    assert fake.count("getResponse") == 1  # the one that did not know it; then no polling
+    assert fake.count("getResponse") == asked + 1  # the one that did not know it; no polling
 
 
 def test_a_task_runware_never_saw_is_sent_again_once(fake: FakeRunware) -> None:
     journal = Journal()
     task_uuid = never_sent(fake, journal)
-    assert fake.charges() == {}
     provider, _ = make(fake)
     result = run(provider, request(), journal)
     assert result.record["task_uuid"] == task_uuid  # the same UUID
     assert fake.charges() == {task_uuid: 1}
     assert fake.count("getTaskDetails") == 1
-    assert fake.count("imageInference") == 7
+    assert fake.count("imageInference") == 1
 
 
 def test_a_failure_that_getTaskDetails_reports_ends_the_task(fake: FakeRunware) -> None:
@@ -123,7 +121,7 @@ def test_a_failure_that_getTaskDetails_reports_ends_the_task(fake: FakeRunware) 
     provider, _ = make(fake)
     with pytest.raises(ContentRefusedError, match="invalidProviderContent"):
         run(provider, request(prompt=f"a {REFUSE_WORD} fox"), journal)
-    assert fake.count("imageInference") == 6  # not sent again
+    assert fake.count("imageInference") == 1  # not sent again
     assert journal.ended == ["k" * 32]
     assert fake.charges() == {}
 
@@ -138,7 +136,7 @@ def test_no_answer_from_getTaskDetails_keeps_the_task_and_sends_nothing(
     with pytest.raises(ProviderRetryableError):
         run(provider, request(), journal)
     assert journal.open["k" * 32]["taskUUID"] == task_uuid
-    assert fake.count("imageInference") == 6
+    assert fake.count("imageInference") == 1
     provider, _ = make(fake)
     run(provider, request(), journal)  # Runware answers again: collected, paid once
     assert fake.charges() == {task_uuid: 1}
@@ -148,7 +146,7 @@ def test_an_error_about_the_credit_while_asking_keeps_the_task() -> None:
     with FakeRunware(api_key=KEY) as fake:
         journal = Journal()
         fake.fail("drop_after", task_type="imageInference")  # accepted, no answer
-        fake.fail("drop_before", times=5, task_type="imageInference")
+        fake.fail("drop_before", times=RetryPolicy().attempts, task_type="getResponse")
         provider, _ = make(fake)
         with pytest.raises(ProviderRetryableError):
             run(provider, request(), journal)
@@ -225,15 +223,30 @@ def _assets(project: Project, count: int) -> None:
     project.gen({"pixmake.yaml": f"version: 1\n{FAST}assets:\n" + assets})
 
 
+def test_a_lost_answer_within_a_build_is_asked_about_and_paid_once(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accepted, the answer lost, and for a while invisible to getResponse and to Runware's
+    duplicate check: sending it again would pay twice; pixmake asks getTaskDetails first."""
+    with serve_fake(monkeypatch, KEY) as fake:
+        _assets(project, 3)
+        fake.fail("lost", polls=3, task_type="imageInference")
+        result = project.run("build", "-j", "1", "--json")
+        assert result.code == 0, result.err
+        assert sorted(fake.charges().values()) == [1, 1, 1]
+        assert fake.count("imageInference") == 3
+        assert fake.count("getTaskDetails") == 1
+
+
 def test_a_build_resumed_after_a_lost_submission_pays_once(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with serve_fake(monkeypatch, KEY) as fake:
         _assets(project, 3)
         fake.fail("lost", polls=3, task_type="imageInference")
-        fake.fail("drop_before", times=5, task_type="imageInference")
+        fake.fail("drop_before", times=RetryPolicy().attempts, task_type="getResponse")
         first = project.run("build", "-j", "1", "--json")
-        assert first.code == 1  # a0 is journaled, with no answer
+        assert first.code == 1  # a0 is journaled, with no answer: the network went
         assert len(fake.charges()) == 3  # ... and Runware has it
         resumed = project.run("build", "-j", "1", "--json")
         assert resumed.code == 0, resumed.err
@@ -252,8 +265,10 @@ def test_a_build_without_getTaskDetails_warns_once(
         fake.task_details = False
         _assets(project, 3)
         fake.fail("drop_before", times=18, task_type="imageInference")  # none arrives
-        assert project.run("build", "-j", "1").code == 1
+        first = project.run("build", "-j", "1")
+        assert first.code == 1
         assert fake.charges() == {}
+        assert sum(line.startswith("warning:") for line in first.err.splitlines()) == 1
         resumed = project.run("build", "-j", "1")
         assert resumed.code == 0, resumed.err
         warned = [line for line in resumed.err.splitlines() if line.startswith("warning:")]

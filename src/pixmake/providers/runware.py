@@ -2,7 +2,9 @@
 
 ```
 journal task UUID ─▶ POST [imageInference] ─▶ ACK ─▶ POST [getResponse] … ─▶ success items
-       ▲                  │ dropped / 5xx / 429 / timeout: same UUID again          │
+       ▲                  │ 429 / 503, or not connected: the same UUID again        │
+       │                  │ answer lost (dropped, timed out, other 5xx): asked as   │
+       │                  │   below first; sent again (same UUID) only if unknown   │
        │                  └─ conflictTaskUUID: it was accepted, poll it             ▼
   after a crash: ask about the journaled UUID (submit it only if Runware never saw it)  download
 ```
@@ -80,6 +82,9 @@ _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _BUSY_STATUS = frozenset({429, 503})  # too much in flight: `concurrency: auto` shrinks
 # Content safety refusing a task: before generating (`safety.blockContent`), or the model
 # provider's own moderation. Neither is charged, and sending it again cannot help.
+# Failures before a request was sent: trying again cannot pay twice.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
 REFUSALS = frozenset({"sensitiveContentDetected", "invalidProviderContent"})
 OUTPUT_TYPES = {"url": "URL", "base64": "base64Data"}
 # An account without getTaskDetails: the task type refused as unknown or not allowed.
@@ -407,7 +412,9 @@ class RunwareProvider:
         """
         try:
             busy = lease.busy if lease is not None else None
-            data, errors = await self._post([body], task.uuid, conflict_ok=True, busy=busy)
+            data, errors = await self._post(
+                [body], task.uuid, conflict_ok=True, busy=busy, unsure=lambda: self._has(task)
+            )
         except ProviderError as exc:
             if exc.retryable or not exc.after_retry:
                 raise
@@ -535,6 +542,16 @@ class RunwareProvider:
             return seen == "silent"
         return told != "unknown"
 
+    async def _has(self, task: _Task) -> bool:
+        """After a submission whose answer was lost (dropped, timed out, a gateway's 5xx):
+        whether Runware has the task, asked before it is sent again. Only a definite "not
+        found" from getTaskDetails sends it again; on an account without getTaskDetails it
+        is sent again with the same UUID, for Runware's duplicate check (conflictTaskUUID)."""
+        if await self._poll_once(task) == "known":
+            return True
+        told = await self._details(task)
+        return told is not None and told != "unknown"
+
     async def _poll_once(self, task: _Task) -> Seen:
         """One getResponse for a task whose fate is open: `known` (its items are collected,
         its failure raised), `unknown` (not found), or `silent` (nothing about it)."""
@@ -624,10 +641,14 @@ class RunwareProvider:
         once: Callable[[int], Awaitable[T]],
         what: str,
         busy: Callable[[float | None], Awaitable[bool]] | None = None,
+        unsure: Callable[[], Awaitable[T | None]] | None = None,
     ) -> T:
         """Call `once(attempt)` until it succeeds; transient failures are tried again after
         a capped, jittered backoff (or Retry-After), up to `retry.attempts` times. A 429/503
-        that `busy` takes (the window shrank and gave a new place) is tried again at once."""
+        that `busy` takes (the window shrank and gave a new place) is tried again at once.
+        After a failure the server may have acted on (an answer lost once the request was
+        sent, a 5xx other than 503), `unsure()` is asked first: what it returns, if not None,
+        is the answer, and nothing is sent again."""
         attempt = 0
         while True:
             try:
@@ -636,13 +657,19 @@ class RunwareProvider:
                 if exc.busy and busy is not None and await busy(exc.retry_after):
                     continue
                 error: ProviderRetryableError = exc
+                acted = not exc.busy
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 text = redact(_transport_text(exc), self._secret)
                 error = ProviderRetryableError(f"{what}: {text}")
+                acted = not isinstance(exc, _NOT_SENT)
             attempt += 1
             if attempt >= self.retry.attempts:
                 raise error
             await self._sleep(self.retry.delay(attempt - 1, self._rng, error.retry_after))
+            if acted and unsure is not None:
+                answer = await unsure()
+                if answer is not None:
+                    return answer
 
     async def _post(
         self,
@@ -651,9 +678,13 @@ class RunwareProvider:
         *,
         conflict_ok: bool = False,
         busy: Callable[[float | None], Awaitable[bool]] | None = None,
+        unsure: Callable[[], Awaitable[bool]] | None = None,
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """POST with retries. Returns (data items, per-task errors for this task, or for all
-        tasks when `task_uuid` is None). A refusal carries the envelope it came with."""
+        tasks when `task_uuid` is None). A refusal carries the envelope it came with.
+        `unsure()`: asked before an attempt whose predecessor the server may have acted on
+        is made; True means it did (nothing is sent again: the answer is empty, as after a
+        conflict)."""
 
         async def once(attempt: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             response = await self._answer(tasks)
@@ -668,7 +699,12 @@ class RunwareProvider:
                 raise refusal
             return data, errors
 
-        return await self._retrying(once, "no answer from Runware", busy)
+        async def asked() -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+            return ([], []) if unsure is not None and await unsure() else None
+
+        return await self._retrying(
+            once, "no answer from Runware", busy, asked if unsure is not None else None
+        )
 
     async def _answer(self, tasks: list[dict[str, Any]]) -> httpx.Response:
         """POST the tasks and read the answer whole, within `http.max_answer_bytes` (an
