@@ -85,7 +85,9 @@ class GitHistory:
         if self._commits is None:
             found = None
             if self.prefix() is not None:  # a path after `--` is relative to the folder
-                found = self._git("log", "--format=%H", "--", LOCK_NAME, PARTS_DIR)
+                found = self._git(
+                    "log", "--full-history", "--format=%H", "--", LOCK_NAME, PARTS_DIR
+                )
             self._commits = found.split() if found else []
         return self._commits
 
@@ -93,7 +95,9 @@ class GitHistory:
         """The committer date (ISO 8601) of each commit that changed `pixmake.lock`."""
         found = None
         if self.prefix() is not None:
-            found = self._git("log", "--format=%H %cI", "--", LOCK_NAME, PARTS_DIR)
+            found = self._git(
+                "log", "--full-history", "--format=%H %cI", "--", LOCK_NAME, PARTS_DIR
+            )
         return dict(line.split(" ", 1) for line in (found or "").splitlines() if " " in line)
 
     def lock_versions(self) -> Iterator[CommittedLock]:

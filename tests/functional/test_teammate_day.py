@@ -236,3 +236,35 @@ def test_a_project_in_a_folder_of_its_repository(
     assert result.last_json()["generated"] == 0
     assert (root / "art/hero.png").read_bytes() == first
     assert fake.charges() == charges
+
+
+def test_the_side_a_merge_dropped_is_still_a_source(
+    project: Project, git_identity: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two branches built different images; the merge kept one side. git's default history
+    simplification hides the other side's commits: pixmake reads them all (--full-history)."""
+    upstream = tmp_path_factory.mktemp("merged")
+    spec = "version: 1\ndefaults: {provider: placeholder}\nvars: {c: base}\nassets:\n"
+    spec += "  x: {prompt: 'a {{ c }} fox', out: x.png}\n"
+    git(upstream, "init", "-q", "-b", "main")
+
+    def build(colour: str, message: str) -> None:
+        (upstream / "pixmake.yaml").write_text(spec.replace("c: base", f"c: {colour}"))
+        assert project.run("-C", str(upstream), "build").code == 0
+        _commit(upstream, message)
+
+    build("base", "base")
+    git(upstream, "checkout", "-q", "-b", "feat")
+    build("theirs", "theirs")
+    git(upstream, "checkout", "-q", "main")
+    build("ours", "ours")
+    subprocess.run(["git", "merge", "-q", "feat"], cwd=upstream, capture_output=True)
+    git(upstream, "checkout", "--theirs", "--", "pixmake.yaml", "pixmake.lock", "x.png")
+    _commit(upstream, "merge, keeping theirs")
+    project.root.rmdir()
+    subprocess.run(["git", "clone", "-q", str(upstream), str(project.root)], check=True)
+    (project.root / "pixmake.yaml").write_text(spec.replace("c: base", "c: ours"))
+    status = project.status()["x"]
+    assert "made before" in " ".join(status["reasons"]), status
+    summary = project.build()
+    assert (summary["generated"], summary["restored"]) == (0, 1), summary
