@@ -10,10 +10,11 @@ import shlex
 from dataclasses import dataclass
 
 from pixmake.errors import LockfileError
-from pixmake.lockfile import LOCK_NAME
+from pixmake.lockparts import LOCK_NAME, PARTS_DIR
 
 _ENTRY_START = re.compile(r'    ("(?:[^"\\]|\\.)*"): \{\Z')  # an entry's first line, as written
 _OUTPUT_PATH = re.compile(r'\s*"path": ("(?:[^"\\]|\\.)*"),?\Z')
+_PARTS_LIST = re.compile(r'^\s*"parts": \[', re.MULTILINE)  # pixmake.lock listing its parts
 _SHOWN_IDS = 10
 _SHOWN_PATHS = 5
 
@@ -30,6 +31,14 @@ class _Hunk:
 def conflict_error(text: str, source: str = LOCK_NAME) -> LockfileError:
     """The lock as git left it after a conflicting merge: where each conflict is, which
     entries each side has there, and the command that keeps one side with its outputs."""
+    if source == LOCK_NAME and _PARTS_LIST.search(text) and '"assets"' not in text:
+        return LockfileError(
+            f"{LOCK_NAME}: unresolved merge conflict in its list of parts (the lock is split "
+            f"into {PARTS_DIR}/, and both sides changed which parts there are)\n  fix: remove "
+            f"the conflict markers and list, sorted, every file that is in {PARTS_DIR}/ now "
+            f"(`ls {PARTS_DIR}`), then `pixmake build`; a conflict inside a part is explained "
+            "when the list is whole"
+        )
     hunks: list[_Hunk] = []
     entry: str | None = None  # the entry the line is in, on the side being read
     before: str | None = None  # ... and at the start of the conflict

@@ -224,8 +224,10 @@ class Entries(MutableMapping[str, LockEntry]):
             held = entries._raw.keys() | entries._parsed.keys()
             for key in (part._raw.keys() | part._parsed.keys()) & held:
                 home = part_name(key, entries._digits)
+                kept = name if home == name else "the part read before it"
                 warnings.warn(
-                    f"{name}: entry {key} is in another part too; the one in {home} is used",
+                    f"{name}: entry {key} is in another part too; the one in {kept} is used "
+                    f"(its place is {home}: the next write puts it there alone)",
                     PixmakeWarning,
                     stacklevel=2,
                 )
@@ -881,6 +883,7 @@ def write_lock(root: Path, lock: Lock, *, fsync: bool = True, scratch: Path | No
     """Write the lock's files atomically where their content changed: the parts first, then
     `pixmake.lock`, which lists them, then parts no longer listed are removed (so that an
     interrupted write leaves a list whose parts all exist). Returns whether it wrote."""
+    refuse_losing_unlisted(root, lock)
     written = set()
     wrote = False
     for name, text in lock.files():
@@ -903,12 +906,50 @@ def write_lock(root: Path, lock: Lock, *, fsync: bool = True, scratch: Path | No
     return wrote
 
 
+def refuse_losing_unlisted(root: Path, lock: Lock) -> None:
+    """A part in the folder that `pixmake.lock` does not list (its list was taken from one
+    side of a merge, or edited) is not read; refuse to write over it, or remove it, while it
+    holds an entry this lock does not have as it is there. A build asks before it starts
+    (what it would do for those assets would be done without their entries)."""
+    folder = root / PARTS_DIR
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    try:
+        listed = set(listed_parts(_read_quietly(root / LOCK_NAME) or "") or ())
+    except LockfileError:
+        listed = set()
+    held: set[str] | None = None
+    for child in sorted(folder.iterdir()):
+        name = f"{PARTS_DIR}/{child.name}"
+        if not is_part(name) or name in listed:
+            continue
+        held = set(lock.entries.written()) if held is None else held
+        text = _read_quietly(child) or ""
+        pieces = _index(text)
+        if pieces is None:
+            lost = [] if not text.strip() else ["(its entries)"]
+        else:
+            lost = [
+                i for i, raw in pieces.items()
+                if i not in held or lock.entries.text(i) != "{" + raw + _END
+            ]  # fmt: skip
+        if lost:
+            shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+            raise LockfileError(
+                f"{name} is not listed in {LOCK_NAME}, and holds what this lock does not "
+                f'({shown}): writing the lock would lose it\n  fix: add "{name}" to the '
+                f"`parts` list in {LOCK_NAME} (after a merge: list every file in {PARTS_DIR}/),"
+                f" then run the command again; or delete {name} if what it holds is stale"
+            )
+
+
 def _parts_folder(root: Path) -> None:
     folder = root / PARTS_DIR
     if folder.is_symlink() or Confinement(root).escape(PARTS_DIR) is not None:
         raise LockfileError(
-            f"{PARTS_DIR} is a symlink: pixmake writes the parts of its lock only inside the "
-            f"project\n  fix: remove the symlink `{PARTS_DIR}`, then build again"
+            f"{PARTS_DIR} is a symlink: pixmake writes the parts of its lock only into a "
+            f"folder of the project itself\n  fix: replace the symlink `{PARTS_DIR}` by the "
+            "folder it points to (move the folder there), then build again"
         )
     folder.mkdir(exist_ok=True)
 

@@ -6,8 +6,8 @@ entries ≤ PART_SIZE x 16      pixmake.lock                      the parts' lis
                               pixmake.lock.d/0.lock … f.lock    the entries whose id hashes there
 entries ≤ PART_SIZE x 256     pixmake.lock.d/00.lock … ff.lock  (and so on)
 ```
-A large project's lock (100,000 entries of about 1.2 KB) would be a file git hosting refuses;
-split, each part holds at most about PART_SIZE entries. An entry's part is the first hex
+A large project's lock (a 100,000-row series) would be a file git hosting refuses; split,
+each part holds at most about PART_SIZE entries. An entry's part is the first hex
 digits of the xxh3 of its asset id, so it depends on the id alone (and on how many digits the
 number of entries calls for): adding or changing an asset changes one part, two branches that
 changed different assets change different parts or different lines of one, and the same
@@ -31,13 +31,15 @@ if TYPE_CHECKING:
 LOCK_NAME = "pixmake.lock"
 PARTS_DIR = "pixmake.lock.d"
 PARTS_VERSION = 2
-PART_SIZE = 8192  # entries: at 1.2 KB each (5 KB with candidates), a part stays under 50 MB
+PART_SIZE = 8192  # entries a part holds at most: far under what git hosting refuses, even
+# with several candidates an entry (bench/RESULTS.md has the sizes measured)
 TEST_PART_SIZE = "PIXMAKE_TEST_LOCK_PART_SIZE"  # the tests' way to split a small lock
 
 
 def depth(count: int) -> int:
     """How many hex digits name a part, for a lock of `count` entries (0: not split)."""
-    size = int(os.environ.get(TEST_PART_SIZE) or PART_SIZE)
+    given = os.environ.get(TEST_PART_SIZE, "")
+    size = int(given) if given.isdigit() and int(given) > 0 else PART_SIZE
     digits = 0
     while count > size * 16**digits:
         digits += 1

@@ -236,3 +236,57 @@ def test_branches_that_changed_different_rows_merge_cleanly(
     split.gen({"rows.csv": _csv({3: "theirs", 30: "ours"})})
     status = split.status()
     assert all(a["state"] == "fresh" for a in status.values()), status
+
+
+def test_a_part_left_out_of_the_list_is_never_written_over(split: Project) -> None:
+    """A list taken from one side of a merge (or edited) leaves a part unread: a build must
+    not replace it, or remove it, with what it holds lost."""
+    assert split.run("approve", "*").code == 0
+    index = split.lock()
+    dropped = index["parts"].pop()
+    (split.root / "pixmake.lock").write_text(json.dumps(index, indent=2))
+    held = (split.root / dropped).read_bytes()
+    result = split.run("build", "--provider", "placeholder")
+    assert result.code == 2
+    assert f"{dropped} is not listed in pixmake.lock, and holds what this lock does not" in (
+        result.err
+    )
+    assert f'add "{dropped}" to the `parts` list in pixmake.lock' in result.err
+    assert (split.root / dropped).read_bytes() == held
+    assert not (split.root / ".pixmake/journal.jsonl").exists()  # nothing was done
+    index["parts"] = sorted([*index["parts"], dropped])
+    (split.root / "pixmake.lock").write_text(json.dumps(index, indent=2))
+    assert split.run("check", "--approved").code == 0  # nothing was lost
+
+
+def test_a_conflict_in_the_list_of_parts_says_so(split: Project, git_identity: None) -> None:
+    root = split.root
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    git(root, "checkout", "-q", "-b", "other")
+    split.gen({"rows.csv": _csv(rows=ROWS + 100)})  # more rows: 256 parts
+    split.build()
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "theirs")
+    git(root, "checkout", "-q", "main")
+    split.gen({"rows.csv": _csv(rows=20)})
+    assert split.run("prune").code == 0  # fewer rows: fewer parts
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "ours")
+    subprocess.run(["git", "merge", "-q", "other"], cwd=root, capture_output=True)
+    git(root, "checkout", "--ours", "--", "rows.csv")
+    result = split.run("status")
+    assert result.code == 2
+    assert "pixmake.lock: unresolved merge conflict in its list of parts" in result.err
+    assert "ls pixmake.lock.d" in result.err
+
+
+@pytest.mark.parametrize("size", ["abc", "0", "-3"])
+def test_a_bad_test_part_size_is_ignored(
+    project: Project, monkeypatch: pytest.MonkeyPatch, size: str
+) -> None:
+    monkeypatch.setenv(TEST_PART_SIZE, size)
+    project.gen({"pixmake.yaml": SPEC, "rows.csv": _csv(rows=3)})
+    assert project.build()["generated"] == 4
+    assert not (project.root / PARTS_DIR).exists()

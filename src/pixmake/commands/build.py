@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import FileSystemError, PixmakeError, PixmakeWarning
 from pixmake.fsutil import describe_os_error
+from pixmake.lockfile import refuse_losing_unlisted
 from pixmake.results import BuildOptions, BuildResult
 from pixmake.session import collecting, open_session
 
@@ -56,6 +57,7 @@ def build(
         reporter.summary(result)
         return result
     with session.store.exclusive():
+        refuse_losing_unlisted(root, session.committed)
         _ = session.lock  # with the journal applied
         session.store.clear_temps(time.time())  # left by a killed run; this one holds run.lock
         if session.journal_pending:
