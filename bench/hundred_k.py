@@ -26,18 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import PIXMAKE, SMALL, WORK, Row, fmt, generate, timed, timed_rss
+from run import PIXMAKE, SMALL, WORK, Row, clean_build, fmt, generate, timed, timed_rss
 
 LIMIT_MB = 50  # no committed file larger: what git hosting accepts without complaint
-
-
-def _clean(root: Path) -> None:
-    for name in ("icons", ".pixmake", "pixmake.lock", "pixmake.lock.d"):
-        path = root / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
 
 
 def _lock_files(root: Path) -> list[Path]:
@@ -50,7 +41,9 @@ def bench(n: int, runs: int, build_runs: int) -> tuple[list[Row], dict[str, floa
     generate(root, n, defaults=SMALL)
     rows: list[Row] = []
     rss: list[float] = []
-    build = timed_rss([*PIXMAKE, "build", "-j", "4"], root, build_runs, lambda: _clean(root), rss)
+    build = timed_rss(
+        [*PIXMAKE, "build", "-j", "4"], root, build_runs, lambda: clean_build(root, "icons"), rss
+    )
     per_asset = statistics.median(build) / n * 1000
     files = _lock_files(root)
     largest = max(f.stat().st_size for f in files) / 1e6

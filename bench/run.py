@@ -121,9 +121,10 @@ class _Random:
         return (block * (size // len(block) + 1))[:size]
 
 
-def clean_build(root: Path) -> None:
-    """Remove what a build wrote (outputs in out/, the lock, .pixmake/): the next is a first."""
-    for name in ("out", ".pixmake", "pixmake.lock", "pixmake.lock.d"):
+def clean_build(root: Path, outputs: str = "out") -> None:
+    """Remove what a build wrote (the outputs' folder, the lock, .pixmake/): the next is a
+    first."""
+    for name in (outputs, ".pixmake", "pixmake.lock", "pixmake.lock.d"):
         path = root / name
         if path.is_dir():
             shutil.rmtree(path)
@@ -156,16 +157,10 @@ def bench_size(n: int, runs: int, peers: Path | None) -> list[Row]:
     generate(root, n)
     rows: list[Row] = []
 
-    def clean() -> None:
-        for name in ("icons", ".pixmake", "pixmake.lock", "pixmake.lock.d"):
-            path = root / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-
     rss: list[float] = []
-    build = timed_rss([*PIXMAKE, "build", "-j", "4"], root, runs, clean, rss)
+    build = timed_rss(
+        [*PIXMAKE, "build", "-j", "4"], root, runs, lambda: clean_build(root, "icons"), rss
+    )
     after = timed([*PIXMAKE, "status"], root, 1)  # the outputs and lock are racily clean
     rows.append((f"`status` right after the build, {n} assets", after, "one run"))
     per_asset = f"{statistics.median(build) / n * 1000:.2f} ms/asset"

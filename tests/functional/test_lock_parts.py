@@ -175,21 +175,27 @@ def test_git_history_of_parts_restores_an_earlier_image_for_free(
     assert split.read("labels/r007.png") == first
 
 
-def test_a_conflict_in_a_part_names_the_part(split: Project, git_identity: None) -> None:
+def _merged(split: Project, theirs: str, ours: str, *, prune: bool = False) -> int:
+    """The project committed, then `rows.csv` changed and built on a branch (theirs) and on
+    main (ours; pruned instead with `prune`), each committed, then main merges the branch.
+    Returns git merge's exit code."""
     root = split.root
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "base")
-    git(root, "checkout", "-q", "-b", "other")
-    split.gen({"rows.csv": _csv({7: "theirs"})})
-    split.build()
-    git(root, "commit", "-q", "-am", "theirs")
-    git(root, "checkout", "-q", "main")
-    split.gen({"rows.csv": _csv({7: "ours"})})
-    split.build()
-    git(root, "commit", "-q", "-am", "ours")
-    merged = subprocess.run(["git", "merge", "-q", "other"], cwd=root, capture_output=True)
-    assert merged.returncode != 0
+    for branch, rows in (("other", theirs), ("main", ours)):
+        git(root, "checkout", "-q", *(["-b", branch] if branch == "other" else [branch]))
+        split.gen({"rows.csv": rows})
+        command = "prune" if prune and branch == "main" else "build"
+        assert split.run(command, "--provider", "placeholder").code == 0
+        git(root, "add", "-A")
+        git(root, "commit", "-q", "-m", branch)
+    return subprocess.run(["git", "merge", "-q", "--no-edit", "other"], cwd=root).returncode
+
+
+def test_a_conflict_in_a_part_names_the_part(split: Project, git_identity: None) -> None:
+    root = split.root
+    assert _merged(split, _csv({7: "theirs"}), _csv({7: "ours"})) != 0
     git(root, "checkout", "--ours", "--", "rows.csv")
     conflicted = git(root, "diff", "--name-only", "--diff-filter=U").split()
     part = next(name for name in conflicted if name.startswith(PARTS_DIR))
@@ -220,19 +226,7 @@ def test_a_lock_splits_at_the_real_size(tmp_path: Path) -> None:
 def test_branches_that_changed_different_rows_merge_cleanly(
     split: Project, git_identity: None
 ) -> None:
-    root = split.root
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "base")
-    git(root, "checkout", "-q", "-b", "other")
-    split.gen({"rows.csv": _csv({3: "theirs"})})
-    split.build()
-    git(root, "commit", "-q", "-am", "theirs")
-    git(root, "checkout", "-q", "main")
-    split.gen({"rows.csv": _csv({30: "ours"})})
-    split.build()
-    git(root, "commit", "-q", "-am", "ours")
-    git(root, "merge", "-q", "--no-edit", "other")  # raises on a conflict
+    assert _merged(split, _csv({3: "theirs"}), _csv({30: "ours"})) == 0  # no conflict
     split.gen({"rows.csv": _csv({3: "theirs", 30: "ours"})})
     status = split.status()
     assert all(a["state"] == "fresh" for a in status.values()), status
@@ -260,22 +254,9 @@ def test_a_part_left_out_of_the_list_is_never_written_over(split: Project) -> No
 
 
 def test_a_conflict_in_the_list_of_parts_says_so(split: Project, git_identity: None) -> None:
-    root = split.root
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "base")
-    git(root, "checkout", "-q", "-b", "other")
-    split.gen({"rows.csv": _csv(rows=ROWS + 100)})  # more rows: 256 parts
-    split.build()
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "theirs")
-    git(root, "checkout", "-q", "main")
-    split.gen({"rows.csv": _csv(rows=20)})
-    assert split.run("prune").code == 0  # fewer rows: fewer parts
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "ours")
-    subprocess.run(["git", "merge", "-q", "other"], cwd=root, capture_output=True)
-    git(root, "checkout", "--ours", "--", "rows.csv")
+    more, fewer = _csv(rows=ROWS + 100), _csv(rows=20)  # 256 parts on one side, fewer on one
+    assert _merged(split, more, fewer, prune=True) != 0
+    git(split.root, "checkout", "--ours", "--", "rows.csv")
     result = split.run("status")
     assert result.code == 2
     assert "pixmake.lock: unresolved merge conflict in its list of parts" in result.err
