@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pixmake.estimates import Estimator
 from pixmake.hashing import derive_key, reference_hashes, request_key
 from pixmake.sources import ContentSources
-from pixmake.trace import digest, verify
+from pixmake.trace import text_digest, verify
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -152,10 +152,10 @@ def plan(
         planner.sources.close()
     order = list(project.graph.order)
     if memory is not None:
-        for name in set(memory) - set(project.assets):
+        for name in memory.keys() - project.assets.keys():
             del memory[name]
             planner.recorded = True
-    for asset_id in sorted(set(lock.entries) - set(project.assets)):
+    for asset_id in lock.entries.besides(project.assets):
         result[asset_id] = AssetPlan(
             asset_id,
             "orphaned",
@@ -226,33 +226,28 @@ class _Planner:
         ref_hashes, pending = self._ref_hashes(asset, done)
         if pending:
             return self._upstream_pending(asset, self.lock.entries.get(asset.id), pending)
-        inputs = None
-        if self.memory is not None and asset.id in self.lock.entries:
-            inputs = (
-                digest(asset.to_tuple()),
-                ref_hashes,
-                digest(self.lock.entries.text(asset.id)),
-            )
-            found = self._remembered(asset, inputs)
-            if found is not None:
-                return found
+        memory, entries = self.memory, self.lock.entries
+        if memory is None or asset.id not in entries:
+            return self._compare(asset, ref_hashes)
+        inputs = (asset.digest(), ref_hashes, text_digest(entries.text(asset.id)))
+        # The fresh plan recorded for the same asset, references and lock entry, if its
+        # outputs are still as recorded: (*inputs, outputs, key, output hash).
+        record = memory.get(asset.id)
+        if (
+            type(record) is tuple
+            and len(record) == 6
+            and record[:3] == inputs
+            and verify(record[3], self.hasher)
+        ):
+            return AssetPlan(
+                asset.id, "fresh", "none", key=record[4], ref_hashes=ref_hashes,
+                output_hash=record[5],
+            )  # fmt: skip
         result = self._compare(asset, ref_hashes)
-        if result.state == "fresh" and inputs is not None and self.memory is not None:
+        if result.state == "fresh":
             outputs = tuple((p, (self.hasher.hash(p) or ("",))[0]) for p in asset.all_outputs())
-            self.memory[asset.id] = (*inputs, outputs, result.key, result.output_hash)
+            memory[asset.id] = (*inputs, outputs, result.key, result.output_hash)
             self.recorded = True
-        return result
-
-    def _remembered(self, asset: Asset, inputs: tuple[Any, ...]) -> AssetPlan | None:
-        """The fresh plan recorded for the same asset, references and lock entry, if its
-        outputs are still as recorded."""
-        record = self.memory.get(asset.id) if self.memory is not None else None
-        if not isinstance(record, tuple) or len(record) != 6 or record[:3] != inputs:
-            return None
-        if not verify(record[3], self.hasher):
-            return None
-        result = AssetPlan(asset.id, "fresh", "none", key=record[4], ref_hashes=inputs[1])
-        result.output_hash = record[5]
         return result
 
     def _compare(self, asset: Asset, ref_hashes: list[str | None]) -> AssetPlan:

@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pixmake.githistory import GitHistory, LockHistory
 from pixmake.hashing import content_hash
 from pixmake.lockfile import action_value, candidates_of
 
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pixmake.filestat import FileHasher
+    from pixmake.githistory import GitHistory, LockHistory
     from pixmake.lockfile import Lock, LockEntry
     from pixmake.remote import Remote
     from pixmake.store import Store
@@ -44,17 +44,30 @@ class ContentSources:
     lock: Lock
     hasher: FileHasher
     remote: Remote | None = None
-    _git: GitHistory = field(init=False)
     _found: dict[str, tuple[str, str] | None] = field(default_factory=dict, init=False)
-    _history: LockHistory = field(init=False)
+    _git_history: tuple[GitHistory, LockHistory] | None = field(default=None, init=False)
 
-    def __post_init__(self) -> None:
-        self._git = GitHistory(self.root)
-        self._history = LockHistory(self._git)
+    @property
+    def _git(self) -> GitHistory:
+        return self._git_and_lock()[0]
+
+    @property
+    def _history(self) -> LockHistory:
+        return self._git_and_lock()[1]
+
+    def _git_and_lock(self) -> tuple[GitHistory, LockHistory]:
+        """Git and the lock's history in it, made when first asked (most runs never ask)."""
+        if self._git_history is None:
+            from pixmake.githistory import GitHistory, LockHistory
+
+            git = GitHistory(self.root)
+            self._git_history = git, LockHistory(git)
+        return self._git_history
 
     def close(self) -> None:
         """Stop the git process, if one was started."""
-        self._git.close()
+        if self._git_history is not None:
+            self._git_history[0].close()
 
     def action(self, key: str) -> dict[str, Any] | None:
         """The cached result of a request key: the store's action cache, else any lock entry

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from pixmake.filestat import FileHasher
 
 NAME = "trace.marshal"
-VERSION = f"{__version__}/trace-5"  # 2: file records hold the ctime; 3: candidates; 4: cache;
-# 5: assets carry their safety check and ttl
+VERSION = f"{__version__}/trace-6"  # 2: file records hold the ctime; 3: candidates; 4: cache;
+# 5: assets carry their safety check and ttl; 6: rows keep their digest, entries' text digests
 DISABLE = "PIXMAKE_NO_TRACE"
 
 # The trace remembers a series' renders, and the plan of each fresh asset, up to this many
@@ -54,6 +54,11 @@ def digest(value: Any) -> str:
     except ValueError:
         data = b"repr:" + repr(value).encode()
     return str(xxhash.xxh3_64_hexdigest(data))
+
+
+def text_digest(text: str) -> str:
+    """A short hash of a text (digest's, without marshal's copy of it)."""
+    return str(xxhash.xxh3_64_hexdigest(text.encode()))
 
 
 def verify(inputs: Inputs, files: FileHasher) -> bool:

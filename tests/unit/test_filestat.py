@@ -140,3 +140,26 @@ def test_a_symlink_is_hashed_by_its_target_and_refused_outside_the_project(
     assert found == (hash_file(project / "refs/a.png"), len(b"inside"))
     with pytest.raises(SpecError, match="outside the project"):
         files.hash("refs/out.png")
+
+
+def test_renewing_a_racy_record_is_no_news_but_a_trusted_one_is(
+    tmp_path: Path, clock: Clock
+) -> None:
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"one")
+    clock.ns = _changed(path) + 1  # within a tick of the write
+    first = FileHasher(tmp_path)
+    digest = (first.hash("f.bin") or ("",))[0]
+    assert first.changed  # a first record: the trace is written
+    again = FileHasher(tmp_path, dict(first.records))
+    assert again.hash("f.bin") == (digest, 3)  # still racy: read again
+    assert not again.changed  # the same racy record renewed: nothing to write back
+    path.write_bytes(b"two")
+    edited = FileHasher(tmp_path, dict(first.records))
+    assert edited.hash("f.bin") != (digest, 3)
+    assert edited.changed  # other content: news, racy or not
+    clock.ns = _changed(path) + TICK_NS + 1
+    later = FileHasher(tmp_path, dict(edited.records))
+    later.hash("f.bin")
+    assert later.changed  # a tick later the record vouches: worth keeping
+    assert filestat.trusted(later.records["f.bin"], filestat.stat(path) or (0, 0, 0, 0))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pixmake.trace import digest
+
 RefKind = Literal["file", "url", "asset"]
 
 
@@ -73,6 +75,7 @@ class Asset:
     on_flag: str = "fail"
     ttl: int | None = None
     _plain: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    _digest: str | None = field(default=None, repr=False, compare=False)
 
     def settings(self) -> dict[str, Any]:
         """The generation settings, as recorded in the key and the lockfile."""
@@ -98,6 +101,12 @@ class Asset:
             self._plain = self._make_tuple()
         return self._plain
 
+    def digest(self) -> str:
+        """A short hash of `to_tuple()` (trace.digest): made once, or kept with the row."""
+        if self._digest is None:
+            self._digest = digest(self.to_tuple())
+        return self._digest
+
     def _make_tuple(self) -> tuple[Any, ...]:
         return (
             self.id, self.provider, self.model, self.prompt, self.width, self.height,
@@ -109,7 +118,10 @@ class Asset:
         )  # fmt: skip
 
     @classmethod
-    def from_tuple(cls, row: tuple[Any, ...], origin: str | None, line: int | None) -> Asset:
+    def from_tuple(
+        cls, row: tuple[Any, ...], origin: str | None, line: int | None, known: str | None = None
+    ) -> Asset:
+        """The asset `to_tuple` gave `row`; `known`: the row's digest, if it was kept."""
         # NOTE: positional, and lists for the (mostly one-item) references: 10,000 a run.
         r = row
         return cls(
@@ -125,6 +137,7 @@ class Asset:
             r[17],
             r[18],
             row,
+            known,
         )  # fmt: skip
 
     @property

@@ -226,7 +226,7 @@ class Resolver:
         decl_fp = digest((name, fields(decl), sorted(settings.items())))
         known, names, reads = self._remembered(name, decl_fp)
         remember = self.record and count <= REMEMBERED_ROWS
-        keyed: list[tuple[dict[str, Any], str | None, tuple[Any, ...]]] = []  # row, key, asset
+        keyed: list[tuple[dict[str, Any], str | None, Any]] = []  # row, its key, what is kept
         assets = []
         line = self.lines.line(where)
         rendered = self.rendered
@@ -235,11 +235,11 @@ class Resolver:
         checked = self._checked(settings) if plain else None
         for extra, origin in rows:
             key = _row_key(names, extra, fixed) if names is not None else None
-            row = known.get(key) if key is not None else None
-            hit = Asset.from_tuple(row, origin, line) if row is not None else None
+            kept = known.get(key) if key is not None else None  # (asset tuple, its digest)
+            hit = Asset.from_tuple(kept[0], origin, line, kept[1]) if kept is not None else None
             if hit is not None and self._references_exist(hit):
                 assets.append(hit)
-                keyed.append((extra, key, hit.to_tuple()))
+                keyed.append((extra, key, kept))
                 continue
             local = {**context, **extra}
             row = extra.get(decl.as_) if isinstance(decl.for_each, str) else None
@@ -256,7 +256,7 @@ class Resolver:
                 asset = self._asset(asset_id, name, decl, settings, local, origin, checked, line)
                 assets.append(asset)
                 if remember:
-                    keyed.append((extra, None, asset.to_tuple()))
+                    keyed.append((extra, None, (asset.to_tuple(), asset.digest())))
                 self.rendered += 1
             except _Invalid as exc:
                 self._invalid(name, decl, exc, origin, row)
