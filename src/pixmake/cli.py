@@ -319,10 +319,11 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
 
     plan = status(root, args.targets, reroll=args.reroll, **_spec_kw(args))
     items = _items(plan)
-    total = plan.estimated_cost()
-    unpriced = len(plan.unpriced())
-    paid = sum(1 for p in items if p.paid)
+    work = [p for p in items if p.action != "none"]  # only these have an estimate or are paid
+    paid = sum(1 for p in work if p.paid)
     if args.json:
+        total = plan.estimated_cost()
+        unpriced = len(plan.unpriced())
         document = {
             "assets": [p.to_json() for p in items],
             "estimated_cost_usd": None if total is None else round(total, 6),
@@ -335,17 +336,16 @@ def _plan(root: Path, args: argparse.Namespace) -> int:
     from pixmake.terminal import color_enabled, paint
 
     color = color_enabled(sys.stdout)
-    work = [p for p in items if p.action != "none"]
     width = max((len(p.id) for p in work), default=0)
     for item in work:
         line = f"{item.id:<{width}}  {_cost(item):>19}  {'; '.join(item.reasons)}"
         _out(paint(f"{item.action:<9}", item.action, color) + line)
     generate = sum(1 for p in work if p.action == "generate") - paid
     doing = f"{generate} to generate" + (f", {paid} paid, to collect" if paid else "")
-    fresh = sum(1 for p in items if p.state == "fresh")
-    orphaned = sum(1 for p in items if p.state == "orphaned")
+    counts = plan.counts()
+    fresh, orphaned = counts["fresh"], counts["orphaned"]
     left = f", {orphaned} orphaned (`pixmake prune`)" if orphaned else ""
-    _out(f"{len(work)} to do ({doing}), {fresh} fresh{left}; {_total(plan)}")
+    _out(f"{len(work)} to do ({doing}), {fresh} fresh{left}; {_total(work)}")
     return EXIT_OK
 
 
@@ -362,11 +362,12 @@ def _cost(item: Any) -> str:
 _SOURCES = {"lock": "lock", "price table": "table"}  # where an estimate came from, in short
 
 
-def _total(plan: Plan) -> str:
-    unpriced = plan.unpriced()
-    known = sum(p.estimate_usd or 0.0 for p in plan.assets.values())
-    learned = sum(1 for p in plan.assets.values() if p.estimate_usd and p.estimate_source == "lock")
-    tabled = sum(1 for p in plan.assets.values() if p.estimate_usd and p.estimate_source != "lock")
+def _total(work: list[Any]) -> str:
+    """The estimate of the assets to work on (the others cost nothing)."""
+    unpriced = [p for p in work if p.estimate_usd is None]
+    known = sum(p.estimate_usd or 0.0 for p in work)
+    learned = sum(1 for p in work if p.estimate_usd and p.estimate_source == "lock")
+    tabled = sum(1 for p in work if p.estimate_usd and p.estimate_source != "lock")
     sources = ""
     if learned:  # otherwise every figure is a list price, as it always was
         sources = f" ({learned} from costs in pixmake.lock, {tabled} from the price table)"
