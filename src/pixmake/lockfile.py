@@ -248,7 +248,7 @@ class Entries(MutableMapping[str, LockEntry]):
         """Entries from parsed JSON values; damaged ones are reported now and kept as text."""
         entries = cls()
         for key, value in values.items():
-            if _usable(key, value, source):
+            if _usable(key, value, lambda _key: source):
                 entries._parsed[key] = value
             else:
                 entries._damaged[key] = _dumps(value)
@@ -260,7 +260,7 @@ class Entries(MutableMapping[str, LockEntry]):
             raw = self._raw.get(key)
             if raw is None:
                 raise KeyError(key)
-            entry = _parse_entry(key, raw, self.source(key))
+            entry = _parse_entry(key, raw, self.source)
             if entry is None:
                 self._damaged[key] = "{" + self._raw.pop(key) + _END
                 raise KeyError(key)
@@ -302,7 +302,7 @@ class Entries(MutableMapping[str, LockEntry]):
         (and kept: reading it next costs nothing); a damaged one is set apart."""
         if key in self._asked or key in self._parsed:
             return True
-        entry = _parse_entry(key, self._raw[key], self.source(key))
+        entry = _parse_entry(key, self._raw[key], self.source)
         if entry is not None:
             self._parsed[key] = entry
             return True
@@ -468,8 +468,9 @@ def _index(text: str) -> dict[str, str] | None:
     return raw
 
 
-def _parse_entry(key: str, raw: str, source: str) -> LockEntry | None:
-    """The entry from its text in the file; None (reported) if it is damaged."""
+def _parse_entry(key: str, raw: str, source: Callable[[str], str]) -> LockEntry | None:
+    """The entry from its text in the file; None (reported) if it is damaged. `source`
+    names the file of an entry, asked only to report one."""
     text = "{" + raw + _END
     try:
         entry, end = _SCAN(text, 0)  # json.loads less its wrappers: 10,000 entries a run
@@ -479,7 +480,7 @@ def _parse_entry(key: str, raw: str, source: str) -> LockEntry | None:
         try:
             entry = json.loads(text)
         except json.JSONDecodeError as exc:
-            _warn_damaged(key, f"not valid JSON ({exc.msg})", source)
+            _warn_damaged(key, f"not valid JSON ({exc.msg})", source(key))
             return None
     return entry if _usable(key, entry, source) else None
 
@@ -488,14 +489,15 @@ def _parse_entry(key: str, raw: str, source: str) -> LockEntry | None:
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def _usable(key: str, entry: Any, source: str) -> bool:
+def _usable(key: str, entry: Any, source: Callable[[str], str]) -> bool:
     """Whether the entry can be used; a damaged one is reported. An entry naming a path
     outside the project is refused outright (see check_paths)."""
     problem = entry_problem(entry)
     if problem is not None:
-        _warn_damaged(key, problem, source)
+        _warn_damaged(key, problem, source(key))
         return False
-    check_paths(key, entry, source)
+    if _escaping_path(entry) is not None:
+        check_paths(key, entry, source(key))
     return True
 
 

@@ -109,16 +109,17 @@ def _substitute(parts: Plain, context: dict[str, Any]) -> str | object:
         if attrs is None:
             out.append(text)
             continue
-        if text not in context:
-            return _NOT_PLAIN
-        value = context[text]
+        value = context.get(text, _NOT_PLAIN)
         for attr in attrs:
-            if type(value) is not dict or attr not in value:
+            if type(value) is not dict:
                 return _NOT_PLAIN
-            value = value[attr]
-        if type(value) not in (str, int, float, bool) and value is not None:
+            value = value.get(attr, _NOT_PLAIN)
+        if type(value) is str:  # the common case first
+            out.append(value)
+        elif type(value) in (int, float, bool) or value is None:
+            out.append(str(value))
+        else:  # not there (_NOT_PLAIN), or not a plain value
             return _NOT_PLAIN
-        out.append(str(value))
     return "".join(out)
 
 
