@@ -515,15 +515,7 @@ class Executor:
         outputs: list[OutputRecord] = []
         for path, out in zip(asset.outputs, cached["outputs"], strict=True):
             self._materialize(path, out["hash"], None)
-            outputs.append(
-                {
-                    "path": path,
-                    "hash": out["hash"],
-                    "bytes": out["bytes"],
-                    "width": out["width"],
-                    "height": out["height"],
-                }
-            )
+            outputs.append({"path": path, **image_record(out)})
         candidates = cached.get("candidates") or [[image_record(o) for o in outputs]]
         chosen = cached.get("chosen", 0) if cached.get("candidates") else 0
         return _Made(outputs, dict(cached.get("record", {})), candidates, chosen)
