@@ -4,17 +4,22 @@ Sources, each model's facts from Runware's own pages where they say them:
 - GPT Image 1 (`openai:1@1`): https://runware.ai/docs/models/openai-gpt-image-1 (and its
   `schema.json`); prompt length from https://runware.ai/docs/en/providers/openai; prices are
   OpenAI's list prices as restated in RUNWARE_API.md §7.1 (the page shows only "1k: $0.167").
-- GPT Image 1 Mini (`openai:1@2`): https://runware.ai/docs/models/openai-gpt-image-1-mini;
-  prices as for GPT Image 1.
+- GPT Image 1 Mini (`openai:1@2`): https://runware.ai/docs/models/openai-gpt-image-1-mini (the
+  sizes; the page shows no price). Its prompt length is not documented (the OpenAI provider
+  page names GPT Image 1 only): GPT Image 1's is applied. Prices are OpenAI's list prices for
+  gpt-image-1-mini as restated in RUNWARE_API.md §7.1, not Runware's.
 - GPT Image 1.5 (`openai:4@1`): https://runware.ai/docs/models/openai-gpt-image-1-5 (`.md` and
   `schema.json`): the three sizes (width and height together), and a price for each size at
-  low, medium and high quality ("input costs ... added on top of output costs").
+  low, medium and high quality ("input costs ... added on top of output costs"). Quality
+  `auto` is not priced there, and is refused: whether Runware takes it is not documented.
 - GPT Image 2 (`openai:gpt-image@2`), GPT Image 2.5 Flare (`openai:gpt-image@2.5-flare`) and
   Sunburst (`openai:gpt-image@2.5-sunburst`): ids and request fields from Runware's SDK
   (`runware-sdk` 1.8.0, `runware/types/task_map.py`: `settings`, no `providerSettings`);
   `settings.quality` from https://runware.ai/docs/models/openai-gpt-image-2-5-flare/guides/quality-levels
   ("four [levels] came across from GPT Image 2, and 2.5 adds two above them"; the names of
-  the levels are not in the stored copy). No model page of these three was found.
+  the levels are not in the stored copy). No page giving these three's request fields, sizes
+  or prices was found; Sunburst's guides page only describes it:
+  https://runware.ai/docs/models/openai-gpt-image-2-5-sunburst/guides
 
 Where a fact is not documented, the model lists it in `unknown` and pixmake applies its own
 generic rule instead (named in `UNKNOWN_RULES`), for Runware to accept or refuse; the README's
@@ -178,7 +183,7 @@ MODELS: dict[str, ModelInfo] = {
             quality_at=_OPENAI + "quality",
             background_at=_OPENAI + "background",
             prices=_table((0.005, 0.006), (0.011, 0.015), (0.036, 0.052)),
-            unknown=frozenset({"max_references"}),
+            unknown=frozenset({"max_references", "prompt_length"}),
             source="https://runware.ai/docs/models/openai-gpt-image-1-mini",
         ),
         ModelInfo(

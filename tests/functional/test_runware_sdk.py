@@ -11,14 +11,16 @@ generate_types.py`). Both are read here. Nested objects are `dict[str, object]` 
 a nested TypedDict, if a later version has one, is checked key by key the same way.
 
 Every task checked is built by pixmake's public code: `api.render` for every asset of every
-example (under each of its profiles), and `providers.runware.inference_task` for seed-style
-requests of each catalog model (each quality, background, format, references, results,
-safety, ttl, delivery and output it can send).
+example (under each of its profiles, with the example's own models and then with each catalog
+model in their place), and `providers.runware.inference_task` for seed-style requests of each
+catalog model (each quality, background, format, references, results, safety, ttl, delivery
+and output it can send). Every model id the SDK curates is also a model id pixmake accepts.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 import types
 import typing
 import uuid
@@ -30,6 +32,7 @@ import yaml
 from runware.types import task_map
 
 from pixmake import api, catalog
+from pixmake.project import load_project
 from pixmake.providers.base import GenerationRequest, RequestReference
 from pixmake.providers.runware import OUTPUT_TYPES, inference_task
 from tests.conftest import EXAMPLES, Project, copy_example, png_bytes
@@ -177,6 +180,57 @@ def test_every_example_asset_renders_a_task_the_sdk_accepts(project: Project, ex
             assert found == [], f"{example} {asset_id} (profile {profile}): {found}"
             checked += 1
     assert checked >= 3
+
+
+def _as_model(root: Path, model: catalog.ModelInfo) -> None:
+    """The example's spec with every `model:` set to this model (and a transparent background
+    made opaque where the model takes no transparent one)."""
+    spec = root / "pixmake.yaml"
+    text = re.sub(r"\bmodel: [\w.:@-]+", f"model: '{model.id}'", spec.read_text())
+    if "transparent" not in model.backgrounds:
+        text = text.replace("background: transparent", "background: opaque")
+    spec.write_text(text)
+
+
+@pytest.mark.parametrize("model_id", sorted(catalog.MODELS))
+@pytest.mark.parametrize("example", EXAMPLE_NAMES)
+def test_every_example_asset_under_each_catalog_model_renders_a_task_its_sdk_typeddict_accepts(
+    project: Project, example: str, model_id: str
+) -> None:
+    model = catalog.MODELS[model_id]
+    copy_example(example, project.root)
+    _as_model(project.root, model)
+    params = sdk_params(model_id)
+    settings_root = (model.quality_at or "").split(".")[0]
+    checked = 0
+    for profile in _profiles(project.root):
+        extra = ("--profile", profile) if profile else ()
+        assert project.build(*extra)["failed"] == 0
+        for asset_id in project.status():
+            kw = {"profile": profile} if profile else {}
+            task = api.render(project.root, asset_id, provider="placeholder", **kw)
+            assert task["model"] == model_id
+            assert {"settings", "providerSettings"} & set(task) == {settings_root}
+            found = problems(as_sent(task), params)
+            assert found == [], f"{example} {asset_id} {model_id} (profile {profile}): {found}"
+            checked += 1
+    assert checked >= 3
+
+
+def test_every_model_id_in_runwares_sdk_is_accepted(tmp_path: Path) -> None:
+    """Every id the SDK curates has the form pixmake accepts, and every image-inference one
+    loads from pixmake.yaml as it is: the catalog's own rules, or the generic ones."""
+    assert len(task_map.models) > 100
+    assert [m for m in task_map.models if not catalog.is_model_id(m)] == []
+    image = sorted(m for m, e in task_map.models.items() if e.task_type == "imageInference")
+    assert set(catalog.MODELS) < set(image)
+    assets_yaml = "".join(
+        f"  a{i}: {{model: '{m}', prompt: a lighthouse at dusk, out: a{i}.png}}\n"
+        for i, m in enumerate(image)
+    )
+    (tmp_path / "pixmake.yaml").write_text("version: 1\nassets:\n" + assets_yaml)
+    assets = load_project(tmp_path).assets
+    assert [assets[f"a{i}"].model for i in range(len(image))] == image
 
 
 # -- seed-style requests of each catalog model --------------------------------------------------
