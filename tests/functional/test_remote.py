@@ -369,3 +369,56 @@ def test_pixmake_remote_wins_over_the_spec(
     other = _machine(project, "other", 2, spec)
     assert _placeholder(project, other)["pushed"] == 0
     assert not (tmp_path / "in-spec").exists()
+
+
+# -- a remote that fails: the shared directory, and access refused ------------------------------
+
+
+class _BreaksTheDirectory(FakeRunware):
+    """Replaces the shared directory by a plain file as soon as the first image is paid for
+    (the mount went away): nothing can be written there any more."""
+
+    shared: Path | None = None
+
+    def handle(self, tasks: list[Any], authorised: bool) -> tuple[int, dict[str, Any]]:
+        answer = super().handle(tasks, authorised)
+        if self.ledger and self.shared is not None:
+            shutil.rmtree(self.shared)
+            self.shared.write_text("not a directory")
+            self.shared = None
+        return answer
+
+
+def test_a_shared_directory_lost_mid_build(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    with _BreaksTheDirectory(api_key=KEY) as fake:
+        monkeypatch.setenv("RUNWARE_BASE_URL", fake.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+        monkeypatch.setenv(PIXMAKE_REMOTE, str(shared))
+        fake.shared = shared
+        root = _machine(project, "lost", 4, "")
+        summary, warnings = _build(project, root, "-j", "1")
+        assert fake.shared is None  # it went away during the build
+        assert (summary["generated"], summary["failed"], summary["skipped"]) == (4, 0, 0)
+        assert len(fake.charges()) == 4
+        [warning] = warnings
+        assert f"remote cache {shared}" in warning
+        assert project.run("-C", str(root), "status", "--json").json()["counts"]["fresh"] == 4
+
+
+def test_s3_credentials_refused_give_one_warning(
+    project: Project, moto: ThreadedMotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto checks the credentials once its authorisation is on: ours are unknown to it."""
+    from moto import settings
+
+    monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    root = _machine(project, "denied", 2, _s3_cache(_endpoint(moto)))
+    summary = project.run("-C", str(root), "build", "--provider", "placeholder", "--json")
+    assert summary.code == 0, summary.err
+    assert (summary.last_json()["generated"], summary.last_json()["pushed"]) == (2, 0)
+    [warning] = [line for line in summary.err.splitlines() if line.startswith("warning:")]
+    assert f"remote cache s3://{BUCKET}/pixmake refused access" in warning
+    assert "testing-secret" not in summary.err
