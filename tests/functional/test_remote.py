@@ -16,8 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import httpx
 import pytest
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.registry import _registry as _fsspec_classes
 from moto.server import ThreadedMotoServer
 
 from pixmake.remote import Remote
@@ -408,6 +411,37 @@ def test_a_shared_directory_lost_mid_build(
         assert project.run("-C", str(root), "status", "--json").json()["counts"]["fresh"] == 4
 
 
+class _LockedFileSystem(LocalFileSystem):
+    """A backend whose every call is refused, as a store whose credentials are wrong."""
+
+    protocol = ("locked",)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("exists", "cat_file", "pipe_file", "find", "rm_file", "info"):
+
+            def refused(*args: Any, **kwargs: Any) -> Any:
+                raise PermissionError(13, "Access Denied")
+
+            return refused
+        return super().__getattribute__(name)
+
+
+def test_a_remote_that_refuses_access_gives_one_warning(
+    project: Project, fake: FakeRunware, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsspec.register_implementation("locked", _LockedFileSystem, clobber=True)
+    monkeypatch.setenv(PIXMAKE_REMOTE, f"locked://{tmp_path / 'locked'}")
+    root = _machine(project, "refused", 3, "")
+    summary, warnings = _build(project, root)
+    assert (summary["generated"], summary["failed"], summary["pushed"]) == (3, 0, 0)
+    assert len(fake.charges()) == 3
+    [warning] = warnings
+    assert f"remote cache locked://{tmp_path / 'locked'} refused access" in warning
+    status = project.run("-C", str(root), "cache", "status")
+    assert status.code == 1
+    assert "refused access" in status.out
+
+
 def test_s3_credentials_refused_give_one_warning(
     project: Project, moto: ThreadedMotoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -422,3 +456,34 @@ def test_s3_credentials_refused_give_one_warning(
     [warning] = [line for line in summary.err.splitlines() if line.startswith("warning:")]
     assert f"remote cache s3://{BUCKET}/pixmake refused access" in warning
     assert "testing-secret" not in summary.err
+
+
+@pytest.mark.parametrize(
+    ("missing", "url", "fix"),
+    [
+        ("fsspec", "s3://bucket/prefix", "pip install 'pixmake[remote]'"),
+        ("s3fs", "s3://bucket/prefix", "pip install 'pixmake[s3]'"),
+        ("gcsfs", "gs://bucket/prefix", "install gcsfs"),  # as fsspec says it
+        ("s3fs", "/a/shared/directory", None),  # needs none
+    ],
+)
+def test_a_backend_that_is_not_installed_is_named(
+    project: Project, monkeypatch: pytest.MonkeyPatch, missing: str, url: str, fix: str | None
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # as if it was never installed
+    for protocol in ("s3", "gs"):  # nor imported before
+        monkeypatch.delitem(_fsspec_classes, protocol, raising=False)
+    monkeypatch.setenv(PIXMAKE_REMOTE, url if fix else str(project.root / "shared"))
+    root = _machine(project, "bare", 1, "")
+    summary = project.run("-C", str(root), "build", "--provider", "placeholder", "--json")
+    assert summary.code == 0, summary.err
+    warnings = [line for line in summary.err.splitlines() if line.startswith("warning:")]
+    if fix is None:
+        assert (warnings, summary.last_json()["pushed"]) == ([], 1)
+        return
+    [warning] = warnings
+    assert f"remote cache {url} needs a package that is not installed" in warning
+    assert fix in warning
+    status = project.run("-C", str(root), "cache", "status")
+    assert status.code == 1
+    assert fix in status.out
