@@ -409,6 +409,14 @@ def test_a_shared_directory_lost_mid_build(
         [warning] = warnings
         assert f"remote cache {shared}" in warning
         assert project.run("-C", str(root), "status", "--json").json()["counts"]["fresh"] == 4
+        # back: `cache push` (the CI recipe's step after each shard) sends what was not pushed
+        shared.unlink()
+        pushed = project.run("-C", str(root), "cache", "push")
+        assert pushed.code == 0, pushed.err
+        assert f"pushed 4 images and 4 entries to {shared}" in pushed.out
+        other = _machine(project, "other", 4, "")
+        assert _build(project, other)[0]["restored"] == 4
+        assert len(fake.charges()) == 4
 
 
 class _LockedFileSystem(LocalFileSystem):
