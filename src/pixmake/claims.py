@@ -21,8 +21,9 @@ an overwrite conditional on an ETag (`If-Match`) is not something every fsspec b
 do. The holder renews its lease the same way, by writing the next generation; one that
 finds it taken has been taken over (it was thought dead) and goes on regardless. A holder
 whose generation fails writes a released generation, so the waiters need not wait for the
-lease; one interrupted leaves its lease to run out, since its own journal may collect the
-task it sent.
+lease; an interrupted build releases the claims of tasks it had not sent yet (waiting for
+the provider), and leaves the lease of a task it sent to run out, since its own journal
+collects that task.
 
 Claims are only about other machines: on one machine the journal (tasks.py) says what was
 sent. A backend that ignores exclusive creates is found by a probe, once per build (the
@@ -46,6 +47,8 @@ from typing import TYPE_CHECKING, Any
 from pixmake.errors import PixmakeWarning
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pixmake.remote import Remote
 
 LEASE_SECONDS = 600.0  # longer than a generation takes; renewed at a third of it
@@ -93,6 +96,8 @@ class Claims:
         self._honoured: bool | None = None
         self._lock = threading.Lock()
         self._latest: dict[str, int] = {}  # the newest generation seen of each key
+        self._held: dict[str, Held] = {}  # the claims this build holds, by key
+        self._closed = False
 
     def usable(self) -> bool:
         """Whether claims work on this remote: probed once, with one warning if not."""
@@ -112,8 +117,17 @@ class Claims:
                 return Other(key, generation, str(value.get("host", "?")),
                              int(value.get("pid", 0)), float(value["until"]))  # fmt: skip
             held = self._write(key, generation + 1, now() + self.lease)
-            if held is None or isinstance(held, Held):
+            if isinstance(held, Held):
+                with self._lock:
+                    closed = self._closed
+                    if not closed:
+                        self._held[key] = held
+                if closed:  # the build was interrupted while this was written
+                    self.release(held)
+                    return None
                 return held
+            if held is None:
+                return None
             # another machine created that generation first: read on
 
     def renew(self, held: Held) -> bool | None:
@@ -128,7 +142,22 @@ class Claims:
 
     def release(self, held: Held) -> None:
         """Give the claim up before its lease ends: the waiters may take it at once."""
+        with self._lock:
+            if self._held.get(held.key) is held:
+                del self._held[held.key]
         self._write(held.key, held.generation + 1, 0.0)
+
+    def close(self, sent: Callable[[str], bool]) -> None:
+        """An interrupted build: give up every claim it holds whose task was not sent (nothing
+        was paid, nobody need wait for its lease, this machine's next build included), and
+        any it makes from now on (a claim being written in a thread when the interrupt came).
+        A claim whose task was sent is kept until its lease ends: this machine's journal
+        collects the task, and the others should not pay for it meanwhile."""
+        with self._lock:
+            self._closed = True
+            unsent = [h for key, h in self._held.items() if not sent(key)]
+        for held in unsent:
+            self.release(held)
 
     async def keep(self, held: Held) -> None:
         """Renew the lease while the generation runs (cancel it when it ends)."""

@@ -195,6 +195,9 @@ class Executor:
             self._sources.close()
             if self._uploads is not None:  # an interrupted build does not wait for them
                 self.result.pushed = self._uploads.close(wait=finished)
+            if self._claims is not None and not finished:
+                tasks = self.tasks
+                self._claims.close(sent=lambda key: tasks.submitted(key) is not None)
         return self.result
 
     # -- one asset --------------------------------------------------------------------------
@@ -351,8 +354,9 @@ class Executor:
 
     async def _generate_held(self, held: Held | None, *args: Any) -> _Made:
         """Generate, renewing the claim while it runs; a generation that fails gives the
-        claim up. An interrupted one keeps it until its lease ends: the journal of this
-        machine collects what it sent, and the others should not pay for it meanwhile."""
+        claim up. An interrupted one keeps it until its lease ends if its task was sent (the
+        journal of this machine collects it, and the others should not pay for it meanwhile);
+        `run` gives it up if not."""
         claims = self._claims
         if held is None or claims is None:
             return await self._generate(*args)

@@ -29,7 +29,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from pixmake.errors import PixmakeWarning
 from pixmake.hashing import content_hash
@@ -71,7 +71,7 @@ def shown_url(url: str) -> str:
         return url
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return f"{parts.scheme}://{host}{parts.path}"  # `://` kept, whatever the scheme
 
 
 class Remote:
@@ -247,7 +247,9 @@ class Remote:
         with self._lock:
             if self.problem is not None:
                 return
-            if isinstance(exc, PermissionError):
+            if isinstance(exc, ImportError):
+                what, exc = "needs a package that is not installed", _missing(exc, self.url)
+            elif isinstance(exc, PermissionError):
                 what = "refused access"
             elif isinstance(exc, FileNotFoundError | NotADirectoryError):
                 what = "does not exist (create the bucket or directory)"
@@ -255,7 +257,8 @@ class Remote:
                 what = "timed out"
             else:
                 what = "is unreachable"
-            detail = self._redacted(f"{type(exc).__name__}: {exc}".strip().rstrip(":"))
+            detail = f"{type(exc).__name__}: {exc}" if not isinstance(exc, _Install) else str(exc)
+            detail = self._redacted(detail.strip().rstrip(":"))
             self.problem = f"{what} ({detail})"
         if not self.warn:
             return
@@ -297,6 +300,19 @@ class Uploader:
         """Wait for the pending uploads (or drop those not started); how many were sent."""
         self._pool.shutdown(wait=wait, cancel_futures=not wait)
         return sum(1 for f in self._pending if f.done() and not f.cancelled() and f.result())
+
+
+class _Install(Exception):
+    """What to install for a backend that is missing (shown as it is)."""
+
+
+def _missing(exc: ImportError, url: str) -> Exception:
+    """pixmake's extra for a missing fsspec or s3fs; else what fsspec says to install."""
+    if exc.name == "fsspec":
+        return _Install("pip install 'pixmake[remote]'")
+    if url.split("://", 1)[0] in ("s3", "s3a"):
+        return _Install("pip install 'pixmake[s3]'")
+    return exc
 
 
 def _create_local(path: Path, data: bytes) -> bool:

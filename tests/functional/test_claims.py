@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -300,3 +301,55 @@ def test_a_malformed_shard_is_a_usage_error(
             project.run("build", "--shard", bad)
         assert caught.value.code == 2
         assert "argument --shard: must be K/N" in capsys.readouterr().err
+
+
+# -- an interrupted build -----------------------------------------------------------------
+
+
+class _CtrlCAtFirstPoll(FakeRunware):
+    """Tasks stay processing; the first poll is answered after a Ctrl-C reaches the build."""
+
+    interrupted = False
+
+    def handle(self, tasks: list[Any], authorised: bool) -> tuple[int, dict[str, Any]]:
+        answer = super().handle(tasks, authorised)
+        polls = [t for t in tasks if isinstance(t, dict) and t.get("taskType") == "getResponse"]
+        if polls and not self.interrupted:
+            self.interrupted = True
+            signal.raise_signal(signal.SIGINT)
+        return answer
+
+
+def test_an_interrupted_build_gives_up_the_claims_of_what_it_did_not_send(
+    project: Project, cache: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claimed, then waiting for the provider's one slot when Ctrl-C came: nothing was sent
+    for two of the three, so nobody (this machine's next build included) waits for their
+    leases; the one sent keeps its claim, and the next build collects it."""
+    clock = _Clock(monkeypatch, step=claims.POLL_SECONDS)
+    with _CtrlCAtFirstPoll(api_key=test_remote.KEY, processing_polls=10**9) as fake:
+        monkeypatch.setenv("RUNWARE_BASE_URL", fake.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", test_remote.KEY)
+        root = _machine(project, "interrupted", 3, cache)
+        spec = (root / "pixmake.yaml").read_text()
+        (root / "pixmake.yaml").write_text(
+            spec.replace("{poll_interval", "{concurrency: 1, poll_interval")
+        )
+        assert project.run("-C", str(root), "build", "-j", "3").code == 130
+        [paid] = fake.charges()  # one was sent; the others waited for the provider's slot
+        remote = open_session(root).remote
+        assert remote is not None
+        another = claims.Claims(remote)  # another machine: it waits only for the one sent
+        found = [another.claim(_key(project, root, f"a{i}")) for i in range(3)]
+        assert sum(isinstance(c, claims.Other) for c in found) == 1
+        for held in found:
+            if isinstance(held, claims.Held):
+                another.release(held)
+
+        fake.hold(paid, 0)
+        fake.processing_polls = 0
+        summary = _summary(project.run("-C", str(root), "build", "--json"))
+        assert (summary["generated"], summary["waited"], summary["failed"]) == (3, 0, 0)
+        assert clock.waits == 0  # no claim of its own was waited for
+        assert len(fake.charges()) == 3
+        assert set(fake.charges().values()) == {1}  # the one sent collected, not paid again

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pixmake.lockfile import Entries, Lock, read_lock, write_lock
-from pixmake.lockparts import PART_SIZE, PARTS_DIR, TEST_PART_SIZE
+from pixmake.lockparts import PART_SIZE, PARTS_DIR, TEST_PART_SIZE, part_name
 from tests.conftest import Project, git
 
 ROWS = 40
@@ -228,6 +228,23 @@ def test_branches_that_changed_different_rows_merge_cleanly(
 ) -> None:
     assert _merged(split, _csv({3: "theirs"}), _csv({30: "ours"})) == 0  # no conflict
     split.gen({"rows.csv": _csv({3: "theirs", 30: "ours"})})
+    status = split.status()
+    assert all(a["state"] == "fresh" for a in status.values()), status
+
+
+def test_branches_that_changed_neighbouring_rows_of_one_part_merge_cleanly(
+    split: Project, git_identity: None
+) -> None:
+    """Two entries next to each other in one part, each changed on its own branch: git's
+    merge of the part's lines keeps both."""
+    part = part_name("label-r001", 1)
+    assert part_name("label-r003", 1) == part  # neighbours there: r002 hashes elsewhere
+    assert part_name("label-r002", 1) != part
+    assert _merged(split, _csv({1: "theirs"}), _csv({3: "ours"})) == 0  # no conflict
+    merged = json.loads((split.root / part).read_text())["assets"]
+    assert merged["label-r001"]["request"]["prompt"] == "A label for theirs"
+    assert merged["label-r003"]["request"]["prompt"] == "A label for ours"
+    split.gen({"rows.csv": _csv({1: "theirs", 3: "ours"})})
     status = split.status()
     assert all(a["state"] == "fresh" for a in status.values()), status
 

@@ -16,8 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import httpx
 import pytest
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.registry import _registry as _fsspec_classes
 from moto.server import ThreadedMotoServer
 
 from pixmake.remote import Remote
@@ -369,3 +372,126 @@ def test_pixmake_remote_wins_over_the_spec(
     other = _machine(project, "other", 2, spec)
     assert _placeholder(project, other)["pushed"] == 0
     assert not (tmp_path / "in-spec").exists()
+
+
+# -- a remote that fails: the shared directory, and access refused ------------------------------
+
+
+class _BreaksTheDirectory(FakeRunware):
+    """Replaces the shared directory by a plain file as soon as the first image is paid for
+    (the mount went away): nothing can be written there any more."""
+
+    shared: Path | None = None
+
+    def handle(self, tasks: list[Any], authorised: bool) -> tuple[int, dict[str, Any]]:
+        answer = super().handle(tasks, authorised)
+        if self.ledger and self.shared is not None:
+            shutil.rmtree(self.shared)
+            self.shared.write_text("not a directory")
+            self.shared = None
+        return answer
+
+
+def test_a_shared_directory_lost_mid_build(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    with _BreaksTheDirectory(api_key=KEY) as fake:
+        monkeypatch.setenv("RUNWARE_BASE_URL", fake.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+        monkeypatch.setenv(PIXMAKE_REMOTE, str(shared))
+        fake.shared = shared
+        root = _machine(project, "lost", 4, "")
+        summary, warnings = _build(project, root, "-j", "1")
+        assert fake.shared is None  # it went away during the build
+        assert (summary["generated"], summary["failed"], summary["skipped"]) == (4, 0, 0)
+        assert len(fake.charges()) == 4
+        [warning] = warnings
+        assert f"remote cache {shared}" in warning
+        assert project.run("-C", str(root), "status", "--json").json()["counts"]["fresh"] == 4
+        # back: `cache push` (the CI recipe's step after each shard) sends what was not pushed
+        shared.unlink()
+        pushed = project.run("-C", str(root), "cache", "push")
+        assert pushed.code == 0, pushed.err
+        assert f"pushed 4 images and 4 entries to {shared}" in pushed.out
+        other = _machine(project, "other", 4, "")
+        assert _build(project, other)[0]["restored"] == 4
+        assert len(fake.charges()) == 4
+
+
+class _LockedFileSystem(LocalFileSystem):
+    """A backend whose every call is refused, as a store whose credentials are wrong."""
+
+    protocol = ("locked",)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("exists", "cat_file", "pipe_file", "find", "rm_file", "info"):
+
+            def refused(*args: Any, **kwargs: Any) -> Any:
+                raise PermissionError(13, "Access Denied")
+
+            return refused
+        return super().__getattribute__(name)
+
+
+def test_a_remote_that_refuses_access_gives_one_warning(
+    project: Project, fake: FakeRunware, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fsspec.register_implementation("locked", _LockedFileSystem, clobber=True)
+    monkeypatch.setenv(PIXMAKE_REMOTE, f"locked://{tmp_path / 'locked'}")
+    root = _machine(project, "refused", 3, "")
+    summary, warnings = _build(project, root)
+    assert (summary["generated"], summary["failed"], summary["pushed"]) == (3, 0, 0)
+    assert len(fake.charges()) == 3
+    [warning] = warnings
+    assert f"remote cache locked://{tmp_path / 'locked'} refused access" in warning
+    status = project.run("-C", str(root), "cache", "status")
+    assert status.code == 1
+    assert "refused access" in status.out
+
+
+def test_s3_credentials_refused_give_one_warning(
+    project: Project, moto: ThreadedMotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto checks the credentials once its authorisation is on: ours are unknown to it."""
+    from moto import settings
+
+    monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)
+    root = _machine(project, "denied", 2, _s3_cache(_endpoint(moto)))
+    summary = project.run("-C", str(root), "build", "--provider", "placeholder", "--json")
+    assert summary.code == 0, summary.err
+    assert (summary.last_json()["generated"], summary.last_json()["pushed"]) == (2, 0)
+    [warning] = [line for line in summary.err.splitlines() if line.startswith("warning:")]
+    assert f"remote cache s3://{BUCKET}/pixmake refused access" in warning
+    assert "testing-secret" not in summary.err
+
+
+@pytest.mark.parametrize(
+    ("missing", "url", "fix"),
+    [
+        ("fsspec", "s3://bucket/prefix", "pip install 'pixmake[remote]'"),
+        ("s3fs", "s3://bucket/prefix", "pip install 'pixmake[s3]'"),
+        ("gcsfs", "gs://bucket/prefix", "install gcsfs"),  # as fsspec says it
+        ("s3fs", "/a/shared/directory", None),  # needs none
+    ],
+)
+def test_a_backend_that_is_not_installed_is_named(
+    project: Project, monkeypatch: pytest.MonkeyPatch, missing: str, url: str, fix: str | None
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # as if it was never installed
+    for protocol in ("s3", "gs"):  # nor imported before
+        monkeypatch.delitem(_fsspec_classes, protocol, raising=False)
+    monkeypatch.setenv(PIXMAKE_REMOTE, url if fix else str(project.root / "shared"))
+    root = _machine(project, "bare", 1, "")
+    summary = project.run("-C", str(root), "build", "--provider", "placeholder", "--json")
+    assert summary.code == 0, summary.err
+    warnings = [line for line in summary.err.splitlines() if line.startswith("warning:")]
+    if fix is None:
+        assert (warnings, summary.last_json()["pushed"]) == ([], 1)
+        return
+    [warning] = warnings
+    assert f"remote cache {url} needs a package that is not installed" in warning
+    assert fix in warning
+    status = project.run("-C", str(root), "cache", "status")
+    assert status.code == 1
+    assert fix in status.out
