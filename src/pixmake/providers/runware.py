@@ -377,13 +377,15 @@ class RunwareProvider:
         if request.safety != "none" and any(flags) and request.on_flag == "fail":
             tasks.finished(request.key)
             cost = sum(float(item.get("cost") or 0.0) for item in items)
-            raise ContentRefusedError(
+            flagged = ContentRefusedError(
                 f"Runware's content check flagged {sum(flags)} of {len(flags)} images of "
                 f"`{request.asset_id}` (NSFWContent, task {task.uuid}; charged "
                 f"{cost:.4f} USD); none was kept\n"
                 f"  fix: reword the prompt, or set `safety: {{on_flag: keep}}` to keep "
                 "flagged images (the lock records the flag)"
             )
+            flagged.cost_usd = cost  # paid all the same: the build counts it as spent
+            raise flagged
         images: list[StagedImage] = []
         try:
             for item in items:
