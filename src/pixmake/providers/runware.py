@@ -11,9 +11,10 @@ journal task UUID ─▶ POST [imageInference] ─▶ ACK ─▶ POST [getRespon
 A task UUID that may have been accepted is never replaced by a new one: that would pay twice.
 
 After a crash, a journaled task was recorded before it was sent, so Runware may or may not
-have it. getResponse cannot settle that alone: it answers "not found" for a task it has not
-shown yet, and `{"data": []}` both for a queued task and for one it never saw
-(RUNWARE_API.md §10, §11). So, once per journaled task:
+have it. getResponse cannot settle that alone: it answers `{"data": []}` both for a queued
+task and for one it never saw (RUNWARE_API.md §10), and pixmake assumes it may answer "not
+found" for a task it has not shown yet (not documented by Runware: a store that lags behind
+the submission; the fake's `lost` fault plays it). So, once per journaled task:
 ```
 getResponse U ── items or an error about U ───────────▶ follow it (poll, take, or fail)
      │ not found, or nothing about U
@@ -483,7 +484,7 @@ class RunwareProvider:
     ) -> list[float]:
         """Hand each task its items and errors; returns how long the finished ones took."""
         now = self._clock()
-        # "Not found" for a task being polled: accepted, but not shown yet (RUNWARE_API.md §11).
+        # "Not found" for a task being polled: accepted, but not shown yet (see the module doc).
         failed = {e.get("taskUUID"): e for e in errors if not _not_found(str(e.get("code", "")))}
         durations = []
         for waiter in batch:

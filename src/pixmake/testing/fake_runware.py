@@ -22,7 +22,8 @@ Faults (`fail(kind, times=1, task_type=None, ...)`), consumed by the next matchi
   ACK is lost); for its next `polls` getResponse requests Runware does not know it (they
   answer as for an unknown task, see `unknown_poll`), and neither does its duplicate check: a
   submission of the same UUID meanwhile is accepted, and charged, again. getTaskDetails knows
-  it from the start (the eventual-consistency case that RUNWARE_API.md §11 describes);
+  it from the start (a lag Runware does not document, which pixmake guards against: see
+  `pixmake.providers.runware`);
 - `echo_key`: an error (`status`, default 500; `code`) whose message repeats the request's
   Authorization header, `Invalid API key: Bearer <key>`, as a careless server might;
 - content safety, by marker words in the prompt: `FLAG_WORD` makes an image that the check
