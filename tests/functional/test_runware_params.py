@@ -274,3 +274,9 @@ def test_the_fake_expires_urls_after_ttl() -> None:
         assert refused.status_code == 400
         codes = {e["code"] for e in refused.json()["errors"]}
         assert codes == {"invalidTtl", "unsupportedParameter"}
+        # safety.blockContent is documented (runware.ai/docs/models-api/content-safety)
+        blocked = {**task, "taskUUID": str(uuid.uuid4()), "safety": {"blockContent": True}}
+        assert httpx.post(fake.url, json=[blocked], headers=headers).status_code == 200
+        wrong = {**blocked, "taskUUID": str(uuid.uuid4()), "safety": {"blockContent": "yes"}}
+        refused = httpx.post(fake.url, json=[wrong], headers=headers)
+        assert [e["code"] for e in refused.json()["errors"]] == ["invalidBlockContent"]

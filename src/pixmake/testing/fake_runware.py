@@ -556,10 +556,12 @@ def validate_inference(task: dict[str, Any], known_images: set[str]) -> list[dic
     if not isinstance(safety, dict):
         bad("invalidSafety", "safety must be an object.", "safety")
     else:
-        for name in set(safety) - {"checkContent", "mode"}:
+        for name in set(safety) - {"checkContent", "blockContent", "mode"}:
             bad("unsupportedParameter", f"safety.{name} is not supported.", f"safety.{name}")
-        if "checkContent" in safety and not isinstance(safety["checkContent"], bool):
-            bad("invalidCheckContent", "checkContent must be a boolean.", "safety.checkContent")
+        for name in ("checkContent", "blockContent"):
+            if name in safety and not isinstance(safety[name], bool):
+                code = "invalid" + name[0].upper() + name[1:]
+                bad(code, f"{name} must be a boolean.", f"safety.{name}")
         _enum(safety, "mode", ("none", "fast", "full"), bad, "safety.")
     if "includeCost" in task and not isinstance(task["includeCost"], bool):
         bad("invalidIncludeCost", "includeCost must be a boolean.", "includeCost")
