@@ -93,6 +93,7 @@ class ProviderError(PixmakeError):
     after_retry = False  # refused after an attempt whose fate was unknown
     envelope: tuple[list[Any], list[Any]] | None = None  # the answer a refusal came with
     status: int | None = None  # the HTTP status a refusal came with
+    cost_usd: float = 0.0  # what the provider charged for a task that failed all the same
 
 
 class ProviderRetryableError(ProviderError):

@@ -423,6 +423,11 @@ class Executor:
         tasks = _SlotJournal(self.tasks, (slot, provider_slot))
         try:
             result = await provider.generate(request, tasks, self._staging)
+        except ProviderError as exc:  # a task paid for and failed all the same is money spent
+            self.result.cost_usd += exc.cost_usd
+            if sends:
+                self._spent_usd += exc.cost_usd
+            raise
         finally:
             provider_slot.release()
             self._in_flight_usd -= estimate

@@ -83,14 +83,25 @@ def fake() -> Iterator[FakeRunware]:
 
 
 class Sleeps(list[float]):
+    """The provider's sleep and clock: a sleep is recorded and moves the clock on, so a task
+    polled without end runs out its poll budget at once instead of spinning for 15 minutes."""
+
+    now = 0.0
+
     async def __call__(self, seconds: float) -> None:
         self.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
 
 
 def make(fake: FakeRunware, **kw: Any) -> tuple[RunwareProvider, Sleeps]:
     sleeps = Sleeps()
     key = kw.pop("key", KEY)
     options: dict[str, Any] = {"sleep": sleeps, "rng": lambda: 0.5}
+    if "sleep" not in kw:  # a test's own sleep keeps the real clock
+        options["clock"] = sleeps.clock
     options.update(kw)
     return RunwareProvider(key, fake.url, **options), sleeps
 

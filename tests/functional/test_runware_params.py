@@ -160,6 +160,39 @@ def test_a_flagged_image_fails_the_asset_by_default(fake: FakeRunware, project: 
     assert (project.root / "c.png").is_file()
 
 
+def test_a_flagged_image_that_fails_its_asset_is_counted_as_spent(
+    fake: FakeRunware, project: Project
+) -> None:
+    """Runware charges for an image its check flags: a build that keeps nothing of it still
+    reports the money, and `--max-cost` counts it."""
+    _spec(
+        project,
+        f"  a: {{prompt: 'a {FLAG_WORD}', out: a.png, safety: {{check: true}}}}\n"
+        "  b: {prompt: pb, out: b.png}\n",
+    )
+    result = project.run("build", "-j", "1", "--json")
+    assert result.code == 1
+    assert len(fake.charges()) == 2
+    assert result.last_json()["cost_usd"] == pytest.approx(fake.total_cost())
+
+    # This account pays 1.5 times the list price; `quality: medium` is not in the lock yet, so
+    # the plan estimates both from the price table: 2 x list, within the budget of 2.2 x list.
+    fake.price_scale = 1.5
+    medium = "quality: medium, safety: {check: true}"
+    _spec(
+        project,
+        f"  c: {{prompt: 'c {FLAG_WORD}', out: c.png, {medium}}}\n"
+        f"  d: {{prompt: pd, out: d.png, {medium}}}\n",
+    )
+    listed = project.run("plan", "--json").json()["estimated_cost_usd"] / 2
+    capped = project.run("build", "-j", "1", "--json", "--max-cost", f"{2.2 * listed:.6f}")
+    assert capped.code == 1, capped.err
+    summary = capped.last_json()
+    assert (summary["failed"], summary["skipped"]) == (1, 1)  # c flagged: 1.5 + 1 > 2.2
+    assert len(fake.charges()) == 3
+    assert summary["cost_usd"] == pytest.approx(1.5 * listed)
+
+
 def test_on_flag_keep_keeps_it_and_status_and_explain_show_it(
     fake: FakeRunware, project: Project
 ) -> None:
@@ -241,3 +274,9 @@ def test_the_fake_expires_urls_after_ttl() -> None:
         assert refused.status_code == 400
         codes = {e["code"] for e in refused.json()["errors"]}
         assert codes == {"invalidTtl", "unsupportedParameter"}
+        # safety.blockContent is documented (runware.ai/docs/models-api/content-safety)
+        blocked = {**task, "taskUUID": str(uuid.uuid4()), "safety": {"blockContent": True}}
+        assert httpx.post(fake.url, json=[blocked], headers=headers).status_code == 200
+        wrong = {**blocked, "taskUUID": str(uuid.uuid4()), "safety": {"blockContent": "yes"}}
+        refused = httpx.post(fake.url, json=[wrong], headers=headers)
+        assert [e["code"] for e in refused.json()["errors"]] == ["invalidBlockContent"]

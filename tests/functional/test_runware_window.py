@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from pixmake.providers.runware import RunwareProvider
+from pixmake.providers.window import Window
+from pixmake.staging import Staging
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import Project
+from tests.fakes import make_request
+from tests.functional.test_runware import Journal
 
 KEY = "test-key"
 FAST = "poll_interval: 0.01, retry_backoff: 0.01"
@@ -71,3 +78,46 @@ def test_auto_is_capped_by_jobs(monkeypatch: pytest.MonkeyPatch, project: Projec
         assert server.peak_in_flight <= 3
         sizes = [e["size"] for e in _events(result.out) if e.get("event") == "window"]
         assert sizes == [4]  # never full at -j 3: no reason to grow
+
+
+def test_a_429s_retry_after_holds_the_window_over_http(tmp_path: Path) -> None:
+    """The Retry-After of a hidden limit's 429 reaches the window: no new submission until it
+    has passed (the window's clock and sleep are injected; nothing sleeps for real)."""
+    now = [0.0]
+    paused: list[float] = []
+
+    async def window_sleep(seconds: float) -> None:
+        paused.append(seconds)
+        now[0] += seconds
+
+    async def never(seconds: float) -> None:  # the poller: task a stays in flight
+        await asyncio.Event().wait()
+
+    async def main(fake: FakeRunware, tmp: Path) -> None:
+        window = Window(clock=lambda: now[0], sleep=window_sleep)
+        provider = RunwareProvider(KEY, fake.url, window=window, sleep=never)
+        staging = Staging(tmp)
+        journal = Journal()
+        tasks = [
+            asyncio.create_task(
+                provider.generate(make_request(key=k * 32, prompt=k), journal, staging)
+            )
+            for k in "ab"
+        ]
+        try:
+            while not paused and fake.busy == 0:
+                await asyncio.sleep(0.01)
+            for _ in range(20):  # time for a submission made too early to arrive
+                await asyncio.sleep(0.01)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await provider.aclose()
+        assert paused[:1] == [2.5]
+        assert window.size == 1  # halved below the two in use, then held
+
+    with FakeRunware(KEY, latency=1.0, account_limit=1, busy_retry_after=2.5) as fake:
+        asyncio.run(main(fake, tmp_path / "staging"))
+        assert fake.busy == 1
+        assert fake.count("imageInference") == 2  # b was not sent again while a is in flight

@@ -11,9 +11,10 @@ journal task UUID ─▶ POST [imageInference] ─▶ ACK ─▶ POST [getRespon
 A task UUID that may have been accepted is never replaced by a new one: that would pay twice.
 
 After a crash, a journaled task was recorded before it was sent, so Runware may or may not
-have it. getResponse cannot settle that alone: it answers "not found" for a task it has not
-shown yet, and `{"data": []}` both for a queued task and for one it never saw
-(RUNWARE_API.md §10, §11). So, once per journaled task:
+have it. getResponse cannot settle that alone: it answers `{"data": []}` both for a queued
+task and for one it never saw (RUNWARE_API.md §10), and pixmake assumes it may answer "not
+found" for a task it has not shown yet (not documented by Runware: a store that lags behind
+the submission; the fake's `lost` fault plays it). So, once per journaled task:
 ```
 getResponse U ── items or an error about U ───────────▶ follow it (poll, take, or fail)
      │ not found, or nothing about U
@@ -377,13 +378,15 @@ class RunwareProvider:
         if request.safety != "none" and any(flags) and request.on_flag == "fail":
             tasks.finished(request.key)
             cost = sum(float(item.get("cost") or 0.0) for item in items)
-            raise ContentRefusedError(
+            flagged = ContentRefusedError(
                 f"Runware's content check flagged {sum(flags)} of {len(flags)} images of "
                 f"`{request.asset_id}` (NSFWContent, task {task.uuid}; charged "
                 f"{cost:.4f} USD); none was kept\n"
                 f"  fix: reword the prompt, or set `safety: {{on_flag: keep}}` to keep "
                 "flagged images (the lock records the flag)"
             )
+            flagged.cost_usd = cost  # paid all the same: the build counts it as spent
+            raise flagged
         images: list[StagedImage] = []
         try:
             for item in items:
@@ -481,7 +484,7 @@ class RunwareProvider:
     ) -> list[float]:
         """Hand each task its items and errors; returns how long the finished ones took."""
         now = self._clock()
-        # "Not found" for a task being polled: accepted, but not shown yet (RUNWARE_API.md §11).
+        # "Not found" for a task being polled: accepted, but not shown yet (see the module doc).
         failed = {e.get("taskUUID"): e for e in errors if not _not_found(str(e.get("code", "")))}
         durations = []
         for waiter in batch:

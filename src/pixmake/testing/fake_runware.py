@@ -22,7 +22,8 @@ Faults (`fail(kind, times=1, task_type=None, ...)`), consumed by the next matchi
   ACK is lost); for its next `polls` getResponse requests Runware does not know it (they
   answer as for an unknown task, see `unknown_poll`), and neither does its duplicate check: a
   submission of the same UUID meanwhile is accepted, and charged, again. getTaskDetails knows
-  it from the start (the eventual-consistency case that RUNWARE_API.md §11 describes);
+  it from the start (a lag Runware does not document, which pixmake guards against: see
+  `pixmake.providers.runware`);
 - `echo_key`: an error (`status`, default 500; `code`) whose message repeats the request's
   Authorization header, `Invalid API key: Bearer <key>`, as a careless server might;
 - content safety, by marker words in the prompt: `FLAG_WORD` makes an image that the check
@@ -555,10 +556,12 @@ def validate_inference(task: dict[str, Any], known_images: set[str]) -> list[dic
     if not isinstance(safety, dict):
         bad("invalidSafety", "safety must be an object.", "safety")
     else:
-        for name in set(safety) - {"checkContent", "mode"}:
+        for name in set(safety) - {"checkContent", "blockContent", "mode"}:
             bad("unsupportedParameter", f"safety.{name} is not supported.", f"safety.{name}")
-        if "checkContent" in safety and not isinstance(safety["checkContent"], bool):
-            bad("invalidCheckContent", "checkContent must be a boolean.", "safety.checkContent")
+        for name in ("checkContent", "blockContent"):
+            if name in safety and not isinstance(safety[name], bool):
+                code = "invalid" + name[0].upper() + name[1:]
+                bad(code, f"{name} must be a boolean.", f"safety.{name}")
         _enum(safety, "mode", ("none", "fast", "full"), bad, "safety.")
     if "includeCost" in task and not isinstance(task["includeCost"], bool):
         bad("invalidIncludeCost", "includeCost must be a boolean.", "includeCost")
