@@ -87,6 +87,7 @@ SAFETY = model(
         "check": opt(st.booleans()),
         "mode": opt(st.sampled_from(["none", "fast", "full"])),
         "on_flag": opt(st.sampled_from(["fail", "keep"])),
+        "block": opt(st.booleans()),
     }
 )
 SETTING_FIELDS = {
@@ -252,7 +253,8 @@ FULL: dict[str, Any] = {  # every field of every model, each with a plain value
     "defaults": {
         "provider": "runware", "model": "gpt-image-1", "size": "1024x1024", "quality": "low",
         "background": "opaque", "format": "png", "output_quality": 80, "results": 2,
-        "candidates": 3, "safety": {"check": True, "mode": "fast", "on_flag": "keep"},
+        "candidates": 3,
+        "safety": {"check": True, "mode": "fast", "on_flag": "keep", "block": True},
         "ttl": 3600,
     },
     "vars": {"palette": ["green", {"a": 1}]},
@@ -273,7 +275,8 @@ FULL: dict[str, Any] = {  # every field of every model, each with a plain value
             "provider": "placeholder", "model": "gpt-image-1-mini", "size": "512x512",
             "quality": "high", "background": "transparent", "format": "webp",
             "output_quality": "{{ item.q }}", "results": 1, "candidates": 1,
-            "safety": {"check": None, "mode": None, "on_flag": None}, "ttl": 60,
+            "safety": {"check": None, "mode": None, "on_flag": None, "block": None},
+            "ttl": 60,
             "prompt": "an icon of {{ item.name }}", "out": "icons/{{ item.slug }}.webp",
             "references": ["refs/a.png", {"url": "https://e.com/x.png", "pin": "ab"}],
             "derive": [

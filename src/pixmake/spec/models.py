@@ -23,8 +23,9 @@ class _Strict(BaseModel):
 
 
 class Safety(_Strict):
-    """Runware's content check of the generated images (`safety`); not in the key: it does not
-    change the image, only whether it is flagged (NSFWContent) and so whether it is kept."""
+    """Runware's content safety (`safety`); not in the key: it does not change the image, only
+    whether the request is refused before generating (`block`) or the image is flagged
+    (NSFWContent) and so whether it is kept."""
 
     check: bool | None = Field(None, description="check every image; true means mode fast")
     mode: Literal["none", "fast", "full"] | None = Field(
@@ -32,6 +33,11 @@ class Safety(_Strict):
     )
     on_flag: Literal["fail", "keep"] | None = Field(
         None, description="a flagged image fails the asset (fail, the default) or is kept"
+    )
+    block: bool | None = Field(
+        None,
+        description="check the prompt and references before generating; a flagged request "
+        "is refused (sensitiveContentDetected) and not charged",
     )
 
 
@@ -66,7 +72,9 @@ class Settings(_Strict):
         "until `pixmake pick` chooses another",
     )
     safety: Safety | None = Field(
-        None, description="Runware's content check: {check: true, mode: fast, on_flag: fail}"
+        None,
+        description="Runware's content safety: {block: true, check: true, mode: fast, "
+        "on_flag: fail}",
     )
     ttl: Annotated[int, Field(ge=60, le=2_592_000)] | Template | None = Field(
         None,

@@ -190,6 +190,7 @@ _SAFETY = {
     "check": ("check", _optional(_boolean)),
     "mode": ("mode", _optional(_word("none", "fast", "full"))),
     "on_flag": ("on_flag", _optional(_word("fail", "keep"))),
+    "block": ("block", _optional(_boolean)),
 }
 _SETTINGS: dict[str, tuple[str, Check]] = {
     "provider": ("provider", _optional(_string)),

@@ -18,6 +18,7 @@ class Safety:
     check: bool | None = None
     mode: str | None = None
     on_flag: str | None = None
+    block: bool | None = None
     fields_set: tuple[str, ...] = ()
 
 
