@@ -70,10 +70,12 @@ class Asset:
     line: int | None
     candidates: int = 1
     # Not in the key (they do not change the image): Runware's content check (none, fast,
-    # full), what a flagged image does (fail, keep), and how long its URL lives.
+    # full), what a flagged image does (fail, keep), how long its URL lives, and whether the
+    # request is checked (and refused if flagged) before generating.
     safety: str = "none"
     on_flag: str = "fail"
     ttl: int | None = None
+    block: bool = False
     _plain: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
     _digest: str | None = field(default=None, repr=False, compare=False)
 
@@ -114,7 +116,7 @@ class Asset:
             tuple((r.kind, r.value, r.pin) for r in self.references),
             self.outputs,
             tuple((d.path, d.source, d.format, d.crop, d.resize, d.quality) for d in self.derived),
-            self.decl, self.candidates, self.safety, self.on_flag, self.ttl,
+            self.decl, self.candidates, self.safety, self.on_flag, self.ttl, self.block,
         )  # fmt: skip
 
     @classmethod
@@ -136,6 +138,7 @@ class Asset:
             r[16],
             r[17],
             r[18],
+            r[19],
             row,
             known,
         )  # fmt: skip

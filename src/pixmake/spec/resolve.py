@@ -437,7 +437,7 @@ class Resolver:
             output_quality,
             results,
             candidates,
-            (safety, on_flag, ttl),
+            (safety, on_flag, block, ttl),
             invalid,
         ) = known
         problems += invalid
@@ -491,6 +491,7 @@ class Resolver:
             candidates=candidates,
             safety=safety,
             on_flag=on_flag,
+            block=block,
             ttl=ttl,
             references=references,
             outputs=outputs,
@@ -640,7 +641,7 @@ Checked = tuple[
     int | None,
     int,
     int,
-    tuple[str, str, int | None],
+    tuple[str, str, bool, int | None],
     tuple["_Invalid", ...],
 ]
 
@@ -683,7 +684,7 @@ def _settings(values: dict[str, Any]) -> Checked:
                 "ask for fewer candidates or results",
             )
         )
-    safety = field(_safety, values["safety"]) or ("none", "fail")
+    safety = field(_safety, values["safety"]) or ("none", "fail", False)
     ttl = field(_int, values, "ttl", *TTL_RANGE) if values["ttl"] is not None else None
     return (
         provider,
@@ -700,11 +701,13 @@ def _settings(values: dict[str, Any]) -> Checked:
     )
 
 
-def _safety(safety: Safety | None) -> tuple[str, str]:
-    """The content check's mode and what a flagged image does: `mode` wins over `check`,
-    as in Runware's API; `on_flag` without a check would never apply."""
+def _safety(safety: Safety | None) -> tuple[str, str, bool]:
+    """The content check's mode, what a flagged image does, and whether the request is checked
+    before generating: `mode` wins over `check`, as in Runware's API; `on_flag` without a
+    check would never apply. `block` stands alone (Runware's `blockContent` checks the
+    request, not the image), so it needs neither."""
     if safety is None:
-        return "none", "fail"
+        return "none", "fail", False
     mode = safety.mode or ("fast" if safety.check else "none")
     if safety.on_flag is not None and mode == "none":
         raise _Invalid(
@@ -712,7 +715,7 @@ def _safety(safety: Safety | None) -> tuple[str, str]:
             f"safety.on_flag `{safety.on_flag}` needs the content check, which is off",
             "add `check: true` (or `mode: fast`) to `safety`, or remove `on_flag`",
         )
-    return mode, safety.on_flag or "fail"
+    return mode, safety.on_flag or "fail", bool(safety.block)
 
 
 def _provider(value: Any) -> str:
