@@ -47,6 +47,7 @@ class GenerationRequest:
     safety: str = "none"  # Runware's content check: none, fast or full
     on_flag: str = "fail"  # a flagged image fails the request, or is kept
     ttl: int | None = None  # seconds an image URL lives, when the provider has one
+    block: bool = False  # Runware checks the prompt and references first, and refuses if flagged
 
 
 @dataclass(slots=True)

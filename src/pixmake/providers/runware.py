@@ -81,11 +81,11 @@ URL_VARIABLE = "RUNWARE_BASE_URL"
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"RIFF", "image/webp"))
 _RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _BUSY_STATUS = frozenset({429, 503})  # too much in flight: `concurrency: auto` shrinks
-# Content safety refusing a task: before generating (`safety.blockContent`), or the model
-# provider's own moderation. Neither is charged, and sending it again cannot help.
 # Failures before a request was sent: trying again cannot pay twice.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
+# Content safety refusing a task: before generating (`safety.blockContent`, or Runware's own
+# check of every task), or the model provider's own moderation. Neither is charged, and
+# sending it again cannot help.
 REFUSALS = frozenset({"sensitiveContentDetected", "invalidProviderContent"})
 OUTPUT_TYPES = {"url": "URL", "base64": "base64Data"}
 # An account without getTaskDetails: the task type refused as unknown or not allowed.
@@ -168,8 +168,11 @@ def inference_task(
         task.update(model.wire_settings(request.quality, request.background))
     if references:
         task["inputs"] = {"referenceImages": list(references)}
+    safety: dict[str, Any] = {"blockContent": True} if request.block else {}
     if request.safety != "none":
-        task["safety"] = {"checkContent": True, "mode": request.safety}
+        safety.update(checkContent=True, mode=request.safety)
+    if safety:
+        task["safety"] = safety
     if request.ttl is not None and output == "url":
         task["ttl"] = request.ttl
     if webhook_url:
@@ -362,9 +365,10 @@ class RunwareProvider:
             tasks.remote_done(request.key)
         except ContentRefusedError as exc:
             tasks.finished(request.key)  # refused, not charged: the next build may try anew
+            checked = " (`safety.block` checks its references too)" if request.block else ""
             raise ContentRefusedError(
                 f"{exc} (task {task.uuid}); nothing was charged and it is not sent again\n"
-                f"  fix: reword the prompt of `{request.asset_id}`"
+                f"  fix: reword the prompt of `{request.asset_id}`{checked}"
             ) from exc
         except ProviderError as exc:
             if isinstance(exc, ProviderRejectedError) or (sending and not exc.retryable):
