@@ -27,9 +27,12 @@ Faults (`fail(kind, times=1, task_type=None, ...)`), consumed by the next matchi
 - `echo_key`: an error (`status`, default 500; `code`) whose message repeats the request's
   Authorization header, `Invalid API key: Bearer <key>`, as a careless server might;
 - content safety, by marker words in the prompt: `FLAG_WORD` makes an image that the check
-  (`safety`) flags `NSFWContent: true`; `BLOCK_WORD` is refused at submission with
-  `sensitiveContentDetected` and `REFUSE_WORD` fails the accepted task with
-  `invalidProviderContent` (the provider's moderation); neither is charged;
+  (`safety.checkContent` or `mode`) flags `NSFWContent: true`, and with
+  `safety.blockContent: true` the prompt itself is flagged before generating: refused at
+  submission with `sensitiveContentDetected` (runware.ai/docs/models-api/content-safety);
+  `BLOCK_WORD` is refused so whatever the request asks (Runware's own check of every task)
+  and `REFUSE_WORD` fails the accepted task with `invalidProviderContent` (the provider's
+  moderation); no refusal is charged;
 - `ttl`: an image URL answers 404 once `ttl` seconds (of `clock`) have passed;
 - `getTaskDetails` answers `{taskType, taskUUID, request, response}` for a task it has, and
   `taskNotFound` for one it never saw; with `task_details=False` (an account without it) the
@@ -313,7 +316,7 @@ class FakeRunware:
         with self._lock:
             self.tasks_sent.append(task)
         prompt = str(task["positivePrompt"])
-        if BLOCK_WORD in prompt:
+        if BLOCK_WORD in prompt or (FLAG_WORD in prompt and _blocking(task)):
             message = "The prompt was flagged as sensitive content; the task was not run."
             return 400, [], [_error("sensitiveContentDetected", message, task, "positivePrompt")]
         task_uuid = str(task["taskUUID"])
@@ -677,6 +680,14 @@ def _decode_image(value: str) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return raw if raw else None
+
+
+def _blocking(task: dict[str, Any]) -> bool:
+    """Whether the request is checked before generating (`blockContent`). Here on its own,
+    whatever `checkContent` and `mode` say: Runware's page describes it as a separate check of
+    the request, before any model runs, and ties `mode` to no part of it."""
+    safety = task.get("safety")
+    return isinstance(safety, dict) and safety.get("blockContent") is True
 
 
 def _checked(task: dict[str, Any]) -> bool:
