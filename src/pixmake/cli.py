@@ -117,7 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p = command("build", _build, "generate, restore or derive what is not up to date")
     p.add_argument("targets", nargs="*", metavar="TARGET", help="ids or globs; upstream included")
-    p.add_argument("-j", "--jobs", type=_positive, default=4, help="parallel jobs (default 4)")
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive,
+        help="parallel jobs (default 4, or what a provider's `concurrency` allows: up to 32 with "
+        "`auto`)",
+    )
     p.add_argument(
         "-k", "--keep-going", action="store_true", help="the default: go on past failures"
     )

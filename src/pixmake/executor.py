@@ -38,7 +38,7 @@ from pixmake.lockfile import (
 from pixmake.project import SPEC_NAME
 from pixmake.providers.base import GenerationRequest, RequestReference
 from pixmake.providers.window import Window
-from pixmake.results import BuildOptions, BuildResult
+from pixmake.results import DEFAULT_JOBS, BuildOptions, BuildResult
 from pixmake.sources import ContentSources
 
 if TYPE_CHECKING:
@@ -162,11 +162,11 @@ class Executor:
             from pixmake.claims import Claims
 
             self._claims = Claims(self.remote)
-        self._jobs = asyncio.Semaphore(max(1, self.options.jobs))
         for name in self.providers:
             limit = self.project.concurrency(name)
             if limit is not None:
                 self._per_provider[name] = asyncio.Semaphore(limit)
+        self._jobs = asyncio.Semaphore(self._job_count())
         order = [i for i in self.project.graph.order if i in selected]
         loop = asyncio.get_running_loop()
         for asset_id in order:
@@ -199,6 +199,22 @@ class Executor:
                 tasks = self.tasks
                 self._claims.close(sent=lambda key: tasks.submitted(key) is not None)
         return self.result
+
+    def _job_count(self) -> int:
+        """`-j`, or when it is not given DEFAULT_JOBS, raised to what a provider takes: its
+        fixed `concurrency`, or the ceiling of its `auto` window, so that the default does
+        not hold the window (or a fixed concurrency) below what it allows."""
+        if self.options.jobs is not None:
+            return max(1, self.options.jobs)
+        wanted = [DEFAULT_JOBS]
+        for name, provider in self.providers.items():
+            limit = self.project.concurrency(name)
+            window = getattr(provider, "window", None)
+            if limit is not None:
+                wanted.append(limit)
+            elif isinstance(window, Window):
+                wanted.append(window.policy.ceiling)
+        return max(wanted)
 
     # -- one asset --------------------------------------------------------------------------
 

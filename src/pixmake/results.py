@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+DEFAULT_JOBS = 4  # assets built at once when `-j` is not given (see Executor._job_count)
+
 
 @dataclass(slots=True)
 class BuildOptions:
-    jobs: int = 4
+    jobs: int | None = None  # None: DEFAULT_JOBS, or more for a provider that takes more
     fail_fast: bool = False
     max_cost: float | None = None
     max_new: int | None = None

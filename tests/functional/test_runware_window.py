@@ -68,6 +68,33 @@ def test_a_fixed_concurrency_keeps_its_meaning(
         assert not [e for e in _events(result.out) if e.get("event") == "window"]
 
 
+def test_without_jobs_the_window_is_not_held_at_four(
+    monkeypatch: pytest.MonkeyPatch, project: Project
+) -> None:
+    """`-j` not given: the default leaves room for the auto window to grow past its start."""
+    with FakeRunware(api_key=KEY, latency=0.05) as server:
+        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+        _assets(project, 40)
+        result = project.run("build", "--json")
+        assert result.code == 0, result.err
+        sizes = [e["size"] for e in _events(result.out) if e.get("event") == "window"]
+        assert max(sizes) > 4
+        assert server.peak_in_flight > 4
+
+
+def test_without_jobs_a_fixed_concurrency_is_what_runs(
+    monkeypatch: pytest.MonkeyPatch, project: Project
+) -> None:
+    with FakeRunware(api_key=KEY, latency=0.05) as server:
+        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+        _assets(project, 18, ", concurrency: 6")
+        result = project.run("build", "--json")
+        assert result.code == 0, result.err
+        assert server.peak_in_flight == 6  # not the 4 of the default -j
+
+
 def test_auto_is_capped_by_jobs(monkeypatch: pytest.MonkeyPatch, project: Project) -> None:
     with FakeRunware(api_key=KEY, latency=0.05) as server:
         monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
