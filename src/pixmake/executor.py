@@ -684,5 +684,6 @@ def generation_request(
         references=tuple(refs),
         safety=asset.safety,
         on_flag=asset.on_flag,
+        block=asset.block,
         ttl=asset.ttl,
     )

@@ -262,11 +262,6 @@ def test_a_refusal_fails_that_asset_unretried_at_no_cost(
 
 # -- safety.block: Runware's blockContent ----------------------------------------------------
 
-EXECUTOR_PENDING = pytest.mark.xfail(
-    reason="executor.generation_request does not pass `block=asset.block` to the provider yet "
-    "(executor.py is changed on another branch); strict: this fails once it does",
-)
-
 
 def test_block_is_not_in_the_key(fake: FakeRunware, project: Project) -> None:
     _spec(project, "  a: {prompt: pa, out: a.png, safety: {check: true}}\n")
@@ -287,7 +282,6 @@ def test_block_does_not_turn_on_the_image_check(fake: FakeRunware, project: Proj
     assert "nsfw" not in _lock(project)["a"]["record"]
 
 
-@EXECUTOR_PENDING
 @pytest.mark.parametrize(
     ("safety", "sent"),
     [
@@ -319,7 +313,6 @@ def _sent_as(fake: FakeRunware, project: Project, safety: str, sent: dict[str, A
     assert task["safety"] == sent
 
 
-@EXECUTOR_PENDING
 @pytest.mark.parametrize("method", ["async", "sync"])
 def test_a_blocked_prompt_fails_that_asset_before_generating_at_no_cost(
     fake: FakeRunware, project: Project, method: str
