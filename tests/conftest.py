@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,18 @@ from PIL import Image
 
 from pixmake.cli import main
 from pixmake.testing.fake_runware import FakeRunware
+
+
+@pytest.fixture(autouse=True)
+def _ctrl_c_interrupts() -> Iterator[None]:
+    """A Ctrl-C (SIGINT) raises KeyboardInterrupt, as in a terminal, however the tests were
+    started: a shell starts a background job with SIGINT ignored, and then the tests that
+    interrupt a build with a real SIGINT would wait for it for ever."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(autouse=True)
