@@ -80,7 +80,7 @@ def test_the_window_never_passes_its_ceiling() -> None:
     asyncio.run(main())
 
 
-def test_an_overload_halves_the_window_once_per_round_and_blocks_new_tasks() -> None:
+def test_an_overload_shrinks_the_window_once_per_round_and_blocks_new_tasks() -> None:
     async def main() -> None:
         clock = Clock()
         window, sizes = _window(clock, start=8)
@@ -88,19 +88,19 @@ def test_an_overload_halves_the_window_once_per_round_and_blocks_new_tasks() -> 
         clock.now += 1.0
         first = asyncio.create_task(leases[0].busy(None))
         newcomer = await _blocked(window)
-        assert window.size == 4
-        assert not first.done()  # 7 in use, 4 allowed: it waits for its place again
+        assert window.size == 5  # 8 in use x 0.7, the default decrease: a dip, not a halving
+        assert not first.done()  # 7 in use, 5 allowed: it waits for its place again
         assert not newcomer.done()
         clock.now += 1.0
         second = asyncio.create_task(leases[1].busy(None))  # admitted before the decrease
         await _blocked(window)
-        assert window.size == 4  # the same round: not halved again
+        assert window.size == 5  # the same round: not shrunk again
         for lease in leases[2:]:
             lease.release()
         assert await asyncio.wait_for(first, 1) is True
         assert await asyncio.wait_for(second, 1) is True
         await asyncio.wait_for(newcomer, 1)
-        assert sizes == [8, 4]
+        assert sizes == [8, 5]
 
     asyncio.run(main())
 
@@ -108,7 +108,7 @@ def test_an_overload_halves_the_window_once_per_round_and_blocks_new_tasks() -> 
 def test_after_an_overload_it_climbs_back_fast_then_waits_before_trying_that_level() -> None:
     async def main() -> None:
         clock = Clock()
-        window, _ = _window(clock, start=6, probe_rounds=3)
+        window, _ = _window(clock, start=6, probe_rounds=3, decrease=0.5)
         leases = await _leases(window, 6)
         clock.now += 1.0
         retried = asyncio.create_task(leases[0].busy(None))  # failed with 6 in use: size 3

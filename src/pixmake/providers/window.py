@@ -29,7 +29,10 @@ class WindowPolicy:
     start: int = 4
     ceiling: int = 32
     floor: int = 1
-    decrease: float = 0.5
+    # Not halving: the limit is found again at every probe, so a probe that fails should cost
+    # one shallow dip, not half the window for the rounds it takes to climb back (a 429 is
+    # not charged, and Retry-After still holds every admission when the server asks for it).
+    decrease: float = 0.7
     probe_rounds: int = 16
     latency_factor: float = 2.0
     latency_forget: float = 1.25  # the baseline rises this much after a latency decrease
