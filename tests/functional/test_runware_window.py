@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pixmake.providers.runware import RunwareProvider
-from pixmake.providers.window import Window
+from pixmake.providers.window import Window, WindowPolicy
 from pixmake.staging import Staging
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import Project
@@ -121,3 +121,34 @@ def test_a_429s_retry_after_holds_the_window_over_http(tmp_path: Path) -> None:
         asyncio.run(main(fake, tmp_path / "staging"))
         assert fake.busy == 1
         assert fake.count("imageInference") == 2  # b was not sent again while a is in flight
+
+
+def test_a_tasks_latency_runs_from_runwares_answer_over_http(tmp_path: Path) -> None:
+    """The time before a submission is answered is pixmake's own (here a journal write that
+    takes 100 s on the window's injected clock): it does not shrink the window."""
+    now = [0.0]
+
+    class SlowJournal(Journal):
+        async def record(self, key: str, asset_id: str, task: dict[str, object]) -> None:
+            now[0] += 100.0 if key.startswith("s") else 0.0
+            await super().record(key, asset_id, task)
+
+    async def instant(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async def main(fake: FakeRunware, tmp: Path) -> list[int]:
+        window = Window(WindowPolicy(start=2, ceiling=2), clock=lambda: now[0])
+        sizes: list[int] = []
+        window.watch(sizes.append)
+        provider = RunwareProvider(KEY, fake.url, window=window, sleep=instant)
+        staging, journal = Staging(tmp), SlowJournal()
+        try:
+            for k in "abcs":  # one at a time; the last one's journal write is slow
+                await provider.generate(make_request(key=k * 32, prompt=k), journal, staging)
+        finally:
+            await provider.aclose()
+        return sizes
+
+    with FakeRunware(KEY) as fake:
+        assert asyncio.run(main(fake, tmp_path / "staging")) == [2]
+        assert fake.count("imageInference") == 4

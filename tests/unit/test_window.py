@@ -172,6 +172,47 @@ def test_rising_latency_shrinks_the_window() -> None:
     asyncio.run(main())
 
 
+def test_latency_runs_from_the_providers_answer_not_from_admission() -> None:
+    """Time spent before the submission was answered (a slow journal write, a busy event
+    loop) is the client's own, not the provider's: it does not shrink the window."""
+
+    async def main(accept: bool) -> int:
+        clock = Clock()
+        window, _ = _window(clock, start=4, ceiling=4)
+        for slow in (False, False, False, True):
+            round_ = await _leases(window, 4)
+            clock.now += 10.0 if slow else 0.0  # admitted, not yet answered
+            for lease in round_:
+                if accept:
+                    lease.accepted()
+            clock.now += 1.0  # the provider's own time
+            for lease in round_:
+                lease.done()
+        return window.size
+
+    assert asyncio.run(main(accept=True)) == 4
+    assert asyncio.run(main(accept=False)) == 2  # from admission, it looks 11 times slower
+
+
+def test_a_task_admitted_again_after_an_overload_is_timed_from_then() -> None:
+    async def main() -> None:
+        clock = Clock()
+        window, sizes = _window(clock, start=2, ceiling=2)
+        for _ in range(3):
+            round_ = await _leases(window, 2)
+            clock.now += 1.0
+            for lease in round_:
+                lease.done()
+        lease = await window.lease()
+        clock.now += 50.0  # a slow refusal
+        assert await lease.busy(5.0)  # admitted again once Retry-After has passed
+        clock.now += 1.0
+        lease.done()
+        assert sizes == [2, 1, 2]  # the overload's decrease only: its latency was 1 s, not 56
+
+    asyncio.run(main())
+
+
 def test_at_its_floor_the_window_leaves_the_backoff_to_the_caller() -> None:
     async def main() -> None:
         clock = Clock()

@@ -355,6 +355,8 @@ class RunwareProvider:
             elif not await self._resume(task):
                 sending = True
                 await self._submit(body, task, lease)  # journaled, but Runware never saw it
+            if lease is not None and self.delivery == "async":
+                lease.accepted()  # sync: the answer is the result, so admission is the start
             sending = False
             await self._wait(task)
             if lease is not None:

@@ -8,7 +8,8 @@ start ─▶ +1 per success (doubles each round) ─▶ 429/503, or latency x`la
 ```
 A window that is not full (fewer tasks to send than it allows) does not grow. One decrease per
 round: a signal from a task admitted before the last decrease is not counted again. Retry-After
-holds every new admission until it has passed.
+holds every new admission until it has passed. A task's latency runs from the provider's
+answer to its submission (`Lease.accepted`), or from its admission when there was none.
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ class Window:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _succeeded(self, admitted: float) -> None:
-        latency = self._clock() - admitted
+    def _succeeded(self, admitted: float, started: float) -> None:
+        latency = self._clock() - started
         if self._slower(latency) and admitted > self._decreased:
             self._shrink(self._size)
             assert self._baseline is not None
@@ -181,7 +182,16 @@ class Lease:
     def __init__(self, window: Window, admitted: float) -> None:
         self._window = window
         self._admitted = admitted
+        self._started = admitted  # where its latency is measured from
         self._held = True
+
+    def accepted(self) -> None:
+        """The provider accepted the task: its latency runs from now. From admission it would
+        also count the caller's own work before the request went out (a journal write, a busy
+        event loop), and a client short of CPU would shrink the window as if the provider
+        were overloaded."""
+        if self._held:
+            self._started = self._window._clock()
 
     async def busy(self, retry_after: float | None) -> bool:
         """The provider answered 429/503: shrink the window, give the place back and wait
@@ -189,7 +199,7 @@ class Lease:
         if not self._window._overloaded(self._admitted, retry_after):
             return False
         self.release()
-        self._admitted = await self._window._acquire()
+        self._admitted = self._started = await self._window._acquire()
         self._held = True
         return True
 
@@ -197,7 +207,7 @@ class Lease:
         """The task finished: its latency counts, and the place is given back."""
         if self._held:
             self._held = False
-            self._window._succeeded(self._admitted)
+            self._window._succeeded(self._admitted, self._started)
 
     def release(self) -> None:
         """Give the place back, with no signal (a failure that says nothing about load)."""
