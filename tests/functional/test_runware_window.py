@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from pixmake.providers import make_provider
 from pixmake.providers.runware import RunwareProvider
 from pixmake.providers.window import Window, WindowPolicy
+from pixmake.spec.values import ProviderConfig
 from pixmake.staging import Staging
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import Project
@@ -152,3 +154,38 @@ def test_a_tasks_latency_runs_from_runwares_answer_over_http(tmp_path: Path) -> 
     with FakeRunware(KEY) as fake:
         assert asyncio.run(main(fake, tmp_path / "staging")) == [2]
         assert fake.count("imageInference") == 4
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "delivery", "at_least"),
+    [("auto", "sync", WindowPolicy().ceiling), (40, "sync", 40)],
+)
+def test_sync_delivery_has_a_connection_per_task_in_flight(
+    concurrency: int | str, delivery: str, at_least: int
+) -> None:
+    config = ProviderConfig(concurrency=concurrency, delivery=delivery)
+    provider = make_provider("runware", config=config, environ={"RUNWARE_API_KEY": KEY})
+    assert provider.http.max_connections > at_least  # type: ignore[attr-defined]
+    asyncio.run(provider.aclose())
+
+
+def test_async_delivery_shares_a_few_connections() -> None:
+    """Submissions, polls and downloads are short requests: the pool stays small however
+    many tasks are in flight, because every request looks over every pooled connection."""
+    for concurrency in ("auto", 40):
+        config = ProviderConfig(concurrency=concurrency)
+        provider = make_provider("runware", config=config, environ={"RUNWARE_API_KEY": KEY})
+        assert provider.http.max_connections < WindowPolicy().ceiling  # type: ignore[attr-defined]
+        asyncio.run(provider.aclose())
+
+
+def test_sync_delivery_keeps_every_allowed_task_in_flight_over_http(
+    monkeypatch: pytest.MonkeyPatch, project: Project
+) -> None:
+    with FakeRunware(api_key=KEY, latency=0.1) as server:
+        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+        _assets(project, 40, ", concurrency: 20, delivery: sync")
+        result = project.run("build", "-j", "20", "--json")
+        assert result.code == 0, result.err
+        assert server.peak_in_flight == 20  # each waits on its own connection, none queued
