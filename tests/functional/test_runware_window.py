@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from pixmake.providers import make_provider
@@ -189,3 +190,54 @@ def test_sync_delivery_keeps_every_allowed_task_in_flight_over_http(
         result = project.run("build", "-j", "20", "--json")
         assert result.code == 0, result.err
         assert server.peak_in_flight == 20  # each waits on its own connection, none queued
+
+
+class _Recording(httpx.AsyncBaseTransport):
+    """httpx's own transport, noting what each request was, in the order they are sent."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.sent: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            self.sent.append("download")
+        else:
+            self.sent.extend(t["taskType"] for t in json.loads(request.content))
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_the_next_task_is_submitted_before_the_finished_one_is_downloaded(
+    tmp_path: Path,
+) -> None:
+    """One place in the window: when task a finishes, b (which was waiting for its place) is
+    sent before a's image is fetched."""
+
+    async def instant(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async def main(fake: FakeRunware, tmp: Path) -> list[str]:
+        recording = _Recording()
+        window = Window(WindowPolicy(start=1, ceiling=1))
+        provider = RunwareProvider(
+            KEY, fake.url, client=httpx.AsyncClient(transport=recording), window=window,
+            sleep=instant,
+        )  # fmt: skip
+        staging, journal = Staging(tmp), Journal()
+        try:
+            await asyncio.gather(
+                *(
+                    provider.generate(make_request(key=k * 32, prompt=k), journal, staging)
+                    for k in "ab"
+                )
+            )
+        finally:
+            await provider.aclose()
+        return [kind for kind in recording.sent if kind != "getResponse"]
+
+    with FakeRunware(KEY) as fake:
+        sent = asyncio.run(main(fake, tmp_path / "staging"))
+    assert sent == ["imageInference", "imageInference", "download", "download"]

@@ -405,6 +405,9 @@ class RunwareProvider:
             )
             flagged.cost_usd = cost  # paid all the same: the build counts it as spent
             raise flagged
+        # The tasks this one made room for are sent before its images are fetched: a
+        # submission keeps Runware busy, a download only has to end before the build does.
+        await asyncio.sleep(0)
         images: list[StagedImage] = []
         try:
             for item in items:
