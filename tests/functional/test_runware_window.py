@@ -180,18 +180,6 @@ def test_async_delivery_shares_a_few_connections() -> None:
         asyncio.run(provider.aclose())
 
 
-def test_sync_delivery_keeps_every_allowed_task_in_flight_over_http(
-    monkeypatch: pytest.MonkeyPatch, project: Project
-) -> None:
-    with FakeRunware(api_key=KEY, latency=0.1) as server:
-        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
-        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
-        _assets(project, 40, ", concurrency: 20, delivery: sync")
-        result = project.run("build", "-j", "20", "--json")
-        assert result.code == 0, result.err
-        assert server.peak_in_flight == 20  # each waits on its own connection, none queued
-
-
 class _Recording(httpx.AsyncBaseTransport):
     """httpx's own transport, noting what each request was, in the order they are sent."""
 
