@@ -68,6 +68,23 @@ def test_a_window_that_is_not_full_does_not_grow() -> None:
     asyncio.run(main())
 
 
+def test_tasks_that_finish_together_each_grow_a_window_others_wait_for() -> None:
+    async def main() -> None:
+        clock = Clock()
+        window, sizes = _window(clock)
+        first = await _leases(window, 4)
+        waiting = [asyncio.create_task(window.lease()) for _ in range(8)]
+        await asyncio.sleep(0)
+        clock.now += 1.0
+        for lease in first:  # found done by one poll: no waiter runs in between
+            lease.done()
+        assert window.size == 8
+        assert sizes == [4, 5, 6, 7, 8]
+        assert len(await asyncio.gather(*waiting[:8])) == 8
+
+    asyncio.run(main())
+
+
 def test_the_window_never_passes_its_ceiling() -> None:
     async def main() -> None:
         clock = Clock()
@@ -115,8 +132,9 @@ def test_after_an_overload_it_climbs_back_fast_then_waits_before_trying_that_lev
         await asyncio.sleep(0)
         assert window.size == 3
         for lease in leases[1:]:
-            lease.done()
+            lease.release()  # no signal: with the retried task waiting, successes would grow it
         await asyncio.wait_for(retried, 1)
+        clock.now += 1.0
         leases[0].done()
         for _ in range(2):  # back to 5, one below the level that failed
             round_ = await _leases(window, window.size)

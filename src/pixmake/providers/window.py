@@ -121,7 +121,10 @@ class Window:
             self._shrink(self._size)
             assert self._baseline is not None
             self._baseline *= self.policy.latency_forget
-        elif self._full:
+        elif self._full or self._waiters:
+            # Tasks waiting for a place mean the window is what holds them back, even if the
+            # places freed a moment ago are not taken yet: tasks found done by one poll each
+            # count, not only the first of them.
             self._grow()
         self._release()
 
