@@ -7,10 +7,13 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from pixmake.providers import make_provider
 from pixmake.providers.runware import RunwareProvider
-from pixmake.providers.window import Window
+from pixmake.providers.window import Window, WindowPolicy
+from pixmake.spec.values import ProviderConfig
 from pixmake.staging import Staging
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import Project
@@ -148,3 +151,108 @@ def test_a_429s_retry_after_holds_the_window_over_http(tmp_path: Path) -> None:
         asyncio.run(main(fake, tmp_path / "staging"))
         assert fake.busy == 1
         assert fake.count("imageInference") == 2  # b was not sent again while a is in flight
+
+
+def test_a_tasks_latency_runs_from_runwares_answer_over_http(tmp_path: Path) -> None:
+    """The time before a submission is answered is pixmake's own (here a journal write that
+    takes 100 s on the window's injected clock): it does not shrink the window."""
+    now = [0.0]
+
+    class SlowJournal(Journal):
+        async def record(self, key: str, asset_id: str, task: dict[str, object]) -> None:
+            now[0] += 100.0 if key.startswith("s") else 0.0
+            await super().record(key, asset_id, task)
+
+    async def instant(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async def main(fake: FakeRunware, tmp: Path) -> list[int]:
+        window = Window(WindowPolicy(start=2, ceiling=2), clock=lambda: now[0])
+        sizes: list[int] = []
+        window.watch(sizes.append)
+        provider = RunwareProvider(KEY, fake.url, window=window, sleep=instant)
+        staging, journal = Staging(tmp), SlowJournal()
+        try:
+            for k in "abcs":  # one at a time; the last one's journal write is slow
+                await provider.generate(make_request(key=k * 32, prompt=k), journal, staging)
+        finally:
+            await provider.aclose()
+        return sizes
+
+    with FakeRunware(KEY) as fake:
+        assert asyncio.run(main(fake, tmp_path / "staging")) == [2]
+        assert fake.count("imageInference") == 4
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "delivery", "at_least"),
+    [("auto", "sync", WindowPolicy().ceiling), (40, "sync", 40)],
+)
+def test_sync_delivery_has_a_connection_per_task_in_flight(
+    concurrency: int | str, delivery: str, at_least: int
+) -> None:
+    config = ProviderConfig(concurrency=concurrency, delivery=delivery)
+    provider = make_provider("runware", config=config, environ={"RUNWARE_API_KEY": KEY})
+    assert provider.http.max_connections > at_least  # type: ignore[attr-defined]
+    asyncio.run(provider.aclose())
+
+
+def test_async_delivery_shares_a_few_connections() -> None:
+    """Submissions, polls and downloads are short requests: the pool stays small however
+    many tasks are in flight, because every request looks over every pooled connection."""
+    for concurrency in ("auto", 40):
+        config = ProviderConfig(concurrency=concurrency)
+        provider = make_provider("runware", config=config, environ={"RUNWARE_API_KEY": KEY})
+        assert provider.http.max_connections < WindowPolicy().ceiling  # type: ignore[attr-defined]
+        asyncio.run(provider.aclose())
+
+
+class _Recording(httpx.AsyncBaseTransport):
+    """httpx's own transport, noting what each request was, in the order they are sent."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.sent: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            self.sent.append("download")
+        else:
+            self.sent.extend(t["taskType"] for t in json.loads(request.content))
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_the_next_task_is_submitted_before_the_finished_one_is_downloaded(
+    tmp_path: Path,
+) -> None:
+    """One place in the window: when task a finishes, b (which was waiting for its place) is
+    sent before a's image is fetched."""
+
+    async def instant(seconds: float) -> None:
+        await asyncio.sleep(0)
+
+    async def main(fake: FakeRunware, tmp: Path) -> list[str]:
+        recording = _Recording()
+        window = Window(WindowPolicy(start=1, ceiling=1))
+        provider = RunwareProvider(
+            KEY, fake.url, client=httpx.AsyncClient(transport=recording), window=window,
+            sleep=instant,
+        )  # fmt: skip
+        staging, journal = Staging(tmp), Journal()
+        try:
+            await asyncio.gather(
+                *(
+                    provider.generate(make_request(key=k * 32, prompt=k), journal, staging)
+                    for k in "ab"
+                )
+            )
+        finally:
+            await provider.aclose()
+        return [kind for kind in recording.sent if kind != "getResponse"]
+
+    with FakeRunware(KEY) as fake:
+        sent = asyncio.run(main(fake, tmp_path / "staging"))
+    assert sent == ["imageInference", "imageInference", "download", "download"]

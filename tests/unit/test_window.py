@@ -68,6 +68,23 @@ def test_a_window_that_is_not_full_does_not_grow() -> None:
     asyncio.run(main())
 
 
+def test_tasks_that_finish_together_each_grow_a_window_others_wait_for() -> None:
+    async def main() -> None:
+        clock = Clock()
+        window, sizes = _window(clock)
+        first = await _leases(window, 4)
+        waiting = [asyncio.create_task(window.lease()) for _ in range(8)]
+        await asyncio.sleep(0)
+        clock.now += 1.0
+        for lease in first:  # found done by one poll: no waiter runs in between
+            lease.done()
+        assert window.size == 8
+        assert sizes == [4, 5, 6, 7, 8]
+        assert len(await asyncio.gather(*waiting[:8])) == 8
+
+    asyncio.run(main())
+
+
 def test_the_window_never_passes_its_ceiling() -> None:
     async def main() -> None:
         clock = Clock()
@@ -80,7 +97,7 @@ def test_the_window_never_passes_its_ceiling() -> None:
     asyncio.run(main())
 
 
-def test_an_overload_halves_the_window_once_per_round_and_blocks_new_tasks() -> None:
+def test_an_overload_shrinks_the_window_once_per_round_and_blocks_new_tasks() -> None:
     async def main() -> None:
         clock = Clock()
         window, sizes = _window(clock, start=8)
@@ -88,19 +105,19 @@ def test_an_overload_halves_the_window_once_per_round_and_blocks_new_tasks() -> 
         clock.now += 1.0
         first = asyncio.create_task(leases[0].busy(None))
         newcomer = await _blocked(window)
-        assert window.size == 4
-        assert not first.done()  # 7 in use, 4 allowed: it waits for its place again
+        assert window.size == 5  # 8 in use x 0.7, the default decrease: a dip, not a halving
+        assert not first.done()  # 7 in use, 5 allowed: it waits for its place again
         assert not newcomer.done()
         clock.now += 1.0
         second = asyncio.create_task(leases[1].busy(None))  # admitted before the decrease
         await _blocked(window)
-        assert window.size == 4  # the same round: not halved again
+        assert window.size == 5  # the same round: not shrunk again
         for lease in leases[2:]:
             lease.release()
         assert await asyncio.wait_for(first, 1) is True
         assert await asyncio.wait_for(second, 1) is True
         await asyncio.wait_for(newcomer, 1)
-        assert sizes == [8, 4]
+        assert sizes == [8, 5]
 
     asyncio.run(main())
 
@@ -108,15 +125,16 @@ def test_an_overload_halves_the_window_once_per_round_and_blocks_new_tasks() -> 
 def test_after_an_overload_it_climbs_back_fast_then_waits_before_trying_that_level() -> None:
     async def main() -> None:
         clock = Clock()
-        window, _ = _window(clock, start=6, probe_rounds=3)
+        window, _ = _window(clock, start=6, probe_rounds=3, decrease=0.5)
         leases = await _leases(window, 6)
         clock.now += 1.0
         retried = asyncio.create_task(leases[0].busy(None))  # failed with 6 in use: size 3
         await asyncio.sleep(0)
         assert window.size == 3
         for lease in leases[1:]:
-            lease.done()
+            lease.release()  # no signal: with the retried task waiting, successes would grow it
         await asyncio.wait_for(retried, 1)
+        clock.now += 1.0
         leases[0].done()
         for _ in range(2):  # back to 5, one below the level that failed
             round_ = await _leases(window, window.size)
@@ -168,6 +186,47 @@ def test_rising_latency_shrinks_the_window() -> None:
         for lease in slow:
             lease.done()
         assert window.size == 2
+
+    asyncio.run(main())
+
+
+def test_latency_runs_from_the_providers_answer_not_from_admission() -> None:
+    """Time spent before the submission was answered (a slow journal write, a busy event
+    loop) is the client's own, not the provider's: it does not shrink the window."""
+
+    async def main(accept: bool) -> int:
+        clock = Clock()
+        window, _ = _window(clock, start=4, ceiling=4)
+        for slow in (False, False, False, True):
+            round_ = await _leases(window, 4)
+            clock.now += 10.0 if slow else 0.0  # admitted, not yet answered
+            for lease in round_:
+                if accept:
+                    lease.accepted()
+            clock.now += 1.0  # the provider's own time
+            for lease in round_:
+                lease.done()
+        return window.size
+
+    assert asyncio.run(main(accept=True)) == 4
+    assert asyncio.run(main(accept=False)) == 2  # from admission, it looks 11 times slower
+
+
+def test_a_task_admitted_again_after_an_overload_is_timed_from_then() -> None:
+    async def main() -> None:
+        clock = Clock()
+        window, sizes = _window(clock, start=2, ceiling=2)
+        for _ in range(3):
+            round_ = await _leases(window, 2)
+            clock.now += 1.0
+            for lease in round_:
+                lease.done()
+        lease = await window.lease()
+        clock.now += 50.0  # a slow refusal
+        assert await lease.busy(5.0)  # admitted again once Retry-After has passed
+        clock.now += 1.0
+        lease.done()
+        assert sizes == [2, 1, 2]  # the overload's decrease only: its latency was 1 s, not 56
 
     asyncio.run(main())
 

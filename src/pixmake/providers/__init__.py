@@ -32,11 +32,14 @@ def make_provider(
 
         env = os.environ if environ is None else environ
         key = runware.api_key_from(env)
+        fixed = config.concurrency if config and isinstance(config.concurrency, int) else None
+        method = config.method if config else "async"
         return runware.RunwareProvider(
             key,
             env.get(runware.URL_VARIABLE) or runware.DEFAULT_BASE_URL,
             uploads=store.uploads() if store is not None else None,
-            delivery=config.method if config else "async",
+            delivery=method,
+            http=runware.HttpSettings().for_delivery(method, fixed) if fixed else None,
             output=config.output if config else "url",
             webhook_url=config.webhook_url if config else None,
             upload_endpoint=config.upload_endpoint if config else None,

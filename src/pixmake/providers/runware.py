@@ -65,6 +65,7 @@ from pixmake.errors import (
     ProviderRetryableError,
 )
 from pixmake.providers.base import GenerationResult
+from pixmake.providers.window import WindowPolicy
 from pixmake.redact import redact
 
 if TYPE_CHECKING:
@@ -104,8 +105,12 @@ class HttpSettings:
     submission of the same job slot.
     """
 
-    max_connections: int = 16  # -j tasks in flight, the shared poller and the downloads
-    max_keepalive_connections: int = 16
+    # With async delivery the shared poller, the submissions and the downloads take turns on
+    # a few connections (each request is short). More would cost CPU on every request:
+    # httpcore looks over each pooled connection (a syscall each) several times a request.
+    # Sync delivery adds one per task in flight (`for_delivery`).
+    max_connections: int = 8
+    max_keepalive_connections: int = 8
     keepalive_expiry: float = 30.0
     connect_timeout: float = 10.0
     read_timeout: float = 180.0  # a sync submission waits this long for its answer
@@ -116,6 +121,15 @@ class HttpSettings:
     # (4/3 of their size), so a poll asks about few tasks at a time (`base64_batch`).
     max_answer_bytes: int = 256 << 20
     base64_batch: int = 4
+
+    def for_delivery(self, delivery: str, in_flight: int) -> HttpSettings:
+        """These settings for `delivery`, with up to `in_flight` tasks in flight: a sync
+        submission holds its connection until the image is made, so sync delivery needs one
+        connection per task in flight besides those for the downloads."""
+        if delivery != "sync":
+            return self
+        size = self.max_connections + in_flight
+        return dataclasses.replace(self, max_connections=size, max_keepalive_connections=size)
 
     def client(self) -> httpx.AsyncClient:
         """An `httpx.AsyncClient` on httpx's default transport with these limits."""
@@ -296,7 +310,9 @@ class RunwareProvider:
         self._url = base_url
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._secret = api_key
-        self.http = http or HttpSettings()
+        # `concurrency: auto` may have its ceiling in flight; a fixed one passes its own `http`.
+        ceiling = (window.policy if window is not None else WindowPolicy()).ceiling
+        self.http = http or HttpSettings().for_delivery(delivery, ceiling)
         self._client = client or self.http.client()
         self._uploads = uploads or MemoryUploads()
         self._uploading: dict[str, asyncio.Future[str]] = {}
@@ -358,6 +374,8 @@ class RunwareProvider:
             elif not await self._resume(task):
                 sending = True
                 await self._submit(body, task, lease)  # journaled, but Runware never saw it
+            if lease is not None and self.delivery == "async":
+                lease.accepted()  # sync: the answer is the result, so admission is the start
             sending = False
             await self._wait(task)
             if lease is not None:
@@ -391,6 +409,9 @@ class RunwareProvider:
             )
             flagged.cost_usd = cost  # paid all the same: the build counts it as spent
             raise flagged
+        # The tasks this one made room for are sent before its images are fetched: a
+        # submission keeps Runware busy, a download only has to end before the build does.
+        await asyncio.sleep(0)
         images: list[StagedImage] = []
         try:
             for item in items:

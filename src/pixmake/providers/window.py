@@ -8,7 +8,8 @@ start ─▶ +1 per success (doubles each round) ─▶ 429/503, or latency x`la
 ```
 A window that is not full (fewer tasks to send than it allows) does not grow. One decrease per
 round: a signal from a task admitted before the last decrease is not counted again. Retry-After
-holds every new admission until it has passed.
+holds every new admission until it has passed. A task's latency runs from the provider's
+answer to its submission (`Lease.accepted`), or from its admission when there was none.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ class WindowPolicy:
     start: int = 4
     ceiling: int = 32
     floor: int = 1
-    decrease: float = 0.5
+    # Not halving: the limit is found again at every probe, so a probe that fails should cost
+    # one shallow dip, not half the window for the rounds it takes to climb back (a 429 is
+    # not charged, and Retry-After still holds every admission when the server asks for it).
+    decrease: float = 0.7
     probe_rounds: int = 16
     latency_factor: float = 2.0
     latency_forget: float = 1.25  # the baseline rises this much after a latency decrease
@@ -111,13 +115,16 @@ class Window:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _succeeded(self, admitted: float) -> None:
-        latency = self._clock() - admitted
+    def _succeeded(self, admitted: float, started: float) -> None:
+        latency = self._clock() - started
         if self._slower(latency) and admitted > self._decreased:
             self._shrink(self._size)
             assert self._baseline is not None
             self._baseline *= self.policy.latency_forget
-        elif self._full:
+        elif self._full or self._waiters:
+            # Tasks waiting for a place mean the window is what holds them back, even if the
+            # places freed a moment ago are not taken yet: tasks found done by one poll each
+            # count, not only the first of them.
             self._grow()
         self._release()
 
@@ -178,7 +185,16 @@ class Lease:
     def __init__(self, window: Window, admitted: float) -> None:
         self._window = window
         self._admitted = admitted
+        self._started = admitted  # where its latency is measured from
         self._held = True
+
+    def accepted(self) -> None:
+        """The provider accepted the task: its latency runs from now. From admission it would
+        also count the caller's own work before the request went out (a journal write, a busy
+        event loop), and a client short of CPU would shrink the window as if the provider
+        were overloaded."""
+        if self._held:
+            self._started = self._window._clock()
 
     async def busy(self, retry_after: float | None) -> bool:
         """The provider answered 429/503: shrink the window, give the place back and wait
@@ -186,7 +202,7 @@ class Lease:
         if not self._window._overloaded(self._admitted, retry_after):
             return False
         self.release()
-        self._admitted = await self._window._acquire()
+        self._admitted = self._started = await self._window._acquire()
         self._held = True
         return True
 
@@ -194,7 +210,7 @@ class Lease:
         """The task finished: its latency counts, and the place is given back."""
         if self._held:
             self._held = False
-            self._window._succeeded(self._admitted)
+            self._window._succeeded(self._admitted, self._started)
 
     def release(self) -> None:
         """Give the place back, with no signal (a failure that says nothing about load)."""
