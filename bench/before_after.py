@@ -45,6 +45,8 @@ def main() -> None:
         for copy in (clean, edited):
             if not copy.exists():
                 shutil.copytree(root, copy, symlinks=True)
+        if (clean / "data/items.csv").read_text() != original:
+            (clean / "data/items.csv").write_text(original)
         (edited / "data/items.csv").write_text(straight._edited(original, "edited"))
         projects[name] = (clean, edited)
     times: dict[tuple[str, str], list[float]] = {}
