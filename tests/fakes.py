@@ -11,6 +11,7 @@ from pixmake.errors import ProviderRejectedError
 from pixmake.providers.base import GenerationRequest, GenerationResult, TaskJournal
 from pixmake.providers.placeholder import draw
 from pixmake.staging import Staging
+from pixmake.testing.fake_runware import FakeRunware
 
 
 @dataclass
@@ -59,3 +60,17 @@ def make_request(**changes: Any) -> GenerationRequest:
     }  # fmt: skip
     fields.update(changes)
     return GenerationRequest(**fields)
+
+
+class CtrlCAtFirstPoll(FakeRunware):
+    """Tasks stay processing; the first poll is answered after a Ctrl-C reaches the build."""
+
+    interrupted = False
+
+    def handle(self, tasks: list[Any], authorised: bool) -> tuple[int, dict[str, Any]]:
+        answer = super().handle(tasks, authorised)
+        polls = [t for t in tasks if isinstance(t, dict) and t.get("taskType") == "getResponse"]
+        if polls and not self.interrupted:
+            self.interrupted = True
+            signal.raise_signal(signal.SIGINT)
+        return answer

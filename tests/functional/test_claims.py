@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from pixmake.results import BuildOptions
 from pixmake.session import open_session
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import Project
+from tests.fakes import CtrlCAtFirstPoll
 from tests.functional import test_remote
 from tests.functional.test_remote import PIXMAKE_REMOTE, _machine
 
@@ -306,20 +306,6 @@ def test_a_malformed_shard_is_a_usage_error(
 # -- an interrupted build -----------------------------------------------------------------
 
 
-class _CtrlCAtFirstPoll(FakeRunware):
-    """Tasks stay processing; the first poll is answered after a Ctrl-C reaches the build."""
-
-    interrupted = False
-
-    def handle(self, tasks: list[Any], authorised: bool) -> tuple[int, dict[str, Any]]:
-        answer = super().handle(tasks, authorised)
-        polls = [t for t in tasks if isinstance(t, dict) and t.get("taskType") == "getResponse"]
-        if polls and not self.interrupted:
-            self.interrupted = True
-            signal.raise_signal(signal.SIGINT)
-        return answer
-
-
 def test_an_interrupted_build_gives_up_the_claims_of_what_it_did_not_send(
     project: Project, cache: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -327,7 +313,7 @@ def test_an_interrupted_build_gives_up_the_claims_of_what_it_did_not_send(
     for two of the three, so nobody (this machine's next build included) waits for their
     leases; the one sent keeps its claim, and the next build collects it."""
     clock = _Clock(monkeypatch, step=claims.POLL_SECONDS)
-    with _CtrlCAtFirstPoll(api_key=test_remote.KEY, processing_polls=10**9) as fake:
+    with CtrlCAtFirstPoll(api_key=test_remote.KEY, processing_polls=10**9) as fake:
         monkeypatch.setenv("RUNWARE_BASE_URL", fake.url)
         monkeypatch.setenv("RUNWARE_API_KEY", test_remote.KEY)
         root = _machine(project, "interrupted", 3, cache)

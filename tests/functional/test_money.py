@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from pixmake.testing.fake_runware import FakeRunware
 from tests.conftest import Project, serve_fake
+from tests.fakes import CtrlCAtFirstPoll
 
 KEY = "sk-live-money0123456789"
 FAST = "providers:\n  runware: {poll_interval: 0.01, retry_backoff: 0.01}\n"
@@ -124,24 +123,10 @@ def test_an_unpriced_model_is_free_with_the_placeholder(project: Project) -> Non
 # -- after an interrupt -----------------------------------------------------------------------
 
 
-class _CtrlCAtFirstPoll(FakeRunware):
-    """Tasks stay processing; the first poll is answered after a Ctrl-C reaches the build."""
-
-    interrupted = False
-
-    def handle(self, tasks: list[Any], authorised: bool) -> tuple[int, dict[str, Any]]:
-        answer = super().handle(tasks, authorised)
-        polls = [t for t in tasks if isinstance(t, dict) and t.get("taskType") == "getResponse"]
-        if polls and not self.interrupted:
-            self.interrupted = True
-            signal.raise_signal(signal.SIGINT)
-        return answer
-
-
 def test_plan_after_an_interrupt_leaves_out_what_was_paid(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with _CtrlCAtFirstPoll(api_key=KEY, processing_polls=10**9) as fake:
+    with CtrlCAtFirstPoll(api_key=KEY, processing_polls=10**9) as fake:
         monkeypatch.setenv("RUNWARE_BASE_URL", fake.url)
         monkeypatch.setenv("RUNWARE_API_KEY", KEY)
         _assets(project, 3)
