@@ -71,11 +71,20 @@ def test_parameters_are_sent_as_runware_names_them(fake: FakeRunware, project: P
     assert entry["record"]["nsfw"] == {entry["outputs"][0]["hash"]: False}
 
 
-def test_safety_and_ttl_are_not_in_the_key(fake: FakeRunware, project: Project) -> None:
-    _spec(project, "  a: {prompt: pa, out: a.png}\n")
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("", ", ttl: 120, safety: {mode: full}"),  # safety and ttl
+        (", safety: {check: true}", ", safety: {check: true, block: true}"),  # blockContent
+    ],
+)
+def test_safety_and_ttl_are_not_in_the_key(
+    fake: FakeRunware, project: Project, before: str, after: str
+) -> None:
+    _spec(project, f"  a: {{prompt: pa, out: a.png{before}}}\n")
     assert project.run("build").code == 0
     key = _lock(project)["a"]["key"]
-    _spec(project, "  a: {prompt: pa, out: a.png, ttl: 120, safety: {mode: full}}\n")
+    _spec(project, f"  a: {{prompt: pa, out: a.png{after}}}\n")
     again = project.run("build", "--json")
     assert again.last_json()["generated"] == 0
     assert _lock(project)["a"]["key"] == key
@@ -261,17 +270,6 @@ def test_a_refusal_fails_that_asset_unretried_at_no_cost(
 
 
 # -- safety.block: Runware's blockContent ----------------------------------------------------
-
-
-def test_block_is_not_in_the_key(fake: FakeRunware, project: Project) -> None:
-    _spec(project, "  a: {prompt: pa, out: a.png, safety: {check: true}}\n")
-    assert project.run("build").code == 0
-    key = _lock(project)["a"]["key"]
-    _spec(project, "  a: {prompt: pa, out: a.png, safety: {check: true, block: true}}\n")
-    again = project.run("build", "--json")
-    assert again.last_json()["generated"] == 0
-    assert _lock(project)["a"]["key"] == key
-    assert len(fake.tasks_sent) == 1
 
 
 def test_block_does_not_turn_on_the_image_check(fake: FakeRunware, project: Project) -> None:

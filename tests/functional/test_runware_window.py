@@ -33,6 +33,15 @@ def limited(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRunware]:
         yield server
 
 
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRunware]:
+    """A fake with tasks of 0.05 s and no hidden limit."""
+    with FakeRunware(api_key=KEY, latency=0.05) as fake:
+        monkeypatch.setenv("RUNWARE_BASE_URL", fake.url)
+        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
+        yield fake
+
+
 def _assets(project: Project, count: int, settings: str = "") -> None:
     assets = "".join(f"  a{i}: {{prompt: p{i}, out: a{i}.png}}\n" for i in range(count))
     provider = f"providers:\n  runware: {{{FAST}{settings}}}\n"
@@ -58,56 +67,40 @@ def test_auto_finds_the_hidden_limit_with_few_429s(limited: FakeRunware, project
     assert all(e["provider"] == "runware" for e in _events(result.out) if "size" in e)
 
 
-def test_a_fixed_concurrency_keeps_its_meaning(
-    monkeypatch: pytest.MonkeyPatch, project: Project
-) -> None:
-    with FakeRunware(api_key=KEY, latency=0.05) as server:
-        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
-        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
-        _assets(project, 12, ", concurrency: 2")
-        result = project.run("build", "-j", "8", "--json")
-        assert result.code == 0, result.err
-        assert server.peak_in_flight == 2  # never more, and not fewer either
-        assert not [e for e in _events(result.out) if e.get("event") == "window"]
+def test_a_fixed_concurrency_keeps_its_meaning(server: FakeRunware, project: Project) -> None:
+    _assets(project, 12, ", concurrency: 2")
+    result = project.run("build", "-j", "8", "--json")
+    assert result.code == 0, result.err
+    assert server.peak_in_flight == 2  # never more, and not fewer either
+    assert not [e for e in _events(result.out) if e.get("event") == "window"]
 
 
-def test_without_jobs_the_window_is_not_held_at_four(
-    monkeypatch: pytest.MonkeyPatch, project: Project
-) -> None:
+def test_without_jobs_the_window_is_not_held_at_four(server: FakeRunware, project: Project) -> None:
     """`-j` not given: the default leaves room for the auto window to grow past its start."""
-    with FakeRunware(api_key=KEY, latency=0.05) as server:
-        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
-        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
-        _assets(project, 40)
-        result = project.run("build", "--json")
-        assert result.code == 0, result.err
-        sizes = [e["size"] for e in _events(result.out) if e.get("event") == "window"]
-        assert max(sizes) > 4
-        assert server.peak_in_flight > 4
+    _assets(project, 40)
+    result = project.run("build", "--json")
+    assert result.code == 0, result.err
+    sizes = [e["size"] for e in _events(result.out) if e.get("event") == "window"]
+    assert max(sizes) > 4
+    assert server.peak_in_flight > 4
 
 
 def test_without_jobs_a_fixed_concurrency_is_what_runs(
-    monkeypatch: pytest.MonkeyPatch, project: Project
+    server: FakeRunware, project: Project
 ) -> None:
-    with FakeRunware(api_key=KEY, latency=0.05) as server:
-        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
-        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
-        _assets(project, 18, ", concurrency: 6")
-        result = project.run("build", "--json")
-        assert result.code == 0, result.err
-        assert server.peak_in_flight == 6  # not the 4 of the default -j
+    _assets(project, 18, ", concurrency: 6")
+    result = project.run("build", "--json")
+    assert result.code == 0, result.err
+    assert server.peak_in_flight == 6  # not the 4 of the default -j
 
 
-def test_auto_is_capped_by_jobs(monkeypatch: pytest.MonkeyPatch, project: Project) -> None:
-    with FakeRunware(api_key=KEY, latency=0.05) as server:
-        monkeypatch.setenv("RUNWARE_BASE_URL", server.url)
-        monkeypatch.setenv("RUNWARE_API_KEY", KEY)
-        _assets(project, 30)
-        result = project.run("build", "-j", "3", "--json")
-        assert result.code == 0, result.err
-        assert server.peak_in_flight <= 3
-        sizes = [e["size"] for e in _events(result.out) if e.get("event") == "window"]
-        assert sizes == [4]  # never full at -j 3: no reason to grow
+def test_auto_is_capped_by_jobs(server: FakeRunware, project: Project) -> None:
+    _assets(project, 30)
+    result = project.run("build", "-j", "3", "--json")
+    assert result.code == 0, result.err
+    assert server.peak_in_flight <= 3
+    sizes = [e["size"] for e in _events(result.out) if e.get("event") == "window"]
+    assert sizes == [4]  # never full at -j 3: no reason to grow
 
 
 def test_a_429s_retry_after_holds_the_window_over_http(tmp_path: Path) -> None:

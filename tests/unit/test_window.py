@@ -171,15 +171,20 @@ def test_retry_after_holds_every_new_task_until_it_has_passed() -> None:
     asyncio.run(main())
 
 
+async def _settled(window: Window, clock: Clock, count: int) -> None:
+    """Three rounds of `count` tasks of 1 s: the window's baseline latency."""
+    for _ in range(3):
+        round_ = await _leases(window, count)
+        clock.now += 1.0
+        for lease in round_:
+            lease.done()
+
+
 def test_rising_latency_shrinks_the_window() -> None:
     async def main() -> None:
         clock = Clock()
         window, _ = _window(clock, start=4, ceiling=4)
-        for _ in range(3):
-            round_ = await _leases(window, 4)
-            clock.now += 1.0
-            for lease in round_:
-                lease.done()
+        await _settled(window, clock, 4)
         assert window.size == 4
         slow = await _leases(window, 4)
         clock.now += 10.0
@@ -216,11 +221,7 @@ def test_a_task_admitted_again_after_an_overload_is_timed_from_then() -> None:
     async def main() -> None:
         clock = Clock()
         window, sizes = _window(clock, start=2, ceiling=2)
-        for _ in range(3):
-            round_ = await _leases(window, 2)
-            clock.now += 1.0
-            for lease in round_:
-                lease.done()
+        await _settled(window, clock, 2)
         lease = await window.lease()
         clock.now += 50.0  # a slow refusal
         assert await lease.busy(5.0)  # admitted again once Retry-After has passed
