@@ -47,6 +47,10 @@ def main() -> None:
                 shutil.copytree(root, copy, symlinks=True)
         if (clean / "data/items.csv").read_text() != original:
             (clean / "data/items.csv").write_text(original)
+        # The edited copy as a user has it: fresh, its answer recorded, then one row edited.
+        (edited / "data/items.csv").write_text(original)
+        env = {**os.environ, "PYTHONPATH": versions[name]}
+        subprocess.run([*run.PIXMAKE, "status"], cwd=edited, env=env, capture_output=True)
         (edited / "data/items.csv").write_text(straight._edited(original, "edited"))
         projects[name] = (clean, edited)
     times: dict[tuple[str, str], list[float]] = {}

@@ -83,6 +83,13 @@ class Estimator:
     entries: Entries
     _learned: dict[PriceClass, float] | None = field(default=None, init=False)
 
+    @classmethod
+    def knowing(cls, entries: Entries, learned: dict[PriceClass, float]) -> Estimator:
+        """An estimator that has learned already (from the same entries: see learned)."""
+        estimator = cls(entries)
+        estimator._learned = learned
+        return estimator
+
     def estimate(self, asset: Asset) -> Estimate:
         if asset.provider == "placeholder":
             return Estimate(0.0, PLACEHOLDER)

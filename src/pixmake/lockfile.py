@@ -610,24 +610,47 @@ def read_lock(root: Path, before: Callable[[str], object] | None = None) -> Lock
     if parts is None:
         return parse_lock(text)
     confinement = Confinement(root)
-    locks: dict[str, Entries] = {}
-    for name in parts:
-        if confinement.escape(name) is not None:
-            raise LockfileError(
-                f"{name}: a part of {LOCK_NAME} that points outside the project\n"
-                f"  fix: restore {PARTS_DIR} from version control (`git checkout {PARTS_DIR}`)"
-            )
-        if before is not None:
-            before(name)
-        part = _read_text(root, name)
-        if part is None:
-            raise LockfileError(
-                f"{LOCK_NAME} lists the part {name}, which is missing: its assets would all "
-                f"look new\n  fix: restore it from version control (`git checkout "
-                f"{LOCK_NAME} {PARTS_DIR}`), or delete {LOCK_NAME} to start the lock anew"
-            )
-        locks[name] = parse_lock(part, name).entries
+    locks = {name: _read_part(root, name, confinement, before) for name in parts}
     return Lock(Entries.joined(locks))
+
+
+def read_some(root: Path, ids: Iterable[str]) -> tuple[Entries, set[str]]:
+    """The entries of these asset ids, read from only the files that hold them (the lock
+    alone, or some of its parts), and the names of those files: what they answer for any
+    id that belongs in them is what read_lock's would."""
+    text = _read_text(root, LOCK_NAME)
+    if text is None:
+        return Entries(), {LOCK_NAME}
+    parts = listed_parts(text)
+    if parts is None:
+        return parse_lock(text).entries, {LOCK_NAME}
+    digits = digits_of(parts[0]) if parts else 0
+    wanted = {part_name(i, digits) for i in ids}
+    confinement = Confinement(root)
+    locks = {name: _read_part(root, name, confinement) for name in parts if name in wanted}
+    entries = Entries.joined(locks)
+    entries._digits = digits
+    return entries, wanted
+
+
+def _read_part(
+    root: Path, name: str, confinement: Confinement, before: Callable[[str], object] | None = None
+) -> Entries:
+    if confinement.escape(name) is not None:
+        raise LockfileError(
+            f"{name}: a part of {LOCK_NAME} that points outside the project\n"
+            f"  fix: restore {PARTS_DIR} from version control (`git checkout {PARTS_DIR}`)"
+        )
+    if before is not None:
+        before(name)
+    part = _read_text(root, name)
+    if part is None:
+        raise LockfileError(
+            f"{LOCK_NAME} lists the part {name}, which is missing: its assets would all "
+            f"look new\n  fix: restore it from version control (`git checkout "
+            f"{LOCK_NAME} {PARTS_DIR}`), or delete {LOCK_NAME} to start the lock anew"
+        )
+    return parse_lock(part, name).entries
 
 
 def _read_text(root: Path, name: str) -> str | None:

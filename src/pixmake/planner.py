@@ -18,6 +18,7 @@ from pixmake.trace import text_digest, verify
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from pixmake.estimates import PriceClass
     from pixmake.filestat import FileHasher
     from pixmake.lockfile import Lock, LockEntry
     from pixmake.project import Project
@@ -89,10 +90,12 @@ class Plan:
     assets: dict[str, AssetPlan]
     order: list[str]
     recorded: bool = False  # whether planning changed its `memory`
+    remembered: int = 0  # assets answered by the trace's fresh answer, not planned again
 
     @classmethod
     def all_fresh(cls, ids: list[str]) -> Plan:
-        return cls({i: AssetPlan(i, "fresh", "none") for i in ids}, list(ids))
+        """Every asset fresh, as the trace's fresh answer has them (none planned again)."""
+        return cls({i: AssetPlan(i, "fresh", "none") for i in ids}, list(ids), False, len(ids))
 
     def estimated_cost(self, ids: set[str] | None = None) -> float | None:
         """The estimate of these assets (all by default); None if one has no known price."""
@@ -132,6 +135,8 @@ def plan(
     memory: dict[str, Any] | None = None,
     reroll: Reroll | None = None,
     remote: Remote | None = None,
+    orphans: bool = True,
+    prices: dict[PriceClass, float] | None = None,
 ) -> Plan:
     """Compare every asset's current request with the lock and the files on disk.
 
@@ -140,8 +145,10 @@ def plan(
     fresh without that comparison; every asset found fresh is recorded there. None: nothing
     is looked up or recorded (a command that writes nothing back). `reroll` says which
     assets get a new image of their request; `remote` is asked for what nothing local has.
+    `orphans` False: the lock's entries of no asset are not looked for (a plan of some rows);
+    `prices`: what estimates learned from the whole lock before (Estimator.learned).
     """
-    planner = _Planner(project, lock, store, hasher, force, memory, remote)
+    planner = _Planner(project, lock, store, hasher, force, memory, remote, prices)
     result: dict[str, AssetPlan] = {}
     try:
         for asset_id in project.graph.order:
@@ -155,7 +162,7 @@ def plan(
         for name in memory.keys() - project.assets.keys():
             del memory[name]
             planner.recorded = True
-    for asset_id in lock.entries.besides(project.assets):
+    for asset_id in lock.entries.besides(project.assets) if orphans else ():
         result[asset_id] = AssetPlan(
             asset_id,
             "orphaned",
@@ -212,12 +219,16 @@ class _Planner:
     force: bool
     memory: dict[str, Any] | None
     remote: Remote | None = None
+    prices: dict[PriceClass, float] | None = None
     recorded: bool = False
     sources: ContentSources = field(init=False)
     estimates: Estimator = field(init=False)
 
     def __post_init__(self) -> None:
-        self.estimates = Estimator(self.lock.entries)
+        entries = self.lock.entries
+        self.estimates = (
+            Estimator(entries) if self.prices is None else Estimator.knowing(entries, self.prices)
+        )
         self.sources = ContentSources(
             self.project.root, self.store, self.lock, self.hasher, self.remote
         )

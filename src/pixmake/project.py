@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import SpecError, UsageError
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from pixmake.filestat import FileHasher
     from pixmake.spec.asset import Asset
+    from pixmake.spec.tables import Row
     from pixmake.spec.values import Spec
     from pixmake.spec.yamlsource import LineMap
     from pixmake.trace import Trace
@@ -32,6 +33,8 @@ class Project:
     assets: dict[str, Asset]
     graph: Graph
     profile: str | None
+    lookups: dict[str, frozenset[str]] = field(default_factory=dict)  # names each
+    # declaration's renders looked up (spec/resolve.py)
 
     def concurrency(self, provider: str) -> int | None:
         """A fixed limit of tasks in flight to `provider`; None for `auto` (the provider's own
@@ -76,7 +79,35 @@ def load_project(
         raise SpecError(problems)
     if resolver.changed:
         trace.touch("decls")
-    return Project(root, SPEC_NAME, spec, assets, graph, profile)
+    return Project(root, SPEC_NAME, spec, assets, graph, profile, resolver.lookups)
+
+
+def load_rows(
+    root: Path,
+    only: dict[str, list[tuple[int, Row]]],
+    *,
+    profile: str | None,
+    provider: str | None,
+    files: FileHasher,
+    trace: Trace,
+) -> Project:
+    """A project of only these rows of these declarations (by index in their table): the
+    assets a table edit changed, resolved and checked as load_project would, with no record
+    looked up or made. Raises SpecError with every problem."""
+    spec, lines, problems = _validated(root, files, trace)
+    if profile is not None and profile not in spec.profiles:
+        raise UsageError(f"unknown profile `{profile}`")
+    resolver = Resolver(root, spec, lines, files, profile, provider, {}, False, only=only)
+    assets = resolver.resolve()
+    problems += resolver.problems
+    if not problems:
+        try:
+            graph = build_graph(assets, SPEC_NAME, lines=lines)
+        except SpecError as exc:
+            problems += exc.problems
+    if problems:
+        raise SpecError(problems)
+    return Project(root, SPEC_NAME, spec, assets, graph, profile, resolver.lookups)
 
 
 def _validated(root: Path, files: FileHasher, trace: Trace) -> tuple[Spec, LineMap, list[Any]]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from pixmake.planner import Plan
     from pixmake.project import Project
     from pixmake.remote import Remote
+    from pixmake.spec.values import Spec
     from pixmake.trace import Inputs, Trace
 
 JOURNAL = f"{STATE_DIR}/journal.jsonl"
@@ -77,6 +78,16 @@ class Session:
             return None
         ids: list[str] = record.get("ids", [])
         return ids
+
+    def changed_rows(self) -> Plan | None:
+        """The plan, if the trace's fresh answer stands but for rows of tables it recorded,
+        made by planning those rows alone (rowdelta.py); else None."""
+        record = self.trace.section("status")
+        if record.get("options") != self.options or not record.get("rows"):
+            return None
+        from pixmake.rowdelta import plan_changed
+
+        return plan_changed(self, record)
 
     def read_ahead(self) -> None:
         """With no file remembered (a fresh clone, CI, `.pixmake/` deleted), every file the
@@ -141,8 +152,12 @@ class Session:
     @property
     def remote(self) -> Remote | None:
         """The remote cache of the spec or PIXMAKE_REMOTE, if any (nothing is contacted)."""
+        return self.remote_for(self.project.spec)
+
+    def remote_for(self, spec: Spec) -> Remote | None:
+        """The remote cache of `spec` (this project's, however it was loaded)."""
         if self._remote is False:
-            config = self.project.spec.cache
+            config = spec.cache
             if config.remote is None and not os.environ.get("PIXMAKE_REMOTE"):
                 self._remote = None  # none named (remote.ENV, cache.remote): no import
             else:
@@ -207,8 +222,16 @@ class Session:
             p.state == "fresh" and p.action == "none" for p in plan.assets.values()
         )  # a reroll is fresh, with work to do
         if plan is not None and fresh and not self.journal_pending:
-            record = {"options": self.options, "inputs": self.inputs(), "ids": list(plan.order)}
-            self.trace.replace("status", record)
+            from pixmake.rowdelta import record as rows_record
+
+            inputs = self.inputs()
+            rows = (
+                rows_record(self.project, plan, self.files, self.lock)
+                if self._project and self.trace.enabled
+                else {}
+            )
+            record = {"options": self.options, "inputs": inputs, "ids": list(plan.order)}
+            self.trace.replace("status", {**record, "rows": rows})
         if self.files.changed:
             self.files.settle()
             self.trace.touch("files")

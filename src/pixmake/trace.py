@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from pixmake.filestat import FileHasher
 
 NAME = "trace.marshal"
-VERSION = f"{__version__}/trace-7"  # 2: file records hold the ctime; 3: candidates; 4: cache;
+VERSION = f"{__version__}/trace-8"  # 2: file records hold the ctime; 3: candidates; 4: cache;
 # 5: assets carry their safety check and ttl; 6: rows keep their digest, entries' text digests;
-# 7: assets carry safety.block
+# 7: assets carry safety.block; 8: the fresh answer records tables by line (rowdelta.py)
 DISABLE = "PIXMAKE_NO_TRACE"
 
 # The trace remembers a series' renders, and the plan of each fresh asset, up to this many

@@ -199,6 +199,11 @@ def _answers(world: World, trace: bool) -> list[tuple[int, str]]:
 @example([("build", False), ("age",), ("reorder",), ("remove", 0), ("add", "sword")])
 @example([("build", False), ("setting", 1), ("build", False), ("setting", 0)])  # candidates
 @example([("build", False), ("setting", 2), ("setting", 3), ("setting", 0)])  # not in the key
+# A table edit after a fresh answer: its changed rows planned alone (rowdelta.py), or not
+@example([("build", False), ("edit", 1, "ORB")])
+@example([("build", False), ("age",), ("ref", 0, 1), ("edit", 0, "x y")])  # references
+@example([("build", False), ("template", 2), ("build", False), ("edit", 0, "ORB")])  # data
+@example([("build", False), ("rename", 0, "axe"), ("build", False), ("rename", 0, "sword")])
 def test_the_trace_never_changes_an_answer(ops: list[tuple[Any, ...]]) -> None:
     _same_answers(ops)
 

@@ -27,6 +27,9 @@ def status(
     ids = session.fresh_ids() if not targets else None
     if ids is not None:
         return Plan.all_fresh(ids)
+    some = session.changed_rows() if not targets and not reroll else None
+    if some is not None:
+        return some
     session.read_ahead()
     try:
         result = session.plan(reroll=reroll_ids(session.project, targets) if reroll else None)

@@ -109,6 +109,11 @@ class Resolver:
     _settings: dict[tuple[tuple[str, Any], ...], Checked] = field(default_factory=dict)
     _regular: dict[str, str | None] = field(default_factory=dict)  # reference -> why not
     _references: dict[str, Reference] = field(default_factory=dict)  # by its text, once valid
+    # Only these rows (by index in their table) of these declarations, and no other: a table
+    # edit's changed rows (rowdelta.py). No table is read, and `data` is empty.
+    only: dict[str, list[tuple[int, Row]]] | None = None
+    lookups: dict[str, frozenset[str]] = field(default_factory=dict)  # names each decl's
+    # renders looked up (with those its remembered rows did)
 
     def __post_init__(self) -> None:
         self.templates = Templates(self.root, self.files, self.spec.limits.render_chars)
@@ -116,11 +121,13 @@ class Resolver:
     def resolve(self) -> dict[str, Asset]:
         base = self._base_settings()
         context: dict[str, Any] = dict(self.spec.vars)
-        context["data"] = self._load_tables()
+        context["data"] = self._load_tables() if self.only is None else {}
         fixed = {name: digest(value) for name, value in self.spec.vars.items()}
         fixed["data"] = self._data_digest
         assets: dict[str, Asset] = {}
         for name, decl in self.spec.assets.items():
+            if self.only is not None and name not in self.only:
+                continue
             for asset in self._expand(name, decl, base, context, fixed):
                 other = assets.get(asset.id)
                 if other is not None:
@@ -175,7 +182,7 @@ class Resolver:
         hashes: list[tuple[str, str | None]] = []
         for name, rel in self.spec.data.items():
             where = ("data", name)
-            norm = _normalise(rel)
+            norm = normalise(rel)
             if norm is None:
                 self._problem(where, f"`{rel}` is outside the project", "use a project path")
                 continue
@@ -267,6 +274,7 @@ class Resolver:
                 self._template_problem((*where,), self._columns(decl, row, exc), origin)
             finally:
                 self.templates.reads = None
+        self.lookups[name] = frozenset(reads.names)
         if not remember:  # a record as large as the series costs more memory than its renders
             self.changed |= self.memory.pop(name, None) is not None
             return assets
@@ -343,6 +351,9 @@ class Resolver:
         if decl.for_each is not None and decl.matrix is not None:
             self._problem(where, "`for_each` and `matrix` cannot be combined", "use one of them")
             return None
+        if isinstance(decl.for_each, str) and self.only is not None:
+            chosen = self.only.get(name, [])
+            return len(chosen), (({var: row.values, "index": i}, row.where()) for i, row in chosen)
         if isinstance(decl.for_each, str):
             table = self._tables.get(decl.for_each)
             if table is None:
@@ -529,7 +540,7 @@ class Resolver:
             return Reference("url", text)
         if "://" in text:
             raise _Invalid(where, f"`{text}` is not an https URL", "use an https:// URL")
-        norm = _normalise(text)
+        norm = normalise(text)
         if norm is None:
             raise _Invalid(
                 where, f"`{text}` is outside the project", "copy the file into the project"
@@ -548,7 +559,7 @@ class Resolver:
         return Reference("file", norm)
 
     def _path(self, where: PathKey, text: str, fmt: str) -> str:
-        norm = _normalise(text.strip())
+        norm = normalise(text.strip())
         if norm is None or norm.split("/")[0] in RESERVED:
             raise _Invalid(
                 where, f"output `{text}` is outside the project or reserved", "use a project path"
@@ -888,7 +899,7 @@ def _combinations(axes: list[tuple[str, list[Any]]], var: str, origin: str) -> I
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-def _normalise(text: str) -> str | None:
+def normalise(text: str) -> str | None:
     """A clean project-relative POSIX path, or None when it leaves the project."""
     if not text or text.startswith(("/", "\\")) or _DRIVE.match(text):
         return None

@@ -58,9 +58,11 @@ def read_table(root: Path, rel: str) -> Table:
     return Table(_rows(data, rel, lambda i: None))
 
 
-def read_text(root: Path, rel: str) -> str:
+def read_text(root: Path, rel: str, data: bytes | None = None) -> str:
+    """A table's text (`data`: its bytes, read already); raises SpecError naming the file."""
     try:
-        data = (root / rel).read_bytes()
+        if data is None:
+            data = (root / rel).read_bytes()
     except FileNotFoundError:
         raise SpecError(
             [Problem(rel, None, "", "data table not found", "create it or fix its path")]
@@ -76,10 +78,10 @@ def read_text(root: Path, rel: str) -> str:
 
 
 def _csv_rows(text: str, rel: str) -> list[Row]:
+    plain = plain_lines(text)
+    if plain is not None:
+        return _unquoted_rows(plain, rel)
     lines = text.splitlines()
-    plain = lines and lines[0] and '"' not in text and "\0" not in text
-    if plain and max(map(len, lines)) <= csv.field_size_limit():
-        return _unquoted_rows(lines, rel)
     reader = csv.reader(lines)
     try:
         header = [name.strip() for name in next(reader)]
@@ -102,6 +104,33 @@ def _csv_rows(text: str, rel: str) -> list[Row]:
     if problems:
         raise SpecError(problems)
     return rows
+
+
+def plain_lines(text: str) -> list[str] | None:
+    """A CSV's lines, if it has no quote character (so that every line is one row, its
+    cells split at the commas); None if it needs the csv module."""
+    lines = text.splitlines()
+    plain = lines and lines[0] and '"' not in text and "\0" not in text
+    if plain and max(map(len, lines)) <= csv.field_size_limit():
+        return lines
+    return None
+
+
+def rows_at(lines: list[str], numbers: list[int], rel: str) -> list[tuple[int, Row]]:
+    """Rows of a plain CSV (plain_lines) by their place in `lines` (the header is 0), each
+    with its index among the rows, as `_unquoted_rows` reads them when no line is blank.
+    Raises SpecError for a blank line (it is no row: the indexes after it move) or a row
+    of the wrong width."""
+    header = [name.strip() for name in lines[0].split(",")]
+    found = []
+    for number in numbers:
+        values = lines[number].split(",")
+        if len(values) == 1 and not values[0].strip():
+            raise SpecError([Problem(rel, number + 1, "", "a blank line", "")])
+        if len(values) != len(header):
+            raise SpecError([_width_problem(rel, number + 1, len(values), len(header))])
+        found.append((number - 1, Row(dict(zip(header, values, strict=True)), rel, number + 1)))
+    return found
 
 
 def _unquoted_rows(lines: list[str], rel: str) -> list[Row]:

@@ -1,0 +1,208 @@
+"""A table edit of a few rows is planned by planning those rows alone (rowdelta.py), beside the
+trace's fresh answer: the same answer as the whole plan with nothing remembered, or, where the
+rows cannot answer alone, the whole plan."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pixmake
+from pixmake.lockparts import TEST_PART_SIZE
+from pixmake.trace import DISABLE
+from tests.conftest import Project
+
+ROWS = ["sword,short sword", "shield,round shield", "potion,health potion", "bow,long bow"]
+
+
+def _table(project: Project, rows: list[str]) -> None:
+    project.gen({"data/items.csv": "slug,name\n" + "\n".join(rows) + "\n"})
+
+
+def _answer(root: Path, *, trace: bool) -> tuple[Any, ...]:
+    """`status` (each asset's plan, as --json has it), and `check`, as the library gives them."""
+    saved = os.environ.pop(DISABLE, None)
+    if not trace:
+        os.environ[DISABLE] = "1"
+    try:
+        try:
+            plan = pixmake.status(root, provider="placeholder")
+        except pixmake.SpecError as exc:
+            return ("spec error", str(exc)), -1
+        states = [plan.assets[i].to_json() for i in plan.order]
+        problems = pixmake.check(root, provider="placeholder")
+        return (states, problems), plan.remembered
+    finally:
+        os.environ.pop(DISABLE, None)
+        if saved is not None:
+            os.environ[DISABLE] = saved
+
+
+def _built(icons: Project) -> Project:
+    _table(icons, ROWS)
+    icons.build()
+    assert icons.run("status", "--provider", "placeholder").code == 0  # the fresh answer
+    return icons
+
+
+def test_one_changed_row_is_planned_alone_with_the_whole_plans_answer(icons: Project) -> None:
+    _built(icons)
+    _table(icons, [ROWS[0], "shield,kite shield", *ROWS[2:]])
+    warm, remembered = _answer(icons.root, trace=True)
+    cold, _ = _answer(icons.root, trace=False)
+    assert warm == cold
+    assert remembered == len(ROWS) - 1  # the other rows: from the fresh answer
+    states = {s["id"]: s for s in warm[0]}
+    assert states["icon-shield"]["state"] == "changed"
+    assert "{+kite+}" in states["icon-shield"]["reasons"][0]
+    assert [p.split(":")[:2] for p in warm[1]] == [["changed", " icon-shield"]]  # check
+    again, remembered = _answer(icons.root, trace=True)  # the record is as it was: again alone
+    assert (again, remembered) == (cold, len(ROWS) - 1)
+    icons.build()
+    assert _answer(icons.root, trace=True)[0] == _answer(icons.root, trace=False)[0]
+
+
+def test_a_lock_in_parts_is_read_only_where_the_changed_rows_are(
+    icons: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TEST_PART_SIZE, "1")
+    _built(icons)
+    assert len(list((icons.root / "pixmake.lock.d").iterdir())) > 1
+    _table(icons, [*ROWS[:3], "bow,short bow"])
+    warm, remembered = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert remembered == len(ROWS) - 1
+
+
+# Edits the changed rows cannot answer alone: each gives the whole plan's answer.
+WHOLE = {
+    # its id, then its output: the whole spec checks them against every other asset's
+    "a row's id": [ROWS[0], "kite,round shield", *ROWS[2:]],
+    "a row added": [*ROWS, "axe,battle axe"],
+    "a blank line": [ROWS[0], "", *ROWS[1:3]],
+    "the header": None,
+    "a malformed row": [ROWS[0], "shield,round,shield", *ROWS[2:]],
+}
+
+
+@pytest.mark.parametrize("edit", list(WHOLE))
+def test_what_rows_cannot_answer_alone_the_whole_plan_answers(icons: Project, edit: str) -> None:
+    _built(icons)
+    rows = WHOLE[edit]
+    if rows is None:
+        icons.gen({"data/items.csv": "slug,name ,\n" + "\n".join(f"{r}," for r in ROWS) + "\n"})
+    else:
+        _table(icons, rows)
+    warm, remembered = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert remembered <= 0  # -1: no plan, but the spec's problems
+
+
+@pytest.mark.parametrize("store", [True, False], ids=["in the store", "only in the lock"])
+def test_a_request_made_before_is_restored(icons: Project, store: bool) -> None:
+    """The same request as another row's: the store has it, or only the whole lock does (the
+    changed rows' lock part does not: the whole plan is made)."""
+    import shutil
+
+    _built(icons)
+    if not store:
+        shutil.rmtree(icons.root / ".pixmake/actions")
+    _table(icons, [ROWS[0], "shield,short sword", *ROWS[2:]])
+    warm, remembered = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert remembered == (len(ROWS) - 1 if store else 0)
+    states = {s["id"]: s for s in warm[0]}
+    assert states["icon-shield"]["action"] == "restore"
+
+
+def test_a_reference_switched_to_another_assets_output_is_refused(icons: Project) -> None:
+    """Issue 9's third case: only the whole spec knows `icons/sword.png` is an output."""
+    icons.gen({"pixmake.yaml": icons.read("pixmake.yaml").decode().replace(
+        "references: [refs/style.png]", "references: ['{{ item.ref }}']")})  # fmt: skip
+    rows = [f"{r},refs/style.png" for r in ROWS]
+    icons.gen({"data/items.csv": "slug,name,ref\n" + "\n".join(rows) + "\n"})
+    icons.build()
+    icons.run("status", "--provider", "placeholder")
+    rows[1] = rows[1].replace("refs/style.png", "icons/sword.png")
+    icons.gen({"data/items.csv": "slug,name,ref\n" + "\n".join(rows) + "\n"})
+    warm, _ = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert warm[0] == "spec error"
+    assert "icons/sword.png" in warm[1]
+
+
+def test_a_template_that_reads_data_makes_every_row_depend_on_the_table(
+    icons: Project,
+) -> None:
+    icons.gen({"prompts/icon.j2": "A {{ item.name }} icon, one of {{ data['items'] | length }}"})
+    _built(icons)
+    _table(icons, [ROWS[0], "shield,kite shield", *ROWS[2:]])
+    warm, remembered = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert remembered == 0
+
+
+def test_another_edit_beside_the_table_makes_the_whole_plan(icons: Project) -> None:
+    _built(icons)
+    _table(icons, [ROWS[0], "shield,kite shield", *ROWS[2:]])
+    icons.gen({"prompts/icon.j2": "An {{ item.name }} icon, palette {{ palette }}\n"})
+    warm, remembered = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert remembered == 0
+
+
+def test_a_render_that_reads_data_in_one_row_only_depends_on_the_table(icons: Project) -> None:
+    """The first row's prompt reads the third row, through an include only the first row
+    renders: an edit of the third changes the first."""
+    icons.gen(
+        {
+            "prompts/icon.j2": "A {{ item.name }} icon"
+            "{% if index == 0 %}{% include 'prompts/beside.j2' %}{% endif %}",
+            "prompts/beside.j2": ", beside {{ data['items'][2].name }}",
+        }
+    )
+    _built(icons)
+    _table(icons, [*ROWS[:2], "potion,mana potion", ROWS[3]])
+    warm, remembered = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert remembered == 0
+    assert {s["id"] for s in warm[0] if s["state"] == "changed"} == {"icon-sword", "icon-potion"}
+
+
+def test_a_header_renamed_with_every_row_as_it_was(icons: Project) -> None:
+    _built(icons)
+    icons.gen({"data/items.csv": "slug,title\n" + "\n".join(ROWS) + "\n"})
+    warm, remembered = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert remembered <= 0
+
+
+def test_an_entry_moved_by_hand_to_another_part(
+    icons: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole lock finds an entry in a part it does not belong in; the changed rows' own
+    part does not have it, so they do not answer alone."""
+    import json
+
+    from pixmake.lockparts import part_name
+
+    monkeypatch.setenv(TEST_PART_SIZE, "1")
+    _built(icons)
+    digits = len(next((icons.root / "pixmake.lock.d").iterdir()).stem)
+    home = icons.root / part_name("icon-shield", digits)
+    other = next(p for p in (icons.root / "pixmake.lock.d").iterdir() if p != home)
+    moved = json.loads(home.read_text())
+    entry = moved["assets"].pop("icon-shield")
+    away = json.loads(other.read_text())
+    away["assets"]["icon-shield"] = entry
+    home.write_text(json.dumps(moved, indent=2))
+    other.write_text(json.dumps(away, indent=2))
+    assert icons.status()["icon-shield"]["state"] == "fresh"  # the fresh answer, recorded
+    _table(icons, [ROWS[0], "shield,kite shield", *ROWS[2:]])
+    warm, remembered = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert remembered == 0
+    assert {s["id"]: s for s in warm[0]}["icon-shield"]["state"] == "changed"
