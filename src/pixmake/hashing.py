@@ -68,7 +68,47 @@ def reference_hashes(
 
 
 def request_key(asset: Asset, ref_hashes: list[str | None]) -> str:
-    return content_hash(canonical(key_material(asset, ref_hashes)))
+    text = _plain_material(asset, ref_hashes)
+    return content_hash(
+        text.encode() if text is not None else canonical(key_material(asset, ref_hashes))
+    )
+
+
+def _plain_material(asset: Asset, ref_hashes: list[str | None]) -> str | None:
+    """canonical(key_material(...)) written out, keys in their sorted order, when every
+    value has the type an asset gives it (None: ask canonical). A request key is made for
+    every asset of a run with nothing remembered: three times faster than the encoder.
+    tests/property/test_request_keys.py holds it to canonical's text."""
+    quote = _QUOTE
+    refs = []
+    for ref, digest in zip(asset.references, ref_hashes, strict=True):
+        value: str | None = digest
+        name = "hash"
+        if ref.kind == "url":
+            name, value = ("hash", ref.pin) if ref.pin else ("url", ref.value)
+        if type(value) is not str:
+            return None
+        refs.append(f'{{"{name}":{quote(value)}}}')
+    a = asset
+    ints = (a.width, a.height, a.results, a.candidates)
+    strings = (a.background, a.format, a.model, a.prompt, a.provider, a.quality)
+    quality = a.output_quality
+    if any(type(i) is not int for i in ints) or any(type(t) is not str for t in strings):
+        return None
+    if quality is not None and type(quality) is not int:
+        return None
+    candidates = f'"candidates":{a.candidates},' if a.candidates > 1 else ""
+    return (
+        f'{{"background":{quote(a.background)},{candidates}"format":{quote(a.format)},'
+        f'"height":{a.height},"model":{quote(a.model)},'
+        f'"output_quality":{"null" if quality is None else quality},'
+        f'"prompt":{quote(a.prompt)},"provider":{quote(a.provider)},'
+        f'"quality":{quote(a.quality)},"references":[{",".join(refs)}],'
+        f'"results":{a.results},"scheme":{KEY_SCHEME},"width":{a.width}}}'
+    )
+
+
+_QUOTE: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def derive_key(source_hash: str, params: dict[str, Any]) -> str:
