@@ -149,6 +149,8 @@ def plan(
     `prices`: what estimates learned from the whole lock before (Estimator.learned).
     """
     planner = _Planner(project, lock, store, hasher, force, memory, remote, prices)
+    if remote is not None:  # once an asset asks the remote, the others are asked at once
+        planner.sources.ahead = lambda: _prefetch(project, lock, store, hasher, remote)
     result: dict[str, AssetPlan] = {}
     try:
         for asset_id in project.graph.order:
@@ -171,6 +173,24 @@ def plan(
         )
         order.append(asset_id)
     return Plan(result, order, planner.recorded)
+
+
+def _prefetch(
+    project: Project, lock: Lock, store: Store, hasher: FileHasher, remote: Remote
+) -> None:
+    """Ask the remote at once for the entries of every request that neither the lock nor
+    the store has (Remote.prefetch), instead of one asset at a time. Assets that refer to
+    another asset are left out: their keys wait for the upstream image."""
+    keys = []
+    for asset in project.assets.values():
+        if any(ref.kind == "asset" for ref in asset.references):
+            continue
+        key = request_key(asset, reference_hashes(asset, hasher, lambda _: None))
+        entry = lock.entries.get(asset.id)
+        if (entry is None or entry["key"] != key) and store.get_action(key) is None:
+            keys.append(key)
+    if keys:
+        remote.prefetch(keys)
 
 
 @dataclass(slots=True)

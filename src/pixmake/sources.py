@@ -27,7 +27,7 @@ from pixmake.hashing import content_hash
 from pixmake.lockfile import action_value, candidates_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from pixmake.filestat import FileHasher
@@ -44,6 +44,8 @@ class ContentSources:
     lock: Lock
     hasher: FileHasher
     remote: Remote | None = None
+    # Called once, before the remote is first asked (the planner's prefetch of every key).
+    ahead: Callable[[], object] | None = None
     _found: dict[str, tuple[str, str] | None] = field(default_factory=dict, init=False)
     _git_history: tuple[GitHistory, LockHistory] | None = field(default=None, init=False)
 
@@ -64,6 +66,12 @@ class ContentSources:
             self._git_history = git, LockHistory(git)
         return self._git_history
 
+    def _remote(self) -> Remote | None:
+        if self.ahead is not None and self.remote is not None:
+            ahead, self.ahead = self.ahead, None
+            ahead()
+        return self.remote
+
     def close(self) -> None:
         """Stop the git process, if one was started."""
         if self._git_history is not None:
@@ -83,7 +91,8 @@ class ContentSources:
         entry = self._history.with_key(key)  # its outputs are indexed with it
         if entry is not None and all(self.available(o["hash"]) for o in entry["outputs"]):
             return cached_value(entry)
-        shared = self.remote.get_action(key) if self.remote is not None else None
+        remote = self._remote()
+        shared = remote.lookup_action(key) if remote is not None else None
         if shared is not None and all(self.available(o["hash"]) for o in shared["outputs"]):
             return shared
         return None
@@ -94,7 +103,7 @@ class ContentSources:
             self.store.has_object(digest)
             or self._on_disk(digest) is not None
             or self._in_git(digest) is not None
-            or (self.remote is not None and self.remote.has_object(digest))
+            or ((remote := self._remote()) is not None and remote.has_object(digest))
         )
 
     def ensure(self, digest: str, *, remote: bool = True) -> bool:

@@ -495,3 +495,64 @@ def test_a_backend_that_is_not_installed_is_named(
     status = project.run("-C", str(root), "cache", "status")
     assert status.code == 1
     assert fix in status.out
+
+
+class _CountingFileSystem(LocalFileSystem):
+    """A shared directory that counts the requests a remote backend would be sent (a call
+    made inside another, such as `cat` reading each file, is part of that one)."""
+
+    protocol = ("counting",)
+    calls: list[str] = []  # noqa: RUF012 (one list for the test that reads it)
+
+    def __getattribute__(self, name: str) -> Any:
+        found = super().__getattribute__(name)
+        if name not in ("exists", "cat_file", "cat", "find", "info", "ls", "open"):
+            return found
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            inside = _CountingFileSystem.depth > 0
+            if not inside:
+                _CountingFileSystem.calls.append(name)
+            _CountingFileSystem.depth += 1
+            try:
+                return found(*args, **kwargs)
+            finally:
+                _CountingFileSystem.depth -= 1
+
+        return counted
+
+    depth = 0
+
+
+def test_planning_asks_the_remote_for_every_asset_at_once(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build that restores many assets from the remote (the collect job after sharded
+    builds) lists the remote and fetches the entries together: a few requests, not two for
+    each asset (each a round trip to S3)."""
+    shared = tmp_path / "shared"
+    monkeypatch.setenv(PIXMAKE_REMOTE, str(shared))
+    first = _machine(project, "first", 12, "")
+    assert _placeholder(project, first)["generated"] == 12
+    fsspec.register_implementation("counting", _CountingFileSystem, clobber=True)
+    monkeypatch.setenv(PIXMAKE_REMOTE, f"counting://{shared}")
+    _CountingFileSystem.calls.clear()
+    second = _machine(project, "second", 12, "")
+    planned = project.run("-C", str(second), "plan", "--provider", "placeholder", "--json")
+    assert [a["action"] for a in planned.json()["assets"]] == ["restore"] * 12
+    assert sorted(_CountingFileSystem.calls) == ["cat", "find", "find"]
+    assert _placeholder(project, second)["restored"] == 12
+    for i in range(12):
+        assert (second / f"a{i}.png").read_bytes() == (first / f"a{i}.png").read_bytes()
+
+
+def test_an_entry_made_after_the_listing_is_found_before_paying(tmp_path: Path) -> None:
+    """Planning trusts one listing; the build reads the entry again when it claims a key,
+    so an entry another machine made since is used, not paid for again."""
+    mine, theirs = (Remote(str(tmp_path / "shared"), {}, tmp_path) for _ in range(2))
+    key = "ab" * 16
+    mine.prefetch([key])
+    assert mine.lookup_action(key) is None  # not listed: planned as to generate
+    assert theirs.push(key, _entry("cd" * 16), {"cd" * 16: lambda: b"image"})
+    assert mine.lookup_action(key) is None
+    assert mine.get_action(key) == _entry("cd" * 16)  # what a claim reads before paying
