@@ -616,8 +616,10 @@ def read_lock(root: Path, before: Callable[[str], object] | None = None) -> Lock
 
 def read_some(root: Path, ids: Iterable[str]) -> tuple[Entries, set[str]]:
     """The entries of these asset ids, read from only the files that hold them (the lock
-    alone, or some of its parts), and the names of those files: what they answer for any
-    id that belongs in them is what read_lock's would."""
+    alone, or some of its parts), and the names of those files: an entry they have for an
+    id that belongs in them is the one read_lock's has. One they lack may be elsewhere (a
+    hand edit): an entry found in a part it does not belong in is left out, since read_lock
+    may find another in a part not read here."""
     text = _read_text(root, LOCK_NAME)
     if text is None:
         return Entries(), {LOCK_NAME}
@@ -628,6 +630,12 @@ def read_some(root: Path, ids: Iterable[str]) -> tuple[Entries, set[str]]:
     wanted = {part_name(i, digits) for i in ids}
     confinement = Confinement(root)
     locks = {name: _read_part(root, name, confinement) for name in parts if name in wanted}
+    for name, part in locks.items():
+        for key in [*part._raw, *part._parsed, *part._damaged]:
+            if part_name(key, digits) != name:
+                part._raw.pop(key, None)
+                part._parsed.pop(key, None)
+                part._damaged.pop(key, None)
     entries = Entries.joined(locks)
     entries._digits = digits
     return entries, wanted

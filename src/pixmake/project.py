@@ -35,6 +35,8 @@ class Project:
     profile: str | None
     lookups: dict[str, frozenset[str]] = field(default_factory=dict)  # names each
     # declaration's renders looked up (spec/resolve.py)
+    templates: frozenset[str] = frozenset()  # the template files the renders read or
+    # looked for (spec/resolve.py)
 
     def concurrency(self, provider: str) -> int | None:
         """A fixed limit of tasks in flight to `provider`; None for `auto` (the provider's own
@@ -79,7 +81,8 @@ def load_project(
         raise SpecError(problems)
     if resolver.changed:
         trace.touch("decls")
-    return Project(root, SPEC_NAME, spec, assets, graph, profile, resolver.lookups)
+    templates = frozenset(resolver.template_files)
+    return Project(root, SPEC_NAME, spec, assets, graph, profile, resolver.lookups, templates)
 
 
 def load_rows(
@@ -107,7 +110,8 @@ def load_rows(
             problems += exc.problems
     if problems:
         raise SpecError(problems)
-    return Project(root, SPEC_NAME, spec, assets, graph, profile, resolver.lookups)
+    templates = frozenset(resolver.template_files)
+    return Project(root, SPEC_NAME, spec, assets, graph, profile, resolver.lookups, templates)
 
 
 def _validated(root: Path, files: FileHasher, trace: Trace) -> tuple[Spec, LineMap, list[Any]]:

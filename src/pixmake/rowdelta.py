@@ -9,11 +9,13 @@ next run: every input verifies but some tables ──▶ the lines whose digest 
       ──▶ the answer: the record's ids, fresh, with those rows' plans in their place
 ```
 Exact, or not at all: any other input changed, a table whose row count or header changed,
-a changed row whose id, outputs or references changed (they are checked against every other
-asset only by the whole spec), a render that reads `data`, an asset another one refers to or
-that refers to one, a journal with events, or a question only the whole lock answers (another
-entry with the new request key, a price learned from the lock) — and the whole plan is made,
-as it would have been. The tests' oracle (PIXMAKE_NO_TRACE=1) compares both.
+a table that a render also reads as a template (`{% include %}`) or an asset refers to as a
+file (its every line is an input of those assets), a changed row whose id, outputs or
+references changed (they are checked against every other asset only by the whole spec), a
+render that reads `data`, an asset another one refers to or that refers to one, a journal
+with events, or a question only the whole lock answers (another entry with the new request
+key, a price learned from the lock when the record learned none) — and the whole plan is
+made, as it would have been. The tests' oracle (PIXMAKE_NO_TRACE=1) compares both.
 """
 
 from __future__ import annotations
@@ -52,18 +54,25 @@ class Unanswered(Exception):
 def record(project: Project, plan: Plan, files: FileHasher, lock: Lock) -> dict[str, Any]:
     """What a later run needs to plan only a table edit's changed rows: each CSV table's
     line digests, each series' row shapes, every request key's digest, the assets that
-    others refer to, and the prices learned from the lock. Empty when some render read
-    `data` (then every row depends on every table). Costs one read of each table, and a
-    digest of each row."""
+    others refer to, and the prices learned from the lock (None when no asset needed them:
+    they were not learned). Empty when some render read `data` (then every row depends on
+    every table). A table read as a template too, or referred to as a file, is left out:
+    an edit of any of its rows changes the assets that read it so. Costs one read of each
+    table, and a digest of each row."""
     if any("data" in names for names in project.lookups.values()):
         return {}
     from pixmake.spec.resolve import normalise
 
     by_decl: dict[str, list[Asset]] = {}
     referred: set[str] = set()
+    as_files = set(project.templates)  # files read whole, not by row
     for asset in project.assets.values():
         by_decl.setdefault(asset.decl, []).append(asset)
-        referred.update(r.value for r in asset.references if r.kind == "asset")
+        for ref in asset.references:
+            if ref.kind == "asset":
+                referred.add(ref.value)
+            elif ref.kind == "file":
+                as_files.add(ref.value)
     decls: dict[str, list[str]] = {}  # table path -> the series over it (by any name)
     for name, rel in project.spec.data.items():
         norm = normalise(rel)
@@ -73,7 +82,7 @@ def record(project: Project, plan: Plan, files: FileHasher, lock: Lock) -> dict[
             )
     tables = {}
     for rel, series in decls.items():
-        lines = _lines(project.root, rel, files) if series else None
+        lines = _lines(project.root, rel, files) if series and rel not in as_files else None
         shapes = [by_decl.get(decl, []) for decl in series]
         if lines is not None and all(len(s) == len(lines) - 1 for s in shapes):  # a row
             # made no asset, or a line is blank: rows and lines are not one to one
@@ -88,7 +97,7 @@ def record(project: Project, plan: Plan, files: FileHasher, lock: Lock) -> dict[
         "tables": tables,
         "keys": array("Q", keys).tobytes(),
         "referred": sorted(referred),
-        "prices": Estimator(lock.entries).learned() if priced else {},
+        "prices": Estimator(lock.entries).learned() if priced else None,
     }
 
 
@@ -223,11 +232,14 @@ def _plan(
     if any("data" in names for names in project.lookups.values()):
         return None
     referred = set(series.get("referred", ()))
+    prices = series.get("prices")
     made: dict[str, list[Asset]] = {}
     for asset in project.assets.values():
         made.setdefault(asset.decl, []).append(asset)
         if asset.id in referred or any(r.kind == "asset" for r in asset.references):
             return None
+        if prices is None and asset.provider != "placeholder":
+            return None  # its estimate: what the whole lock teaches, not learned
     for decl, rows in only.items():
         assets = made.get(decl, [])
         if len(assets) != len(rows):
@@ -240,7 +252,7 @@ def _plan(
     result = planner.plan(
         project, lock, session.store, session.files,
         memory=None, remote=session.remote_for(project.spec), orphans=False,
-        prices=series.get("prices") or {},
+        prices=prices or {},
     )  # fmt: skip
     whole = planner.Plan.all_fresh(session.trace.section("status").get("ids", []))
     for asset_id in ids:

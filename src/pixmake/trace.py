@@ -34,9 +34,10 @@ if TYPE_CHECKING:
     from pixmake.filestat import FileHasher
 
 NAME = "trace.marshal"
-VERSION = f"{__version__}/trace-8"  # 2: file records hold the ctime; 3: candidates; 4: cache;
+VERSION = f"{__version__}/trace-9"  # 2: file records hold the ctime; 3: candidates; 4: cache;
 # 5: assets carry their safety check and ttl; 6: rows keep their digest, entries' text digests;
-# 7: assets carry safety.block; 8: the fresh answer records tables by line (rowdelta.py)
+# 7: assets carry safety.block; 8: the fresh answer records tables by line (rowdelta.py);
+# 9: not a table read as a file too, and prices as None when none were learned
 DISABLE = "PIXMAKE_NO_TRACE"
 
 # The trace remembers a series' renders, and the plan of each fresh asset, up to this many

@@ -1,10 +1,11 @@
 """Remembering may change the speed of an answer, never the answer.
 
 Random sequences of edits (rows changed, added, removed, reordered and renamed; templates that
-read `data`, `index`, `vars`; an include list whose first file comes and goes; references
-switched between files, URLs, assets and outputs; outputs deleted or edited in place within the
-tick of their write; builds and the passing of time in between). After each edit, `status
---json` and `check` with the trace give exactly what they give with PIXMAKE_NO_TRACE=1.
+read `data`, `index`, `vars` or include the table; an include list whose first file comes and
+goes; references switched between files (the table too), URLs, assets and outputs; outputs
+deleted or edited in place within the tick of their write; builds and the passing of time in
+between). After each edit, `status --json` and `check` with the trace give exactly what they
+give with PIXMAKE_NO_TRACE=1.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ TEMPLATES = [
     "Icon number {{ index }}: {{ item.name }}",
     "{{ item.name }}, one of {{ data['items'] | length }}",
     "{% if index is even %}{{ item.name }}{% else %}{{ item.name | upper }}{% endif %}",
+    "{{ item.name }}, from {% include 'data/items.csv' %}",  # the table read whole
 ]
 REFS = ["refs/a.png", "refs/b.png", "https://example.com/x.png", "asset:hero", "out/hero.png"]
+REFS += ["data/items.csv"]  # the table, as a file: every line is an input of the row's asset
 SLUGS = ["sword", "shield", "potion", "bow", "axe"]
 SETTINGS = [
     "",
@@ -204,6 +207,8 @@ def _answers(world: World, trace: bool) -> list[tuple[int, str]]:
 @example([("build", False), ("age",), ("ref", 0, 1), ("edit", 0, "x y")])  # references
 @example([("build", False), ("template", 2), ("build", False), ("edit", 0, "ORB")])  # data
 @example([("build", False), ("rename", 0, "axe"), ("build", False), ("rename", 0, "sword")])
+@example([("template", 4), ("build", False), ("edit", 1, "ORB")])  # the table, included
+@example([("ref", 0, 5), ("build", False), ("edit", 1, "ORB")])  # the table, a reference
 def test_the_trace_never_changes_an_answer(ops: list[tuple[Any, ...]]) -> None:
     _same_answers(ops)
 

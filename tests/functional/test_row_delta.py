@@ -22,18 +22,18 @@ def _table(project: Project, rows: list[str]) -> None:
     project.gen({"data/items.csv": "slug,name\n" + "\n".join(rows) + "\n"})
 
 
-def _answer(root: Path, *, trace: bool) -> tuple[Any, ...]:
+def _answer(root: Path, *, trace: bool, provider: str | None = "placeholder") -> tuple[Any, ...]:
     """`status` (each asset's plan, as --json has it), and `check`, as the library gives them."""
     saved = os.environ.pop(DISABLE, None)
     if not trace:
         os.environ[DISABLE] = "1"
     try:
         try:
-            plan = pixmake.status(root, provider="placeholder")
+            plan = pixmake.status(root, provider=provider)
         except pixmake.SpecError as exc:
             return ("spec error", str(exc)), -1
         states = [plan.assets[i].to_json() for i in plan.order]
-        problems = pixmake.check(root, provider="placeholder")
+        problems = pixmake.check(root, provider=provider)
         return (states, problems), plan.remembered
     finally:
         os.environ.pop(DISABLE, None)
@@ -206,3 +206,105 @@ def test_an_entry_moved_by_hand_to_another_part(
     assert warm == _answer(icons.root, trace=False)[0]
     assert remembered == 0
     assert {s["id"]: s for s in warm[0]}["icon-shield"]["state"] == "changed"
+
+
+# The table read whole, as a file, by an asset: every one of its lines is an input of that asset.
+AS_FILE = {
+    "a reference": "  hero:\n    prompt: a hero\n    references: [data/items.csv]\n"
+    "    out: hero.png\n",
+    "an include": "  hero:\n    prompt: \"a hero {% include 'data/items.csv' %}\"\n"
+    "    out: hero.png\n",
+    "the series' own include": None,
+}
+
+
+@pytest.mark.parametrize("use", list(AS_FILE))
+def test_a_table_read_as_a_file_too_is_not_planned_by_its_rows(icons: Project, use: str) -> None:
+    hero = AS_FILE[use]
+    if hero is None:
+        icons.gen(
+            {"prompts/icon.j2": "A {{ item.name }} icon, one of {% include 'data/items.csv' %}"}
+        )
+    else:
+        icons.gen({"pixmake.yaml": icons.read("pixmake.yaml").decode() + hero})
+    _built(icons)
+    _table(icons, [ROWS[0], "shield,kite shield", *ROWS[2:]])
+    warm, remembered = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert remembered == 0
+    changed = {s["id"] for s in warm[0] if s["state"] == "changed"}
+    assert changed == (
+        {"icon-shield", "hero"} if hero else {f"icon-{r.split(',')[0]}" for r in ROWS}
+    )
+
+
+@pytest.mark.filterwarnings("ignore:pixmake.lock. entry ghost")
+def test_a_row_that_needs_a_price_the_record_did_not_learn(icons: Project) -> None:
+    """Every asset was the placeholder's, so the record learned no price; a row now asks
+    Runware, and only the whole lock knows what it charged (here in an entry ignored as
+    damaged, of an asset long gone: it still teaches its price)."""
+    spec = icons.read("pixmake.yaml").decode()
+    spec = spec.replace("  quality: low\n", "  quality: low\n  provider: placeholder\n")
+    spec = spec.replace(
+        "  for_each: items\n", "  for_each: items\n    provider: '{{ item.provider }}'\n"
+    )
+    icons.gen({"pixmake.yaml": spec})
+    rows = [f"{r},placeholder" for r in ROWS]
+    icons.gen({"data/items.csv": "slug,name,provider\n" + "\n".join(rows) + "\n"})
+    assert icons.run("build").code == 0
+    ghost = (
+        '    "ghost": {\n      "key": "k",\n      "record": {\n        "cost_usd": 0.5,\n'
+        '        "provider": "runware"\n      },\n      "request": {\n        "height": 1024,\n'
+        '        "model": "openai:1@2",\n        "quality": "low",\n        "width": 1024\n'
+        "      }\n    },\n"
+    )
+    lock = icons.read("pixmake.lock").decode()
+    icons.gen({"pixmake.lock": lock.replace('  "assets": {\n', '  "assets": {\n' + ghost, 1)})
+    assert icons.run("status").code == 0  # the fresh answer, recorded
+    rows[1] = rows[1].replace("placeholder", "runware")
+    icons.gen({"data/items.csv": "slug,name,provider\n" + "\n".join(rows) + "\n"})
+    warm, remembered = _answer(icons.root, trace=True, provider=None)
+    assert warm == _answer(icons.root, trace=False, provider=None)[0]
+    assert remembered == 0
+    shield = {s["id"]: s for s in warm[0]}["icon-shield"]
+    assert (shield["estimated_cost_usd"], shield["estimate_source"]) == (0.5, "lock")
+
+
+@pytest.mark.filterwarnings("ignore:pixmake.lock.d/.* entry icon-s0 is in another part")
+def test_an_entry_in_two_parts_it_does_not_belong_in(
+    icons: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole lock takes the copy in the part it reads first; the changed rows read only
+    one of the two (the other changed row's part): they do not answer."""
+    import json
+
+    from pixmake.lockparts import part_name
+
+    monkeypatch.setenv(TEST_PART_SIZE, "1")
+    slugs = [f"s{i}" for i in range(12)]
+    rows = [f"{s},thing {s}" for s in slugs]
+    _table(icons, rows)
+    icons.build()
+    parts = icons.root / "pixmake.lock.d"
+    digits = len(next(parts.iterdir()).stem)
+    home = {s: part_name(f"icon-{s}", digits) for s in slugs}
+    others = sorted({h for h in home.values() if h != home["s0"]})
+    last = others[-1]  # read by the changed rows (s0's, and another's)
+    first = others[0]  # read only by the whole lock, before `last`
+    edited = next(s for s in slugs if home[s] == last)
+    entry = json.loads((icons.root / home["s0"]).read_text())
+    moved = entry["assets"].pop("icon-s0")
+    (icons.root / home["s0"]).write_text(json.dumps(entry, indent=2))
+    for part, prompt in ((first, moved["request"]["prompt"]), (last, "an older prompt")):
+        data = json.loads((icons.root / part).read_text())
+        data["assets"]["icon-s0"] = {**moved, "request": {**moved["request"], "prompt": prompt}}
+        (icons.root / part).write_text(json.dumps(data, indent=2))
+    assert icons.status()["icon-s0"]["state"] == "fresh"  # the fresh answer, recorded
+    rows[0] = "s0,new s0"
+    rows[slugs.index(edited)] = f"{edited},new {edited}"
+    _table(icons, rows)
+    warm, remembered = _answer(icons.root, trace=True)
+    assert warm == _answer(icons.root, trace=False)[0]
+    assert remembered == 0
+    reason = {s["id"]: s for s in warm[0]}["icon-s0"]["reasons"][0]
+    assert reason.startswith("prompt changed: A [-thing-] {+new+} s0")  # the first part's

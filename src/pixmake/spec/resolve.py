@@ -114,6 +114,8 @@ class Resolver:
     only: dict[str, list[tuple[int, Row]]] | None = None
     lookups: dict[str, frozenset[str]] = field(default_factory=dict)  # names each decl's
     # renders looked up (with those its remembered rows did)
+    template_files: set[str] = field(default_factory=set)  # every template file a render
+    # read or looked for (with those the remembered rows did)
 
     def __post_init__(self) -> None:
         self.templates = Templates(self.root, self.files, self.spec.limits.render_chars)
@@ -275,6 +277,7 @@ class Resolver:
             finally:
                 self.templates.reads = None
         self.lookups[name] = frozenset(reads.names)
+        self.template_files.update(reads.files)
         if not remember:  # a record as large as the series costs more memory than its renders
             self.changed |= self.memory.pop(name, None) is not None
             return assets
