@@ -24,7 +24,6 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pixmake import imaging
 from pixmake.errors import ProviderAuthError, ProviderError, ProviderQuotaError, UsageError
 from pixmake.fsutil import TempFiles, describe_os_error, write_atomic
 from pixmake.hashing import derive_key, reference_hashes, request_key
@@ -513,6 +512,8 @@ class Executor:
         for ref in asset.references:
             if ref.kind != "file" or ref.value in self._images:
                 continue
+            from pixmake import imaging
+
             try:
                 await asyncio.to_thread(
                     imaging.dimensions, self.project.root / ref.value, ref.value
@@ -526,6 +527,8 @@ class Executor:
             self._images.add(ref.value)
 
     def _check_images(self, asset: Asset, result: GenerationResult) -> None:
+        from pixmake import imaging  # Pillow: imported while the first tasks run, not before
+
         if len(result.images) != asset.images:
             raise ProviderError(f"asked for {asset.images} images, got {len(result.images)}")
         for image in result.images:
@@ -561,6 +564,8 @@ class Executor:
                 wrote = self._materialize(step.path, digest, None)
             else:
                 self._sources.ensure(source)  # a fresh clone: from the committed original
+                from pixmake import imaging
+
                 data = self.store.read_object(source)
                 derived, width, height = await asyncio.to_thread(imaging.derive, data, step)
                 digest, size = self.store.put_bytes(derived), len(derived)
