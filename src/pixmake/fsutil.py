@@ -165,9 +165,10 @@ class TempFiles:
     Creating a file can cost a hundred times more than opening one that exists (0.2-0.6 ms
     against 3-5 us on the machine of bench/RESULTS.md; more on a network mount), and a build
     makes three for each image (its download, its action record, its output). Made here,
-    that time is not spent on the event loop, where it delays the next submission. A file
-    taken is opened by its name, so one removed meanwhile is skipped; those not taken are
-    removed when the block ends, and a killed build's by the next (`Store.clear_temps`).
+    that time is not spent on the event loop, where it delays the next submission. Each is
+    kept open, and handed over with its descriptor (opening it again by its name would cost
+    a path lookup); one removed meanwhile is skipped. Those not taken are removed when the
+    block ends, and a killed build's by the next (`Store.clear_temps`).
 
     ```python
     with TempFiles(scratch):        # new_temp(scratch) takes from it while the block runs
@@ -178,7 +179,7 @@ class TempFiles:
     def __init__(self, directory: Path | str, ahead: int = 16) -> None:
         self.directory = os.path.abspath(directory)
         self._ahead = ahead
-        self._ready: collections.deque[str] = collections.deque()
+        self._ready: collections.deque[tuple[int, str]] = collections.deque()
         self._wanted = threading.Event()
         self._idle = threading.Event()  # the helper has made what was wanted, or stopped
         self._closed = False
@@ -198,24 +199,27 @@ class TempFiles:
             del _AHEAD[self.directory]
         self._thread.join()
         while self._ready:
-            _unlink(self._ready.popleft())
+            fd, path = self._ready.popleft()
+            os.close(fd)
+            _unlink(path)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Until the helper has made the files wanted so far; False if `timeout` ran out."""
         return self._idle.wait(timeout)
 
     def take(self) -> tuple[int, str] | None:
-        """A file made ahead, opened for writing; None when none is ready."""
-        self._wanted.set()
+        """A file made ahead, open for writing: (fd, path); None when none is ready."""
         while True:
             try:
-                path = self._ready.popleft()
+                fd, path = self._ready.popleft()
             except IndexError:
+                self._wanted.set()
                 return None
-            try:
-                return os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC), path
-            except OSError:
-                continue  # removed since: the next one
+            if len(self._ready) < self._ahead // 2 and not self._wanted.is_set():
+                self._wanted.set()  # a few at a time: each wake-up costs the loop a lock
+            if os.fstat(fd).st_nlink:
+                return fd, path
+            os.close(fd)  # removed since: the next one
 
     def _make(self) -> None:
         try:
@@ -224,11 +228,9 @@ class TempFiles:
                 self._idle.clear()
                 self._wanted.clear()
                 while not self._closed and len(self._ready) < self._ahead:
-                    fd, path = tempfile.mkstemp(
-                        dir=self.directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX
+                    self._ready.append(
+                        tempfile.mkstemp(dir=self.directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
                     )
-                    os.close(fd)
-                    self._ready.append(path)
                 self._idle.set()
         except OSError:
             pass  # the folder is gone or full: new_temp makes its own, and names the error
