@@ -149,7 +149,7 @@ def new_temp(
 ) -> tuple[int, str]:
     """A new, empty temp file in `directory`, open for writing: (fd, path). One that
     `TempFiles` made ahead there if it has one, else made now (`tempfile.mkstemp`)."""
-    ahead = _AHEAD.get(directory)
+    ahead = _AHEAD.get(os.path.abspath(directory)) if _AHEAD else None
     taken = ahead.take() if ahead is not None else None
     if taken is not None:
         return taken
