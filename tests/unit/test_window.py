@@ -255,3 +255,28 @@ def test_a_lease_given_back_twice_counts_once() -> None:
         assert window.in_use == 0
 
     asyncio.run(main())
+
+
+def test_until_it_first_shrinks_an_accepted_task_grows_the_window() -> None:
+    async def main() -> None:
+        clock = Clock()
+        window, sizes = _window(clock, start=4)
+        leases = await _leases(window, 4)
+        waiting = [asyncio.create_task(window.lease()) for _ in range(8)]
+        await asyncio.sleep(0)
+        for lease in leases:  # Runware answered the submissions: no result yet
+            lease.accepted()
+        assert sizes == [4, 5, 6, 7, 8]
+        more = await asyncio.gather(*waiting[:4])
+        clock.now += 1.0
+        busy = asyncio.create_task(more[0].busy(None))  # the first 429: the start is over
+        await asyncio.sleep(0)
+        shrunk = window.size
+        for lease in more[1:]:
+            lease.accepted()
+        assert window.size == shrunk  # from now on, only results grow it
+        busy.cancel()
+        for task in waiting[4:]:
+            task.cancel()
+
+    asyncio.run(main())
