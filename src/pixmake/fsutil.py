@@ -3,9 +3,9 @@ never half of one, and a crash leaves no partial file behind.
 
 The temp file is made in `scratch` when given (the project's `.pixmake/tmp/`, which a build
 clears of what a killed run left), else beside the file; a build of many keeps a few made
-ahead there (`TempFiles`). A rename across file systems
-(EXDEV: `scratch` and the file on different mounts) falls back to a temp file beside it.
-Every OSError names the file being written, never the temp file.
+ahead there (`TempFiles`). A rename across file systems (EXDEV: `scratch` and the file on
+different mounts) falls back to a temp file beside it. Every OSError names the file being
+written, never the temp file.
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 class WindowPolicy:
     """The controller's constants: every default of `concurrency: auto`, in one place."""
 
-    # Each round at most doubles the window: from 8 an account that takes 24 is reached in two
-    # rounds, not three. One that takes fewer answers the first round with a few 429s (not
-    # charged; the refused tasks are sent again once there is room).
+    # An account that takes fewer answers the first tasks with a few 429s (not charged; the
+    # refused tasks are sent again once there is room). From 4, one that takes 24 was reached
+    # only after three rounds of results.
     start: int = 8
     ceiling: int = 32
     floor: int = 1
