@@ -32,6 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # (asyncio and httpx do make cycles); it is as it was once the command returns.
     enabled = gc.isenabled()
     gc.disable()
+    # httpx imports its own command line (click, rich's syntax and tables, pygments: about
+    # 30 ms) whenever click is installed, and this process never runs it: httpx then keeps
+    # the stub `httpx.main` it has for when those are missing.
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     try:
         return _main(argv)
     finally:

@@ -18,14 +18,14 @@ The lockfile is compacted from the journal when the run ends, however it ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pixmake import imaging
 from pixmake.errors import ProviderAuthError, ProviderError, ProviderQuotaError, UsageError
-from pixmake.fsutil import describe_os_error, write_atomic
+from pixmake.fsutil import TempFiles, describe_os_error, write_atomic
 from pixmake.hashing import derive_key, reference_hashes, request_key
 from pixmake.lockfile import (
     action_outputs,
@@ -187,9 +187,12 @@ class Executor:
             window = getattr(self.providers.get(name), "window", None)  # `concurrency: auto`
             if isinstance(window, Window):
                 window.watch(functools.partial(self.reporter.window, name))
+        # A build of many makes three temp files an image: they are made ahead, off the loop.
+        ahead = TempFiles(self.store.scratch) if len(work) >= 16 else contextlib.nullcontext()
         finished = False
         try:
-            await asyncio.gather(*(self._asset(p) for p in work))
+            with ahead:
+                await asyncio.gather(*(self._asset(p) for p in work))
             finished = True
         finally:
             self._sources.close()
@@ -509,6 +512,8 @@ class Executor:
         for ref in asset.references:
             if ref.kind != "file" or ref.value in self._images:
                 continue
+            from pixmake import imaging
+
             try:
                 await asyncio.to_thread(
                     imaging.dimensions, self.project.root / ref.value, ref.value
@@ -522,6 +527,8 @@ class Executor:
             self._images.add(ref.value)
 
     def _check_images(self, asset: Asset, result: GenerationResult) -> None:
+        from pixmake import imaging  # Pillow: imported while the first tasks run, not before
+
         if len(result.images) != asset.images:
             raise ProviderError(f"asked for {asset.images} images, got {len(result.images)}")
         for image in result.images:
@@ -557,6 +564,8 @@ class Executor:
                 wrote = self._materialize(step.path, digest, None)
             else:
                 self._sources.ensure(source)  # a fresh clone: from the committed original
+                from pixmake import imaging
+
                 data = self.store.read_object(source)
                 derived, width, height = await asyncio.to_thread(imaging.derive, data, step)
                 digest, size = self.store.put_bytes(derived), len(derived)

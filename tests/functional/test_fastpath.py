@@ -32,7 +32,7 @@ def _settled(project: Project) -> None:
 def _imports(root: Path, *args: str) -> tuple[str, set[str]]:
     code = (
         "import sys, json; from pixmake.cli import main; code = main(sys.argv[1:]); "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "print(json.dumps(sorted(m for m, v in sys.modules.items() if v and m.split('.')[0] in "
         "('pydantic', 'jinja2', 'yaml', 'asyncio', 'PIL', 'httpx') or m == 'pixmake.project')))"
     )
     done = subprocess.run(

@@ -46,3 +46,17 @@ def test_the_command_line_leaves_the_collector_as_it_found_it(tmp_path: object) 
 
 def test_every_public_name_has_a_home() -> None:
     assert set(pixmake.__all__) - {"__version__"} == set(pixmake._WHERE)
+
+
+def test_a_build_loads_neither_pillow_nor_httpxs_command_line_before_its_first_request(
+    tmp_path: object,
+) -> None:
+    code = (
+        "import sys; from pixmake.cli import main; main(['-C', sys.argv[1], 'status']); "
+        "import pixmake.commands.build, pixmake.executor, pixmake.providers.runware; "
+        "print(sorted(m for m in ('PIL', 'click', 'rich', 'pygments') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -43,7 +43,7 @@ async def _blocked(window: Window) -> asyncio.Task[Lease]:
 def test_a_full_window_grows_by_one_per_success_until_something_fails() -> None:
     async def main() -> None:
         clock = Clock()
-        window, sizes = _window(clock)
+        window, sizes = _window(clock, start=4)
         first = await _leases(window, 4)
         clock.now += 1.0
         for lease in first:  # each success lets the next tasks in, as the executor does
@@ -58,7 +58,7 @@ def test_a_full_window_grows_by_one_per_success_until_something_fails() -> None:
 def test_a_window_that_is_not_full_does_not_grow() -> None:
     async def main() -> None:
         clock = Clock()
-        window, _ = _window(clock)
+        window, _ = _window(clock, start=4)
         for _ in range(20):
             lease = await window.lease()
             clock.now += 1.0
@@ -71,7 +71,7 @@ def test_a_window_that_is_not_full_does_not_grow() -> None:
 def test_tasks_that_finish_together_each_grow_a_window_others_wait_for() -> None:
     async def main() -> None:
         clock = Clock()
-        window, sizes = _window(clock)
+        window, sizes = _window(clock, start=4)
         first = await _leases(window, 4)
         waiting = [asyncio.create_task(window.lease()) for _ in range(8)]
         await asyncio.sleep(0)
@@ -253,5 +253,30 @@ def test_a_lease_given_back_twice_counts_once() -> None:
         lease.release()
         lease.done()
         assert window.in_use == 0
+
+    asyncio.run(main())
+
+
+def test_until_it_first_shrinks_an_accepted_task_grows_the_window() -> None:
+    async def main() -> None:
+        clock = Clock()
+        window, sizes = _window(clock, start=4)
+        leases = await _leases(window, 4)
+        waiting = [asyncio.create_task(window.lease()) for _ in range(8)]
+        await asyncio.sleep(0)
+        for lease in leases:  # Runware answered the submissions: no result yet
+            lease.accepted()
+        assert sizes == [4, 5, 6, 7, 8]
+        more = await asyncio.gather(*waiting[:4])
+        clock.now += 1.0
+        busy = asyncio.create_task(more[0].busy(None))  # the first 429: the start is over
+        await asyncio.sleep(0)
+        shrunk = window.size
+        for lease in more[1:]:
+            lease.accepted()
+        assert window.size == shrunk  # from now on, only results grow it
+        busy.cancel()
+        for task in waiting[4:]:
+            task.cancel()
 
     asyncio.run(main())

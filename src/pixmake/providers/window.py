@@ -1,7 +1,8 @@
 """Adaptive concurrency: how many tasks may be in flight to a provider now (`concurrency: auto`).
 
 ```
-start ─▶ +1 per success (doubles each round) ─▶ 429/503, or latency x`latency_factor` ─▶ x`decrease`
+start ─▶ +1 per success, and per task accepted until the first decrease ─▶ 429/503, or
+         latency x`latency_factor` ─▶ x`decrease`
            ▲                                                                           │
            └─ +1 per success back to just below the level that failed; that level  ◀─┘
               again after `probe_rounds` windows of successes, and past it +1 per window
@@ -27,7 +28,10 @@ if TYPE_CHECKING:
 class WindowPolicy:
     """The controller's constants: every default of `concurrency: auto`, in one place."""
 
-    start: int = 4
+    # An account that takes fewer answers the first tasks with a few 429s (not charged; the
+    # refused tasks are sent again once there is room). From 4, one that takes 24 was reached
+    # only after three rounds of results.
+    start: int = 8
     ceiling: int = 32
     floor: int = 1
     # Not halving: the limit is found again at every probe, so a probe that fails should cost
@@ -62,6 +66,7 @@ class Window:
         self._in_use = 0
         self._full = False  # filled since it last grew
         self._failed_at: int | None = None  # in use when the last overload came
+        self._starting = True  # until the first shrink, an accepted task grows it too
         self._credit = 0
         self._decreased = -1.0
         self._paused_until = 0.0
@@ -147,7 +152,15 @@ class Window:
         self._shrink(self._in_use)
         return True
 
+    def _accepted(self) -> None:
+        """Until the window first shrinks, a task the provider accepted grows it as a success
+        does: the limit is found in as many answers to submissions (milliseconds) as it
+        would take results (a task's whole duration) to find otherwise."""
+        if self._starting and (self._full or self._waiters):
+            self._grow()
+
     def _shrink(self, level: int) -> None:
+        self._starting = False
         self._decreased = self._clock()
         self._credit = 0
         self._full = False
@@ -195,6 +208,7 @@ class Lease:
         were overloaded."""
         if self._held:
             self._started = self._window._clock()
+            self._window._accepted()
 
     async def busy(self, retry_after: float | None) -> bool:
         """The provider answered 429/503: shrink the window, give the place back and wait
