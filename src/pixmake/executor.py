@@ -18,14 +18,13 @@ The lockfile is compacted from the journal when the run ends, however it ends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pixmake.errors import ProviderAuthError, ProviderError, ProviderQuotaError, UsageError
-from pixmake.fsutil import TempFiles, describe_os_error, write_atomic
+from pixmake.fsutil import describe_os_error, write_atomic
 from pixmake.hashing import derive_key, reference_hashes, request_key
 from pixmake.lockfile import (
     action_outputs,
@@ -187,12 +186,9 @@ class Executor:
             window = getattr(self.providers.get(name), "window", None)  # `concurrency: auto`
             if isinstance(window, Window):
                 window.watch(functools.partial(self.reporter.window, name))
-        # A build of many makes three temp files an image: they are made ahead, off the loop.
-        ahead = TempFiles(self.store.scratch) if len(work) >= 16 else contextlib.nullcontext()
         finished = False
         try:
-            with ahead:
-                await asyncio.gather(*(self._asset(p) for p in work))
+            await asyncio.gather(*(self._asset(p) for p in work))
             finished = True
         finally:
             self._sources.close()

@@ -2,21 +2,18 @@
 never half of one, and a crash leaves no partial file behind.
 
 The temp file is made in `scratch` when given (the project's `.pixmake/tmp/`, which a build
-clears of what a killed run left), else beside the file; a build of many keeps a few made
-ahead there (`TempFiles`). A rename across file systems (EXDEV: `scratch` and the file on
-different mounts) falls back to a temp file beside it. Every OSError names the file being
-written, never the temp file.
+clears of what a killed run left), else beside the file. A rename across file systems
+(EXDEV: `scratch` and the file on different mounts) falls back to a temp file beside it.
+Every OSError names the file being written, never the temp file.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import errno
 import os
 import shutil
 import tempfile
-import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -126,11 +123,11 @@ def _mode_of(path: str) -> int:
 
 def _fill(directory: str, fill: Callable[[BinaryIO], object], fsync: bool, mode: int) -> str:
     try:
-        fd, tmp = new_temp(directory)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     except FileNotFoundError:  # removed since we made it
         _KNOWN_DIRS.discard(directory)
         _makedirs(directory)
-        fd, tmp = new_temp(directory)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)
@@ -142,100 +139,6 @@ def _fill(directory: str, fill: Callable[[BinaryIO], object], fsync: bool, mode:
         _unlink(tmp)
         raise
     return tmp
-
-
-def new_temp(
-    directory: str, prefix: str = TEMP_PREFIX, suffix: str = TEMP_SUFFIX
-) -> tuple[int, str]:
-    """A new, empty temp file in `directory`, open for writing: (fd, path). One that
-    `TempFiles` made ahead there if it has one, else made now (`tempfile.mkstemp`)."""
-    ahead = _AHEAD.get(os.path.abspath(directory)) if _AHEAD else None
-    taken = ahead.take() if ahead is not None else None
-    if taken is not None:
-        return taken
-    return tempfile.mkstemp(dir=directory, prefix=prefix, suffix=suffix)
-
-
-_AHEAD: dict[str, TempFiles] = {}
-
-
-class TempFiles:
-    """Empty temp files made ahead in one directory (a build's scratch), on a helper thread.
-
-    Creating a file can cost a hundred times more than opening one that exists (0.2-0.6 ms
-    against 3-5 us on the machine of bench/RESULTS.md; more on a network mount), and a build
-    makes three for each image (its download, its action record, its output). Made here,
-    that time is not spent on the event loop, where it delays the next submission. Each is
-    kept open, and handed over with its descriptor (opening it again by its name would cost
-    a path lookup); one removed meanwhile is skipped. Those not taken are removed when the
-    block ends, and a killed build's by the next (`Store.clear_temps`).
-
-    ```python
-    with TempFiles(scratch):        # new_temp(scratch) takes from it while the block runs
-        ...
-    ```
-    """
-
-    def __init__(self, directory: Path | str, ahead: int = 16) -> None:
-        self.directory = os.path.abspath(directory)
-        self._ahead = ahead
-        self._ready: collections.deque[tuple[int, str]] = collections.deque()
-        self._wanted = threading.Event()
-        self._idle = threading.Event()  # the helper has made what was wanted, or stopped
-        self._closed = False
-        self._thread = threading.Thread(target=self._make, name="pixmake-temp-files", daemon=True)
-
-    def __enter__(self) -> TempFiles:
-        _makedirs(self.directory)
-        _AHEAD[self.directory] = self
-        self._wanted.set()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._closed = True
-        self._wanted.set()
-        if _AHEAD.get(self.directory) is self:
-            del _AHEAD[self.directory]
-        self._thread.join()
-        while self._ready:
-            fd, path = self._ready.popleft()
-            os.close(fd)
-            _unlink(path)
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Until the helper has made the files wanted so far; False if `timeout` ran out."""
-        return self._idle.wait(timeout)
-
-    def take(self) -> tuple[int, str] | None:
-        """A file made ahead, open for writing: (fd, path); None when none is ready."""
-        while True:
-            try:
-                fd, path = self._ready.popleft()
-            except IndexError:
-                self._wanted.set()
-                return None
-            if len(self._ready) < self._ahead // 2 and not self._wanted.is_set():
-                self._wanted.set()  # a few at a time: each wake-up costs the loop a lock
-            if os.fstat(fd).st_nlink:
-                return fd, path
-            os.close(fd)  # removed since: the next one
-
-    def _make(self) -> None:
-        try:
-            while not self._closed:
-                self._wanted.wait()
-                self._idle.clear()
-                self._wanted.clear()
-                while not self._closed and len(self._ready) < self._ahead:
-                    self._ready.append(
-                        tempfile.mkstemp(dir=self.directory, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
-                    )
-                self._idle.set()
-        except OSError:
-            pass  # the folder is gone or full: new_temp makes its own, and names the error
-        finally:
-            self._idle.set()
 
 
 def _rename(tmp: str, path: str, directory: str) -> None:

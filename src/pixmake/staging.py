@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 import xxhash
 
 from pixmake.errors import ImageTooLargeError
-from pixmake.fsutil import new_temp
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -89,7 +89,7 @@ class Staging:
         """A Receiver for one image of at most `limit` bytes. If the block raises, or ends
         without `finish`, the temp file is removed."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, name = new_temp(str(self.directory), _PREFIX, "")
+        fd, name = tempfile.mkstemp(dir=self.directory, prefix=_PREFIX)
         path = self.directory / os.path.basename(name)
         handle = os.fdopen(fd, "wb")
         receiver = Receiver(handle, path, limit)
