@@ -244,8 +244,14 @@ class Session:
         return self.files.seen()
 
 
-def open_session(root: Path, *, profile: str | None = None, provider: str | None = None) -> Session:
-    return Session(root, profile, provider)
+def open_session(
+    root: str | os.PathLike[str], *, profile: str | None = None, provider: str | None = None
+) -> Session:
+    """The session of the project at `root` (a path, or its text: a library caller's "."):
+    every command's first step."""
+    from pathlib import Path
+
+    return Session(Path(root), profile, provider)
 
 
 @contextmanager

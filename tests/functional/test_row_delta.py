@@ -308,3 +308,14 @@ def test_an_entry_in_two_parts_it_does_not_belong_in(
     assert remembered == 0
     reason = {s["id"]: s for s in warm[0]}["icon-s0"]["reasons"][0]
     assert reason.startswith("prompt changed: A [-thing-] {+new+} s0")  # the first part's
+
+
+def test_the_library_takes_the_project_as_text_too(
+    icons: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pixmake.status(".")`, as a caller in the project would write it."""
+    _built(icons)
+    monkeypatch.chdir(icons.root)
+    plan = pixmake.status(".", provider="placeholder")
+    assert plan.remembered == len(ROWS)
+    assert pixmake.check(".", provider="placeholder") == []

@@ -8,13 +8,13 @@ from pixmake.lockfile import LOCK_NAME
 from pixmake.session import JOURNAL, open_session
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    import os
 
     from pixmake.lockfile import Lock
 
 
 def check(
-    root: Path,
+    root: str | os.PathLike[str],
     *,
     profile: str | None = None,
     provider: str | None = None,

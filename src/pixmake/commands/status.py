@@ -8,13 +8,14 @@ from pixmake.planner import Plan
 from pixmake.session import open_session
 
 if TYPE_CHECKING:
+    import os
     from pathlib import Path
 
     from pixmake.project import Project
 
 
 def status(
-    root: Path,
+    root: str | os.PathLike[str],
     targets: list[str] | None = None,
     *,
     profile: str | None = None,
