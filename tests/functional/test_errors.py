@@ -248,3 +248,16 @@ def test_a_bad_concurrency_says_what_it_takes(project: Project, value: str) -> N
     assert result.code == 2
     assert "pixmake.yaml:5: providers.runware.concurrency:" in result.err, result.err
     assert "use `auto`, or a number from 1 to 64" in result.err, result.err
+
+
+def test_a_quote_left_open_in_a_table_is_named(project: Project) -> None:
+    project.gen(
+        {
+            "pixmake.yaml": "version: 1\ndata: {t: t.csv}\nassets: {}\n",
+            "t.csv": 'slug,name,material\nsword,short sword,steel\n"bow,hunting bow,yew\naxe,a,b\n',
+        }
+    )
+    result = project.run("status")
+    assert result.code == 2
+    assert "t.csv:4: a quote opened on line 3 is not closed" in result.err
+    assert "fix: close the quote" in result.err

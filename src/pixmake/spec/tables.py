@@ -91,12 +91,17 @@ def _csv_rows(text: str, rel: str) -> list[Row]:
         raise _csv_problem(exc, rel, reader.line_num) from None
     problems = []
     rows = []
+    before = reader.line_num  # the line before the row being read
     try:
         for values in reader:
+            start, before = before + 1, reader.line_num
             if not values or (len(values) == 1 and not values[0].strip()):
                 continue
             if len(values) != len(header):
-                problems.append(_width_problem(rel, reader.line_num, len(values), len(header)))
+                if _unclosed(values, len(header), reader.line_num == len(lines)):
+                    problems.append(_unclosed_problem(rel, reader.line_num, start))
+                else:
+                    problems.append(_width_problem(rel, reader.line_num, len(values), len(header)))
                 continue
             rows.append(Row(dict(zip(header, values, strict=True)), rel, reader.line_num))
     except csv.Error as exc:
@@ -160,6 +165,22 @@ def _width_problem(rel: str, line: int, found: int, width: int) -> Problem:
         "",
         f"row has {found} columns, the header has {width}",
         "quote values that contain commas",
+    )
+
+
+def _unclosed(values: list[str], width: int, at_end: bool) -> bool:
+    """Whether a row of the wrong width is what a quote left open makes: too few cells, one
+    holding commas or line ends, read to the end of the file."""
+    return at_end and len(values) < width and any("," in v or "\n" in v for v in values)
+
+
+def _unclosed_problem(rel: str, line: int, start: int) -> Problem:
+    return Problem(
+        rel,
+        line,
+        "",
+        f"a quote opened on line {start} is not closed: the rest of the file was read as one cell",
+        'close the quote (a quote inside a quoted value is written twice: "")',
     )
 
 
