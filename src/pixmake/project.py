@@ -65,24 +65,7 @@ def load_project(
         from pixmake.trace import NoTrace
 
         trace = NoTrace(root)
-    spec, lines, problems = _validated(root, files, trace)
-    if profile is not None and profile not in spec.profiles:
-        known = ", ".join(spec.profiles) or "none declared"
-        raise UsageError(f"unknown profile `{profile}` (profiles in {SPEC_NAME}: {known})")
-    memory = trace.section("decls")
-    resolver = Resolver(root, spec, lines, files, profile, provider, memory, trace.recording)
-    assets = resolver.resolve()
-    problems += resolver.problems
-    try:
-        graph = build_graph(assets, SPEC_NAME, partial=bool(problems), lines=lines)
-    except SpecError as exc:
-        problems += exc.problems
-    if problems:
-        raise SpecError(problems)
-    if resolver.changed:
-        trace.touch("decls")
-    templates = frozenset(resolver.template_files)
-    return Project(root, SPEC_NAME, spec, assets, graph, profile, resolver.lookups, templates)
+    return _load(root, profile, provider, files, trace)
 
 
 def load_rows(
@@ -97,19 +80,33 @@ def load_rows(
     """A project of only these rows of these declarations (by index in their table): the
     assets a table edit changed, resolved and checked as load_project would, with no record
     looked up or made. Raises SpecError with every problem."""
+    return _load(root, profile, provider, files, trace, only)
+
+
+def _load(
+    root: Path,
+    profile: str | None,
+    provider: str | None,
+    files: FileHasher,
+    trace: Trace,
+    only: dict[str, list[tuple[int, Row]]] | None = None,
+) -> Project:
     spec, lines, problems = _validated(root, files, trace)
     if profile is not None and profile not in spec.profiles:
-        raise UsageError(f"unknown profile `{profile}`")
-    resolver = Resolver(root, spec, lines, files, profile, provider, {}, False, only=only)
+        known = ", ".join(spec.profiles) or "none declared"
+        raise UsageError(f"unknown profile `{profile}` (profiles in {SPEC_NAME}: {known})")
+    memory, record = (trace.section("decls"), trace.recording) if only is None else ({}, False)
+    resolver = Resolver(root, spec, lines, files, profile, provider, memory, record, only=only)
     assets = resolver.resolve()
     problems += resolver.problems
-    if not problems:
-        try:
-            graph = build_graph(assets, SPEC_NAME, lines=lines)
-        except SpecError as exc:
-            problems += exc.problems
+    try:
+        graph = build_graph(assets, SPEC_NAME, partial=bool(problems), lines=lines)
+    except SpecError as exc:
+        problems += exc.problems
     if problems:
         raise SpecError(problems)
+    if resolver.changed:
+        trace.touch("decls")
     templates = frozenset(resolver.template_files)
     return Project(root, SPEC_NAME, spec, assets, graph, profile, resolver.lookups, templates)
 

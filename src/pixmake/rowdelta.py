@@ -165,7 +165,7 @@ def plan_changed(session: Session, remembered: dict[str, Any]) -> Plan | None:
             shapes[decl].frombytes(shape_bytes)
             only[decl] = rows
     try:
-        return _plan(session, only, shapes, series)
+        return _plan(session, only, shapes, series, remembered.get("ids", []))
     except Unanswered:
         return None
 
@@ -212,6 +212,7 @@ def _plan(
     only: dict[str, list[tuple[int, Row]]],
     shapes: dict[str, array[int]],
     series: dict[str, Any],
+    fresh: list[str],
 ) -> Plan | None:
     from pixmake import planner
     from pixmake.errors import SpecError
@@ -254,7 +255,7 @@ def _plan(
         memory=None, remote=session.remote_for(project.spec), orphans=False,
         prices=prices or {},
     )  # fmt: skip
-    whole = planner.Plan.all_fresh(session.trace.section("status").get("ids", []))
+    whole = planner.Plan.all_fresh(fresh)
     for asset_id in ids:
         if asset_id not in whole.assets:
             return None
